@@ -1,0 +1,79 @@
+/**
+ * The one compute interface every algorithm of SPEC §3–4 is written against.
+ *
+ * Layout conventions (all float32, row-major, no copies per step):
+ * - X: n×d training features, rows of unit L2 norm.
+ * - Binary: W is d×T (T chains side by side, W[i*T + t]); targets y are ±1 (length n).
+ * - Multiclass with C classes: W is d×(T·C), chain t owns columns t*C … t*C + C−1;
+ *   targets are class indices 0…C−1 (length n).
+ * - Noise ξ has W's shape; it is drawn by the caller from a seeded generator so that every engine
+ *   follows the same trajectory for the same seed (conformance), and the same seed on the same
+ *   engine gives bit-identical results.
+ */
+
+export type EngineName = "onnx" | "tfjs" | "reference";
+export type Device = "cpu" | "cuda";
+
+/** A training set as the engines see it. */
+export interface TrainMatrix {
+  readonly X: Float32Array;
+  readonly n: number;
+  readonly d: number;
+  /** Binary: ±1 per row. Multiclass: class index per row (stored as float for one layout). */
+  readonly y: Float32Array;
+  /** 2 means binary logistic regression with ±1 labels; C > 2 means softmax over C classes. */
+  readonly classes: number;
+}
+
+/** What one noisy clipped gradient step needs besides the data (SPEC §2–3). */
+export interface StepParams {
+  /** Step size: 1/L for Langevin, 2/(L+m) for D2D. */
+  readonly eta: number;
+  /** Strong convexity m = λn; also the regulariser weight. */
+  readonly m: number;
+  /** Clip bound M (1 binary, 2 multiclass). */
+  readonly clip: number;
+  /** Langevin noise σ; 0 gives noiseless clipped gradient descent. */
+  readonly sigma: number;
+  /** Number of chains T stacked in W. */
+  readonly chains: number;
+}
+
+/** Fills a buffer with independent N(0, 1) draws; a seeded stream owned by the caller. */
+export interface NoiseSource {
+  fill(out: Float32Array): void;
+}
+
+export interface StepRunOptions {
+  /** Called now and then with the number of steps done so far (for progress bars). */
+  onProgress?: (done: number) => void;
+  /** Checked between steps; when it reports true the run stops and rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** A step program bound to one training set and one set of step parameters. */
+export interface Stepper {
+  /**
+   * Runs `steps` steps starting from W, drawing ξ from `noise` once per step (skipped when σ = 0),
+   * and returns the final W (a new array; the input is left untouched).
+   */
+  run(W: Float32Array, steps: number, noise: NoiseSource, options?: StepRunOptions): Promise<Float32Array>;
+  /** One step with the given noise ξ (conformance: identical trajectories under injected noise). */
+  step(W: Float32Array, xi: Float32Array): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineOptions {
+  device?: Device;
+  /** Threads for the engine's CPU kernels; default: all cores. */
+  threads?: number;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  readonly device: Device;
+  /** A human-readable description of the backend actually in use (e.g. "onnxruntime 1.30 cpu"). */
+  readonly backend: string;
+  createStepper(data: TrainMatrix, params: StepParams): Promise<Stepper>;
+  dispose(): Promise<void>;
+}
