@@ -1,0 +1,38 @@
+/**
+ * One stored result as the database hands it out (`Store.sweepResults`), `pnpm results --json` prints it
+ * and `@unlearn/figures` draws it. Defined here, beside the job messages, so producer and consumers share
+ * one definition (docs/contracts.md, "Result rows").
+ */
+export type ResultKind = "learn" | "unlearn" | "retrain" | "d2d-learn" | "d2d-unlearn";
+
+export const RESULT_KINDS: readonly ResultKind[] = [
+  "learn",
+  "unlearn",
+  "retrain",
+  "d2d-learn",
+  "d2d-unlearn",
+];
+
+export interface ResultRow {
+  sweep: string;
+  job: string;
+  /** the preset's figure id, e.g. "fig5" */
+  figure: string;
+  /** the legend label the planner chose, e.g. "unlearning ε=1" */
+  series: string;
+  kind: ResultKind;
+  dataset: string;
+  sigma: number;
+  epsilon: number | null;
+  removals: number;
+  K: number | null;
+  alpha: number | null;
+  epsilon0: number | null;
+  batch: number | null;
+  chains: number;
+  accuracyMean: number;
+  accuracyStd: number;
+  accuracies: number[];
+  engine: string;
+  wallMs: number;
+}
