@@ -1,0 +1,339 @@
+/**
+ * The planner: a sweep config becomes a DAG of content-addressed jobs (SPEC §4, §6).
+ *
+ * Pure and deterministic: the same config and dataset facts give the same jobs, ids and links, so a
+ * rerun finds its own sweep and every stored result again. A job's id is `jobId(spec)`, the hash of
+ * everything that determines its result; two figures that need the same computation (the learn on D
+ * of Figures 4 and 5 at σ = 0.03) plan the same job, and the store keeps one result for it.
+ * Edges are `spec.parentId`; `jobs` is in topological order (every parent before its children).
+ */
+import { createHash } from "node:crypto";
+import type * as Accountant from "@unlearn/accountant";
+import { type Job, JobKind, type JobSpec, jobId, Smoothness } from "@unlearn/protocol";
+import type { ConfigOf, Figure, SweepConfig } from "./config.ts";
+
+/** The accountant functions the planner calls (injected so tests can count or replace them). */
+export type AccountantApi = Pick<
+  typeof Accountant,
+  | "accountantConstants"
+  | "stepsFor"
+  | "sigmaFor"
+  | "epsilon0"
+  | "sequentialSchedule"
+  | "d2dSigma"
+  | "d2dSequential"
+>;
+type Constants = ReturnType<AccountantApi["accountantConstants"]>;
+
+/** What the planner needs to know about the dataset (from @unlearn/core's loadDataset / datasetConstants). */
+export interface DatasetFacts {
+  /** training rows */
+  n: number;
+  /** features per row */
+  d: number;
+  /** 2 = binary */
+  classes: number;
+  /** smoothness L for the config's `smoothness` choice */
+  L: number;
+}
+
+/** What a figure plots besides the job's spec (stored with the sweep↔job link). */
+export interface LinkLabels {
+  epsilon?: number;
+  alpha?: number;
+  K?: number;
+  epsilon0?: number;
+  batch?: number;
+}
+
+export interface SweepLink {
+  jobId: string;
+  /**
+   * The figure that draws this job, or "" for a job the sweep needs but its figure does not draw (the
+   * learn on D that unlearning starts from): it still belongs to the sweep (progress, results).
+   */
+  figure: Figure | "";
+  series: string;
+  labels: LinkLabels;
+}
+
+export interface SweepPlan {
+  sweepId: string;
+  jobs: Job[];
+  links: SweepLink[];
+}
+
+export class PlanError extends Error {
+  override name = "PlanError";
+}
+
+/** Deterministic JSON: object keys sorted, so the same config always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The sweep id: a hash of the normalised config without `engine`, which (like a job's engine) does not
+ * change what is computed, so rerunning a config on another engine resumes the same sweep.
+ */
+export function sweepIdOf(config: SweepConfig): string {
+  const { engine: _engine, ...rest } = config;
+  return createHash("sha256").update(canonicalJson(rest)).digest("hex").slice(0, 16);
+}
+
+/** Accumulates jobs (deduplicated by id, in insertion = topological order) and links. */
+class PlanBuilder {
+  readonly jobs = new Map<string, Job>();
+  readonly links: SweepLink[] = [];
+  private readonly linkKeys = new Set<string>();
+
+  constructor(
+    private readonly config: SweepConfig,
+    private readonly sweepId: string,
+  ) {}
+
+  job(
+    kind: JobKind,
+    fields: { sigma: number; steps: number; removals?: number; parent?: Job; publishSigma?: number },
+  ): Job {
+    const c = this.config;
+    const spec: JobSpec = {
+      kind,
+      dataset: c.dataset,
+      featuresPath: c.featuresDir ?? "",
+      lambda: c.lambda,
+      smoothness: c.smoothness === "data" ? Smoothness.SMOOTHNESS_DATA : Smoothness.SMOOTHNESS_BOUND,
+      sigma: fields.sigma,
+      steps: fields.steps,
+      chains: c.chains,
+      seed: BigInt(c.seed),
+      removals: fields.removals ?? 0,
+      parentId: fields.parent?.id ?? "",
+      publishSigma: fields.publishSigma ?? 0,
+    };
+    if (fields.parent && !this.jobs.has(fields.parent.id))
+      throw new PlanError(`parent ${fields.parent.id} not planned`);
+    const id = jobId(spec);
+    const existing = this.jobs.get(id);
+    if (existing) return existing;
+    const job: Job = { id, spec, sweepId: this.sweepId, attempt: 0, engine: c.engine, device: "cpu" };
+    this.jobs.set(id, job);
+    return job;
+  }
+
+  /** Learning on the original D from scratch with the sweep's burn-in (shared by every figure). */
+  learnOnD(sigma: number): Job {
+    return this.job(JobKind.JOB_KIND_LEARN, { sigma, steps: this.config.burnIn });
+  }
+
+  d2dLearnOnD(): Job {
+    return this.job(JobKind.JOB_KIND_D2D_LEARN, { sigma: 0, steps: this.config.burnIn });
+  }
+
+  link(job: Job, series: string, labels: LinkLabels = {}, figure: Figure | "" = this.config.figure): void {
+    // The store keys links by (sweep, job, series): one row per legend entry and job.
+    const key = `${job.id}\u0000${series}`;
+    if (this.linkKeys.has(key)) return;
+    this.linkKeys.add(key);
+    this.links.push({ jobId: job.id, figure, series, labels });
+  }
+
+  /** A job the figure does not draw (see SweepLink.figure). */
+  dependency(job: Job, series: string, labels: LinkLabels = {}): void {
+    this.link(job, series, labels, "");
+  }
+}
+
+function alphaRange(config: SweepConfig): Accountant.AlphaRange | undefined {
+  return config.alphaRange ? { alphaMin: config.alphaRange.min, alphaMax: config.alphaRange.max } : undefined;
+}
+
+/** Runs an accountant query, naming the grid point when it fails (e.g. an ε below the reachable floor). */
+function ask<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw new PlanError(`${what}: ${(error as Error).message}`);
+  }
+}
+
+function checkRemovals(facts: DatasetFacts, removals: number, field: string): void {
+  if (removals >= facts.n)
+    throw new PlanError(`${field}: ${removals} removals, but the training set has only ${facts.n} rows`);
+}
+
+type Planner<F extends Figure> = (
+  b: PlanBuilder,
+  config: ConfigOf<F>,
+  ctx: { facts: DatasetFacts; c: Constants; acc: AccountantApi },
+) => void;
+
+/** Figure 3a: utility at equal privacy; Langevin (σ*(ε, k), k steps) against retraining, noiseless GD, D2D. */
+const fig3a: Planner<"fig3a"> = (b, config, { facts, c, acc }) => {
+  const S = config.removals;
+  checkRemovals(facts, S, "removals");
+  const range = alphaRange(config);
+  const noiseless = b.learnOnD(0);
+  b.link(noiseless, "noiseless (σ=0)");
+  const d2dLearn = b.d2dLearnOnD();
+  b.dependency(d2dLearn, "D2D learning on D");
+  for (const epsilon of config.epsilons) {
+    for (const k of config.ks) {
+      const { sigma, K } = ask(`fig3a ε=${epsilon}, k=${k}: σ*`, () => acc.sigmaFor(epsilon, k, c, range));
+      const learn = b.learnOnD(sigma);
+      b.dependency(learn, `learning on D k=${k}`, { epsilon });
+      b.link(
+        b.job(JobKind.JOB_KIND_UNLEARN, { sigma, steps: K, removals: S, parent: learn }),
+        `unlearning k=${k}`,
+        {
+          epsilon,
+          K,
+        },
+      );
+      b.link(
+        b.job(JobKind.JOB_KIND_RETRAIN, { sigma, steps: config.burnIn, removals: S }),
+        `retraining k=${k}`,
+        {
+          epsilon,
+        },
+      );
+    }
+    for (const I of config.d2dSteps) {
+      const publishSigma = ask(`fig3a ε=${epsilon}, I=${I}: D2D noise`, () => acc.d2dSigma(I, epsilon, c));
+      const job = b.job(JobKind.JOB_KIND_D2D_UNLEARN, {
+        sigma: 0,
+        steps: I,
+        removals: S,
+        parent: d2dLearn,
+        publishSigma,
+      });
+      b.link(job, `D2D I=${I}`, { epsilon, K: I });
+    }
+  }
+};
+
+/** Figure 3b: sequential unlearning of `total` points in batches (Langevin) or one at a time (D2D). */
+const fig3b: Planner<"fig3b"> = (b, config, { facts, c, acc }) => {
+  const { total, epsilon, sigma } = config;
+  checkRemovals(facts, total, "total");
+  const range = alphaRange(config);
+  const learn = b.learnOnD(sigma);
+  for (const batch of config.batches) {
+    const series = `Langevin S=${batch}`;
+    b.link(learn, series, { epsilon, batch: 0, K: 0 });
+    const { k } = ask(`fig3b batch ${batch}: sequential schedule`, () =>
+      acc.sequentialSchedule({ sigma, epsilon, batch, total }, c, range),
+    );
+    let parent = learn;
+    // Batch s replaces the last s·batch rows: D'_s extends D'_{s−1} (replacement row j depends on (seed, j) only).
+    k.forEach((K, i) => {
+      parent = b.job(JobKind.JOB_KIND_UNLEARN, { sigma, steps: K, removals: (i + 1) * batch, parent });
+      b.link(parent, series, { epsilon, batch: i + 1, K });
+    });
+  }
+  const d2dLearn = b.d2dLearnOnD();
+  // The D2D model dimension: d for binary, d·C for multiclass (W is d×C).
+  const dim = facts.classes > 2 ? facts.d * facts.classes : facts.d;
+  for (const factor of config.d2dFactors) {
+    const series = `D2D f=${factor}`;
+    b.link(d2dLearn, series, { epsilon, batch: 0, K: 0 });
+    const { I, sigma: noise } = ask(`fig3b D2D f=${factor}`, () =>
+      acc.d2dSequential({ d: dim, epsilon, factor, total }, c),
+    );
+    let parent = d2dLearn;
+    I.forEach((steps, i) => {
+      // The chain continues from the unpublished iterate (the artifact); only the published copy is noisy.
+      parent = b.job(JobKind.JOB_KIND_D2D_UNLEARN, {
+        sigma: 0,
+        steps,
+        removals: i + 1,
+        parent,
+        publishSigma: noise[i]!,
+      });
+      b.link(parent, series, { epsilon, batch: i + 1, K: steps });
+    });
+  }
+};
+
+/** Figure 3c: the privacy loss before unlearning ε0(σ) and the utility of learn / unlearn / retrain per σ. */
+const fig3c: Planner<"fig3c"> = (b, config, { facts, c, acc }) => {
+  const { removals: S, epsilon } = config;
+  checkRemovals(facts, S, "removals");
+  const range = alphaRange(config);
+  for (const sigma of config.sigmas) {
+    const { epsilon0 } = ask(`fig3c σ=${sigma}: ε0`, () => acc.epsilon0(sigma, S, c, range));
+    const { K, alpha } = ask(`fig3c σ=${sigma}: K`, () =>
+      acc.stepsFor(epsilon, sigma, S, c, { granularity: config.granularity, ...range }),
+    );
+    const learn = b.learnOnD(sigma);
+    b.link(learn, "learning", { epsilon0 });
+    b.link(b.job(JobKind.JOB_KIND_UNLEARN, { sigma, steps: K, removals: S, parent: learn }), "unlearning", {
+      epsilon,
+      epsilon0,
+      K,
+      alpha,
+    });
+    b.link(b.job(JobKind.JOB_KIND_RETRAIN, { sigma, steps: config.burnIn, removals: S }), "retraining", {
+      epsilon0,
+    });
+  }
+};
+
+/** Unlearning jobs with K from the accountant, one per (ε, S), from the learn on D at σ. */
+function unlearnGrid(
+  b: PlanBuilder,
+  config: ConfigOf<"fig4"> | ConfigOf<"fig5">,
+  { facts, c, acc }: { facts: DatasetFacts; c: Constants; acc: AccountantApi },
+  series: (epsilon: number, S: number) => string,
+): void {
+  const { sigma } = config;
+  const range = alphaRange(config);
+  const learn = b.learnOnD(sigma);
+  b.dependency(learn, "learning on D");
+  for (const S of config.removals) {
+    checkRemovals(facts, S, "removals");
+    for (const epsilon of config.epsilons) {
+      const { K, alpha } = ask(`${config.figure} ε=${epsilon}, S=${S}: K`, () =>
+        acc.stepsFor(epsilon, sigma, S, c, { granularity: config.granularity, ...range }),
+      );
+      const job = b.job(JobKind.JOB_KIND_UNLEARN, { sigma, steps: K, removals: S, parent: learn });
+      b.link(job, series(epsilon, S), { epsilon, K, alpha });
+    }
+  }
+}
+
+/** Figure 4: K(ε, S) and the accuracy of the unlearned chains. */
+const fig4: Planner<"fig4"> = (b, config, ctx) => unlearnGrid(b, config, ctx, (_e, S) => `S=${S}`);
+
+/** Figure 5: unlearning per (S, ε) against retraining per S. */
+const fig5: Planner<"fig5"> = (b, config, ctx) => {
+  unlearnGrid(b, config, ctx, (epsilon) => `unlearning ε=${epsilon}`);
+  for (const S of config.removals)
+    b.link(
+      b.job(JobKind.JOB_KIND_RETRAIN, { sigma: config.sigma, steps: config.burnIn, removals: S }),
+      "retraining",
+    );
+};
+
+const PLANNERS: { [F in Figure]: Planner<F> } = { fig3a, fig3b, fig3c, fig4, fig5 };
+
+/** The sweep's job DAG and its figure links. */
+export function planSweep(config: SweepConfig, facts: DatasetFacts, accountant: AccountantApi): SweepPlan {
+  const sweepId = sweepIdOf(config);
+  const c = accountant.accountantConstants({
+    n: facts.n,
+    lambda: config.lambda,
+    L: facts.L,
+    multiclass: facts.classes > 2,
+  });
+  const b = new PlanBuilder(config, sweepId);
+  (PLANNERS[config.figure] as Planner<Figure>)(b, config as ConfigOf<Figure>, { facts, c, acc: accountant });
+  return { sweepId, jobs: [...b.jobs.values()], links: b.links };
+}
