@@ -1,0 +1,232 @@
+/**
+ * The algorithms of SPEC §3–4, each written once on the Engine interface:
+ *   langevinLearn   — from scratch (paper's initialisation); also retraining (on D') and noiseless GD (σ = 0)
+ *   langevinUnlearn — K more steps from given chains on D'
+ *   d2dLearn / d2dUnlearn — Descent-to-Delete: noiseless GD with step 2/(L+m), publish W + N(0, σ²)
+ * Sequential variants are repeated calls with growing removals (README.md).
+ *
+ * Randomness: each run derives its own streams from the `seed` it is given
+ *   init: deriveSeed(seed, "init"); step noise: deriveSeed(seed, <algorithm>, "noise") with <algorithm> one of
+ *   "langevin-learn", "langevin-unlearn", "d2d-learn", "d2d-unlearn"; publication: deriveSeed(seed, "d2d-publish").
+ * So the same seed on the same engine gives bit-identical results, and different purposes never share
+ * draws (an unlearning run given its learning run's seed still gets fresh noise).
+ */
+import type { DatasetConstants } from "./dataset.ts";
+import type { Engine, NoiseSource, StepParams, StepRunOptions, TrainMatrix } from "./engine/types.ts";
+import { AlgorithmInputError } from "./errors.ts";
+import { deriveSeed, GaussianStream, type SeedPart } from "./rng.ts";
+
+/** The far-away starting point of the paper's binary runs (SPEC §3): burn-in matters from there. */
+const FAR_INIT = 1000;
+
+export interface InitialChainsOptions {
+  init: "langevin" | "d2d";
+  d: number;
+  classes: number;
+  chains: number;
+  /** Langevin σ (ignored for "d2d"). */
+  sigma: number;
+  /** Strong convexity m = λn (the Langevin init variance is 2σ²/m). */
+  m: number;
+  seed: SeedPart;
+}
+
+function positiveInteger(field: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1)
+    throw new AlgorithmInputError(`${field} must be a positive integer, got ${v}`);
+}
+
+function nonNegative(field: string, v: number): void {
+  if (!(Number.isFinite(v) && v >= 0))
+    throw new AlgorithmInputError(`${field} must be a finite number ≥ 0, got ${v}`);
+}
+
+/** Columns of W per chain: 1 (binary) or C (multiclass), as in engine/types.ts. */
+function columnsPerChain(classes: number): number {
+  return classes === 2 ? 1 : classes;
+}
+
+/**
+ * Starting chains, layout d×T (binary) or d×(T·C) (multiclass):
+ * - "langevin": binary N(1000·1, (2σ²/m)I) (exactly 1000·1 when σ = 0), multiclass N(0, (2σ²/m)I);
+ * - "d2d": N(1000·1, I).
+ */
+export function initialChains(options: InitialChainsOptions): Float32Array {
+  const { init, d, classes, chains, sigma, m, seed } = options;
+  positiveInteger("initialChains.d", d);
+  positiveInteger("initialChains.chains", chains);
+  if (!Number.isInteger(classes) || classes < 2) {
+    throw new AlgorithmInputError(`initialChains.classes must be an integer ≥ 2, got ${classes}`);
+  }
+  let mean: number;
+  let std: number;
+  if (init === "langevin") {
+    nonNegative("initialChains.sigma", sigma);
+    if (!(Number.isFinite(m) && m > 0))
+      throw new AlgorithmInputError(`initialChains.m must be > 0, got ${m}`);
+    mean = classes === 2 ? FAR_INIT : 0;
+    std = Math.sqrt((2 * sigma * sigma) / m);
+  } else if (init === "d2d") {
+    mean = FAR_INIT;
+    std = 1;
+  } else {
+    throw new AlgorithmInputError(
+      `initialChains.init must be "langevin" or "d2d", got ${JSON.stringify(init)}`,
+    );
+  }
+  const W = new Float32Array(d * chains * columnsPerChain(classes));
+  if (std === 0) return W.fill(mean);
+  new GaussianStream(deriveSeed(seed, "init")).fill(W);
+  for (let k = 0; k < W.length; k++) W[k] = mean + std * W[k];
+  return W;
+}
+
+export interface RunCommon extends StepRunOptions {
+  engine: Engine;
+  /** The training set the steps run on (D, or D' from withReplacedRows). */
+  data: TrainMatrix;
+  /** From datasetConstants on the dataset the chains belong to. */
+  constants: DatasetConstants;
+  seed: SeedPart;
+}
+
+function checkCommon(name: string, { data, constants }: RunCommon, steps: number): void {
+  if (data.d !== constants.d || data.n !== constants.n || data.classes !== constants.classes) {
+    throw new AlgorithmInputError(
+      `${name}: constants are for n=${constants.n}, d=${constants.d}, classes=${constants.classes} but data has ` +
+        `n=${data.n}, d=${data.d}, classes=${data.classes}`,
+    );
+  }
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new AlgorithmInputError(`${name}.steps must be an integer ≥ 0, got ${steps}`);
+}
+
+/** Number of chains in W, checking that its length fits d·T·(1 or C). */
+function chainsOf(name: string, W: Float32Array, data: TrainMatrix): number {
+  if (!(W instanceof Float32Array)) throw new AlgorithmInputError(`${name}.W must be a Float32Array`);
+  const perChain = data.d * columnsPerChain(data.classes);
+  if (W.length === 0 || W.length % perChain !== 0) {
+    throw new AlgorithmInputError(
+      `${name}.W has length ${W.length}, not a positive multiple of d·${columnsPerChain(data.classes)} = ${perChain}`,
+    );
+  }
+  return W.length / perChain;
+}
+
+/** The one place that drives an engine: bind a stepper, run it, always dispose it. */
+async function runSteps(
+  common: RunCommon,
+  params: StepParams,
+  W: Float32Array,
+  steps: number,
+  noise: NoiseSource,
+): Promise<Float32Array> {
+  if (steps === 0) return W.slice();
+  const stepper = await common.engine.createStepper(common.data, params);
+  try {
+    return await stepper.run(W, steps, noise, { onProgress: common.onProgress, signal: common.signal });
+  } finally {
+    await stepper.dispose();
+  }
+}
+
+function langevinParams(c: DatasetConstants, sigma: number, chains: number): StepParams {
+  return { eta: c.eta, m: c.m, clip: c.clip, sigma, chains };
+}
+
+function d2dParams(c: DatasetConstants, chains: number): StepParams {
+  return { eta: 2 / (c.L + c.m), m: c.m, clip: c.clip, sigma: 0, chains };
+}
+
+export interface LangevinLearnOptions extends RunCommon {
+  sigma: number;
+  steps: number;
+  chains: number;
+}
+
+/** Langevin learning from scratch (SPEC §3); on D' it is retraining, with σ = 0 noiseless clipped GD. */
+export async function langevinLearn(options: LangevinLearnOptions): Promise<Float32Array> {
+  const { data, constants, sigma, steps, chains, seed } = options;
+  checkCommon("langevinLearn", options, steps);
+  nonNegative("langevinLearn.sigma", sigma);
+  positiveInteger("langevinLearn.chains", chains);
+  const W0 = initialChains({
+    init: "langevin",
+    d: data.d,
+    classes: data.classes,
+    chains,
+    sigma,
+    m: constants.m,
+    seed,
+  });
+  const noise = new GaussianStream(deriveSeed(seed, "langevin-learn", "noise"));
+  return runSteps(options, langevinParams(constants, sigma, chains), W0, steps, noise);
+}
+
+export interface LangevinUnlearnOptions extends RunCommon {
+  sigma: number;
+  steps: number;
+  /** Chains learned on D (not modified). */
+  W: Float32Array;
+}
+
+/** Langevin unlearning (SPEC §4): `steps` (K) more steps of §3 on D' from the given chains. */
+export async function langevinUnlearn(options: LangevinUnlearnOptions): Promise<Float32Array> {
+  const { data, constants, sigma, steps, W, seed } = options;
+  checkCommon("langevinUnlearn", options, steps);
+  nonNegative("langevinUnlearn.sigma", sigma);
+  const chains = chainsOf("langevinUnlearn", W, data);
+  const noise = new GaussianStream(deriveSeed(seed, "langevin-unlearn", "noise"));
+  return runSteps(options, langevinParams(constants, sigma, chains), W, steps, noise);
+}
+
+export interface D2dLearnOptions extends RunCommon {
+  steps: number;
+  chains: number;
+}
+
+/** D2D burn-in on D: noiseless clipped GD with step 2/(L+m) from N(1000·1, I) (SPEC §4). */
+export async function d2dLearn(options: D2dLearnOptions): Promise<Float32Array> {
+  const { data, constants, steps, chains, seed } = options;
+  checkCommon("d2dLearn", options, steps);
+  positiveInteger("d2dLearn.chains", chains);
+  const W0 = initialChains({
+    init: "d2d",
+    d: data.d,
+    classes: data.classes,
+    chains,
+    sigma: 0,
+    m: constants.m,
+    seed,
+  });
+  // σ = 0: the engine draws nothing from this stream; it is passed only because run() takes one.
+  const noise = new GaussianStream(deriveSeed(seed, "d2d-learn", "noise"));
+  return runSteps(options, d2dParams(constants, chains), W0, steps, noise);
+}
+
+export interface D2dUnlearnOptions extends RunCommon {
+  steps: number;
+  /** Chains after the D2D burn-in on D (not modified). */
+  W: Float32Array;
+  /** σ_D2D of SPEC §4 (from the accountant's d2dSigma / d2dSequential). */
+  publishSigma: number;
+}
+
+/**
+ * D2D unlearning: `steps` (I) noiseless steps on D', then publish W + N(0, publishSigma²·I).
+ * Returns both: `W` continues a sequential D2D run, `published` is what accuracy is measured on.
+ */
+export async function d2dUnlearn(
+  options: D2dUnlearnOptions,
+): Promise<{ W: Float32Array; published: Float32Array }> {
+  const { data, constants, steps, W: W0, publishSigma, seed } = options;
+  checkCommon("d2dUnlearn", options, steps);
+  nonNegative("d2dUnlearn.publishSigma", publishSigma);
+  const chains = chainsOf("d2dUnlearn", W0, data);
+  const noise = new GaussianStream(deriveSeed(seed, "d2d-unlearn", "noise"));
+  const W = await runSteps(options, d2dParams(constants, chains), W0, steps, noise);
+  const published = new Float32Array(W.length);
+  if (publishSigma > 0) new GaussianStream(deriveSeed(seed, "d2d-publish")).fill(published);
+  for (let k = 0; k < W.length; k++) published[k] = W[k] + publishSigma * published[k];
+  return { W, published };
+}

@@ -1,0 +1,46 @@
+/**
+ * The removal protocol of SPEC §4: D' = D with its last S rows replaced by fresh rows.
+ */
+import type { TrainMatrix } from "./engine/types.ts";
+import { DatasetError } from "./errors.ts";
+import { deriveSeed, GaussianStream, type SeedPart } from "./rng.ts";
+
+/**
+ * The replacement for row position `j`: x ~ N(0, I_d) scaled to unit norm, then a uniform label
+ * (±1 for binary, a class index otherwise), all drawn from `deriveSeed(seed, "replace", j)` and
+ * nothing else — so removing more rows extends the earlier D' (sequential unlearning).
+ */
+export function replacementRow(
+  seed: SeedPart,
+  j: number,
+  d: number,
+  classes: number,
+  out: Float32Array,
+): number {
+  const stream = new GaussianStream(deriveSeed(seed, "replace", j));
+  stream.fill(out);
+  let sq = 0;
+  for (let k = 0; k < d; k++) sq += out[k] * out[k];
+  const inv = 1 / Math.sqrt(sq);
+  for (let k = 0; k < d; k++) out[k] *= inv;
+  const cls = stream.nextBelow(classes);
+  return classes === 2 ? (cls === 0 ? 1 : -1) : cls;
+}
+
+/**
+ * D' for `removals` removed points: a copy of `train` whose last `removals` rows are replaced
+ * (SPEC §4). `removals` = 0 returns `train` itself (nothing to copy).
+ */
+export function withReplacedRows(train: TrainMatrix, removals: number, seed: SeedPart): TrainMatrix {
+  const { n, d, classes } = train;
+  if (!Number.isInteger(removals) || removals < 0 || removals > n) {
+    throw new DatasetError(`withReplacedRows: removals must be an integer in 0…${n} (n), got ${removals}`);
+  }
+  if (removals === 0) return train;
+  const X = train.X.slice();
+  const y = train.y.slice();
+  for (let j = n - removals; j < n; j++) {
+    y[j] = replacementRow(seed, j, d, classes, X.subarray(j * d, (j + 1) * d));
+  }
+  return { X, y, n, d, classes };
+}
