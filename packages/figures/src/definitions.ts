@@ -1,0 +1,94 @@
+/**
+ * One definition per paper figure (SPEC §6, docs/contracts.md "Figures and series"): which row field is
+ * the x axis, which panels it has, and which axes are logarithmic. Everything else (series, bands,
+ * legend, titles) is derived from the rows by ./spec.ts, identically for every figure, so the CLI's
+ * SVG/PNG and the dashboard's interactive chart come from the same place.
+ */
+
+export const FIGURE_IDS = ["fig3a", "fig3b", "fig3c", "fig4", "fig5"] as const;
+export type FigureId = (typeof FIGURE_IDS)[number];
+
+export function isFigureId(value: string): value is FigureId {
+  return (FIGURE_IDS as readonly string[]).includes(value);
+}
+
+/** The row field drawn on the x axis. `epsilon` is the only nullable one (rows that do not depend on ε). */
+export type XField = "epsilon" | "sigma" | "removals";
+
+/**
+ * What a panel draws on its y axis:
+ * - `accuracy`: test accuracy mean with a ±std band, one line per series;
+ * - `K`: the row's K (unlearning steps), one line per series;
+ * - `accumulatedK`: the running sum of K over a series' batches in batch order (sequential removal);
+ * - `epsilon0`: the privacy loss before any unlearning step, one value per x (a property of σ, not of
+ *   the series), drawn as a single line.
+ */
+export type PanelY = "accuracy" | "K" | "accumulatedK" | "epsilon0";
+
+export interface PanelDefinition {
+  y: PanelY;
+  title: string;
+  log: boolean;
+}
+
+export interface FigureDefinition {
+  id: FigureId;
+  /** "Figure 3a": the paper's own name, first part of the chart title. */
+  name: string;
+  /** what the figure shows, second part of the chart title */
+  caption: string;
+  x: { field: XField; title: string; log: boolean };
+  panels: PanelDefinition[];
+  /** Shown in the subtitle when σ differs between rows and is not the x axis (Figure 3a's σ*(ε, k)). */
+  sigmaNote?: string;
+}
+
+const ACCURACY = "test accuracy (mean ± std)";
+
+export const FIGURES: Record<FigureId, FigureDefinition> = {
+  fig3a: {
+    id: "fig3a",
+    name: "Figure 3a",
+    caption: "accuracy vs privacy budget, one removal",
+    x: { field: "epsilon", title: "privacy budget ε", log: true },
+    panels: [{ y: "accuracy", title: ACCURACY, log: false }],
+    sigmaNote: "σ = σ*(ε, k)",
+  },
+  fig3b: {
+    id: "fig3b",
+    name: "Figure 3b",
+    caption: "sequential unlearning",
+    x: { field: "removals", title: "points removed", log: false },
+    panels: [
+      { y: "accumulatedK", title: "accumulated steps K (Langevin) / I (D2D)", log: false },
+      { y: "accuracy", title: ACCURACY, log: false },
+    ],
+  },
+  fig3c: {
+    id: "fig3c",
+    name: "Figure 3c",
+    caption: "effect of the noise σ",
+    x: { field: "sigma", title: "noise σ", log: true },
+    panels: [
+      { y: "epsilon0", title: "initial privacy loss ε0", log: true },
+      { y: "accuracy", title: ACCURACY, log: false },
+    ],
+  },
+  fig4: {
+    id: "fig4",
+    name: "Figure 4",
+    caption: "unlearning steps vs privacy budget",
+    x: { field: "epsilon", title: "privacy budget ε", log: true },
+    panels: [
+      { y: "K", title: "unlearning steps K", log: false },
+      { y: "accuracy", title: "test accuracy of unlearned chains (mean ± std)", log: false },
+    ],
+  },
+  fig5: {
+    id: "fig5",
+    name: "Figure 5",
+    caption: "unlearning vs retraining",
+    x: { field: "removals", title: "points removed S", log: true },
+    panels: [{ y: "accuracy", title: ACCURACY, log: false }],
+  },
+};
