@@ -1,0 +1,333 @@
+import { JobKind, JobResult, JobSpec, jobId, Smoothness } from "@unlearn/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backends } from "../test/backends.ts";
+import { meanStd, openStore, type Store } from "./index.ts";
+
+const learnSpec = (over: Partial<JobSpec> = {}) =>
+  JobSpec.fromPartial({
+    kind: JobKind.JOB_KIND_LEARN,
+    dataset: "mnist-3v8",
+    lambda: 1e-6,
+    smoothness: Smoothness.SMOOTHNESS_DATA,
+    sigma: 0.03,
+    steps: 10000,
+    chains: 4,
+    seed: 18446744073709551615n,
+    ...over,
+  });
+
+let counter = 0;
+/** Ids unique within a test run, so the tests share one store per backend without seeing each other. */
+const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${counter++}`;
+
+const result = (id: string, accuracies: number[], over: Partial<JobResult> = {}) =>
+  JobResult.fromPartial({
+    jobId: id,
+    ok: true,
+    accuracies,
+    stepsRun: 100,
+    wallMs: 1234.5,
+    msPerStep: 12.345,
+    engine: "onnx",
+    worker: "w1",
+    artifactKey: `chains/${id}`,
+    ...over,
+  });
+
+for (const backend of await backends()) {
+  const title = backend.skip ? `${backend.name} (skipped: ${backend.skip})` : backend.name;
+  describe.skipIf(backend.skip !== null)(`Store on ${title}`, () => {
+    let store: Store;
+    let location: string;
+    beforeAll(async () => {
+      location = await backend.setup();
+      store = await openStore(location);
+    }, 60_000);
+    afterAll(async () => {
+      await store?.close();
+      await backend.teardown();
+    }, 60_000);
+
+    /** A sweep with one learn job and an unlearn child, both registered and linked. */
+    async function sweepWithJobs() {
+      const sweep = uid("sweep");
+      const learn = learnSpec({ chains: 3, seed: BigInt(counter) });
+      const learnId = jobId(learn);
+      const unlearn = learnSpec({
+        kind: JobKind.JOB_KIND_UNLEARN,
+        steps: 1485,
+        removals: 100,
+        parentId: learnId,
+      });
+      const unlearnId = jobId(unlearn);
+      await store.createSweep({
+        id: sweep,
+        name: "test",
+        figure: "fig4",
+        config: { preset: "fig4" },
+        seed: "7",
+      });
+      await store.upsertJobs([
+        { id: learnId, kind: "learn", spec: learn, parentId: null },
+        { id: unlearnId, kind: "unlearn", spec: JobSpec.toJSON(unlearn), parentId: learnId },
+      ]);
+      await store.linkSweepJobs(sweep, [
+        { jobId: learnId, figure: "fig4", series: "learn", labels: {} },
+        {
+          jobId: unlearnId,
+          figure: "fig4",
+          series: "S=100",
+          labels: { epsilon: 1, alpha: 12.5, epsilon0: 40 },
+        },
+      ]);
+      return { sweep, learn, learnId, unlearn, unlearnId };
+    }
+
+    it("reports its kind and location", () => {
+      expect(store.kind).toBe(backend.name === "postgres" ? "postgres" : "pglite");
+      expect(store.location).toBe(location === "memory://" ? "memory://" : location);
+    });
+
+    it("createSweep is idempotent on id and setSweepState moves the state", async () => {
+      const id = uid("sweep");
+      const s = { id, name: "fig 5", figure: "fig5", config: { grid: [1, 2] }, seed: "18446744073709551615" };
+      expect(await store.createSweep(s)).toEqual({ created: true });
+      expect(await store.createSweep({ ...s, name: "other" })).toEqual({ created: false });
+      let listed = (await store.listSweeps()).find((x) => x.id === id)!;
+      expect(listed).toMatchObject({
+        name: "fig 5",
+        figure: "fig5",
+        state: "running",
+        jobs: 0,
+        done: 0,
+        failed: 0,
+      });
+      expect(listed.createdAt).toBeInstanceOf(Date);
+      expect(Math.abs(listed.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
+      await store.setSweepState(id, "done");
+      listed = (await store.listSweeps()).find((x) => x.id === id)!;
+      expect(listed.state).toBe("done");
+      await expect(store.setSweepState("no-such-sweep", "done")).rejects.toThrow(
+        /unknown sweep "no-such-sweep"/,
+      );
+      await expect(store.setSweepState(id, "paused" as "done")).rejects.toThrow(/state must be one of/);
+      await expect(store.createSweep({ ...s, id: uid("sweep"), seed: "-1" })).rejects.toThrow(
+        /seed must be a uint64/,
+      );
+    });
+
+    it("upsertJobs is idempotent, keeps specs (bigint seeds as decimal strings) and rejects unknown kinds", async () => {
+      const spec = learnSpec({ seed: 18446744073709551615n });
+      const id = jobId(spec);
+      await store.upsertJobs([{ id, kind: "learn", spec, parentId: null }]);
+      await store.upsertJobs([{ id, kind: "learn", spec, parentId: null }]);
+      const job = await store.getJob(id);
+      expect(job).toMatchObject({
+        id,
+        kind: "learn",
+        parentId: null,
+        state: "pending",
+        attempts: 0,
+        error: null,
+      });
+      expect((job!.spec as { seed: string }).seed).toBe("18446744073709551615");
+      expect(jobId(JobSpec.fromJSON(job!.spec))).toBe(id);
+      expect(await store.getJob("missing")).toBeNull();
+      await expect(
+        store.upsertJobs([{ id: "x", kind: "JOB_KIND_LEARN" as "learn", spec: {}, parentId: null }]),
+      ).rejects.toThrow(/jobs\[0\] \(x\)\.kind must be one of learn, unlearn/);
+    });
+
+    it("upsertJobs takes thousands of jobs in one call (chunked statements, one transaction)", async () => {
+      const many = Array.from({ length: 2500 }, (_, i) => {
+        const spec = learnSpec({ seed: BigInt(1_000_000 + i), dataset: uid("bulk") });
+        return { id: jobId(spec), kind: "learn" as const, spec, parentId: null };
+      });
+      await store.upsertJobs(many);
+      const ids = many.map((j) => j.id);
+      expect((await store.doneJobIds(ids)).size).toBe(0);
+      await store.saveResult(result(ids[2400], [0.5]));
+      expect([...(await store.doneJobIds(ids))]).toEqual([ids[2400]]);
+    }, 60_000);
+
+    it("setJobState counts attempts, records errors and rejects unknown jobs", async () => {
+      const { learnId } = await sweepWithJobs();
+      await store.setJobState(learnId, "running");
+      await store.setJobState(learnId, "running");
+      expect(await store.getJob(learnId)).toMatchObject({ state: "running", attempts: 2 });
+      await store.setJobState(learnId, "failed", { error: "worker lost", attempt: 5 });
+      expect(await store.getJob(learnId)).toMatchObject({
+        state: "failed",
+        attempts: 5,
+        error: "worker lost",
+      });
+      await store.setJobState(learnId, "done");
+      expect(await store.getJob(learnId)).toMatchObject({ state: "done", attempts: 5, error: null });
+      await expect(store.setJobState("nope", "running")).rejects.toThrow(/unknown job "nope"/);
+      await expect(store.setJobState(learnId, "running", { attempt: -1 })).rejects.toThrow(/attempt must be/);
+    });
+
+    it("saveResult stores once per job id (duplicates absorbed), marks the job done and feeds doneJobIds", async () => {
+      const { learnId, unlearnId } = await sweepWithJobs();
+      expect(await store.doneJobIds([learnId, unlearnId, "unknown"])).toEqual(new Set());
+      expect(await store.saveResult(result(learnId, [0.5, 0.75, 1]))).toEqual({ inserted: true });
+      expect(await store.saveResult(result(learnId, [0, 0, 0], { worker: "w2" }))).toEqual({
+        inserted: false,
+      });
+      expect(await store.doneJobIds([learnId, unlearnId, "unknown"])).toEqual(new Set([learnId]));
+      expect(await store.getJob(learnId)).toMatchObject({ state: "done" });
+      // Concurrent duplicates (a redelivered job finishing twice at once): exactly one insert wins.
+      const outcomes = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => store.saveResult(result(unlearnId, [0.25 * (i % 4)]))),
+      );
+      expect(outcomes.filter((o) => o.inserted)).toHaveLength(1);
+    });
+
+    it("saveResult of a failed run stores no result and marks the job failed; bad results are refused", async () => {
+      const { learnId, unlearnId } = await sweepWithJobs();
+      expect(
+        await store.saveResult(JobResult.fromPartial({ jobId: learnId, ok: false, error: "OOM" })),
+      ).toEqual({
+        inserted: false,
+      });
+      expect(await store.getJob(learnId)).toMatchObject({ state: "failed", error: "OOM" });
+      expect(await store.doneJobIds([learnId])).toEqual(new Set());
+      await expect(store.saveResult(result(unlearnId, []))).rejects.toThrow(/accuracies is empty/);
+      await expect(store.saveResult(result(unlearnId, [0.5, 1.5]))).rejects.toThrow(/accuracies\[1\] = 1.5/);
+      await expect(store.saveResult(result(unlearnId, [0.5], { wallMs: Number.NaN }))).rejects.toThrow(
+        /wallMs/,
+      );
+      await expect(store.saveResult(result("not-registered", [0.5]))).rejects.toThrow(
+        /job "not-registered" is not stored/,
+      );
+    });
+
+    it("sweepResults gives one ResultRow per linked job with a result, with spec fields and labels", async () => {
+      const { sweep, learnId, unlearnId } = await sweepWithJobs();
+      expect(await store.sweepResults(sweep)).toEqual([]);
+      await store.saveResult(result(learnId, [0.5, 0.75, 1]));
+      await store.saveResult(result(unlearnId, [0.875, 0.875, 0.875, 0.875]));
+      // The same job drawn in a second series of the same sweep gives a second row.
+      await store.linkSweepJobs(sweep, [
+        { jobId: unlearnId, figure: "fig4", series: "S=100 again", labels: { K: 7 } },
+      ]);
+      const rows = await store.sweepResults(sweep);
+      expect(rows.map((r) => [r.series, r.kind])).toEqual([
+        ["S=100", "unlearn"],
+        ["S=100 again", "unlearn"],
+        ["learn", "learn"],
+      ]);
+      const { mean, std } = meanStd([0.5, 0.75, 1]);
+      expect(rows[2]).toEqual({
+        sweep,
+        job: learnId,
+        figure: "fig4",
+        series: "learn",
+        kind: "learn",
+        dataset: "mnist-3v8",
+        sigma: 0.03,
+        epsilon: null,
+        removals: 0,
+        K: null,
+        alpha: null,
+        epsilon0: null,
+        batch: null,
+        chains: 3,
+        accuracyMean: mean,
+        accuracyStd: std,
+        accuracies: [0.5, 0.75, 1],
+        engine: "onnx",
+        wallMs: 1234.5,
+      });
+      // K falls back to the unlearning job's step count; a K label overrides it.
+      expect(rows[0]).toMatchObject({
+        epsilon: 1,
+        alpha: 12.5,
+        epsilon0: 40,
+        K: 1485,
+        removals: 100,
+        chains: 4,
+      });
+      expect(rows[1]).toMatchObject({ epsilon: null, K: 7, accuracyMean: 0.875, accuracyStd: 0 });
+      await expect(store.sweepResults("no-such-sweep")).rejects.toThrow(/unknown sweep "no-such-sweep"/);
+    });
+
+    it("linkSweepJobs is idempotent (labels updated), validates labels and names missing rows", async () => {
+      const { sweep, unlearnId } = await sweepWithJobs();
+      const link = { jobId: unlearnId, figure: "fig4", series: "S=100", labels: { epsilon: 2 } };
+      await store.linkSweepJobs(sweep, [link]);
+      await store.linkSweepJobs(sweep, [link]);
+      await store.saveResult(result(unlearnId, [0.5]));
+      const rows = await store.sweepResults(sweep);
+      expect(rows.filter((r) => r.series === "S=100").map((r) => r.epsilon)).toEqual([2]);
+      await expect(
+        store.linkSweepJobs(sweep, [{ ...link, labels: { epsilon: Number.POSITIVE_INFINITY } }]),
+      ).rejects.toThrow(/labels\.epsilon must be a finite number/);
+      await expect(store.linkSweepJobs(sweep, [{ ...link, labels: { eps: 1 } as never }])).rejects.toThrow(
+        /labels\.eps is not a label/,
+      );
+      await expect(store.linkSweepJobs(sweep, [{ ...link, jobId: "ghost" }])).rejects.toThrow(
+        /sweep ".*" or one of its 1 jobs is not stored/,
+      );
+    });
+
+    it("listSweeps counts a sweep's jobs, done and failed", async () => {
+      const { sweep, learnId, unlearnId } = await sweepWithJobs();
+      await store.saveResult(result(learnId, [0.5]));
+      await store.setJobState(unlearnId, "failed", { error: "boom" });
+      const listed = (await store.listSweeps()).find((x) => x.id === sweep)!;
+      expect(listed).toMatchObject({ jobs: 2, done: 1, failed: 1 });
+      // Newest first.
+      const later = uid("sweep");
+      await store.createSweep({ id: later, name: "later", figure: "fig3a", config: {}, seed: "1" });
+      const ids = (await store.listSweeps()).map((x) => x.id);
+      expect(ids.indexOf(later)).toBeLessThan(ids.indexOf(sweep));
+    });
+
+    it("putArtifact / getArtifact round-trip float32 chains exactly, replace by key, and check the shape", async () => {
+      const key = uid("chains");
+      const W = new Float32Array(785 * 100).map((_, i) => Math.sin(i) * 1e3);
+      await store.putArtifact(key, new Uint8Array(W.buffer), { shape: [785, 100], dtype: "float32" });
+      const back = await store.getArtifact(key);
+      expect(back).toBeInstanceOf(Uint8Array);
+      expect(new Float32Array(back!.slice().buffer)).toEqual(W);
+      const small = new Float32Array([1, -2]);
+      await store.putArtifact(key, new Uint8Array(small.buffer), { shape: [2], dtype: "float32" });
+      expect(new Float32Array((await store.getArtifact(key))!.slice().buffer)).toEqual(small);
+      expect(await store.getArtifact(uid("missing"))).toBeNull();
+      await expect(
+        store.putArtifact(key, new Uint8Array(12), { shape: [2, 2], dtype: "float32" }),
+      ).rejects.toThrow(/needs 16 bytes, got 12/);
+    });
+
+    it("appendEvent / listEvents keep a sweep's events in order, with JSON payloads", async () => {
+      const { sweep, learnId } = await sweepWithJobs();
+      await store.appendEvent({ sweepId: sweep, type: "sweep-started", payload: { jobs: 2, seed: 7n } });
+      await store.appendEvent({ sweepId: sweep, jobId: learnId, type: "job-done" });
+      const all = await store.listEvents(sweep);
+      expect(all.map((e) => [e.type, e.jobId, e.payload])).toEqual([
+        ["sweep-started", null, { jobs: 2, seed: "7" }],
+        ["job-done", learnId, null],
+      ]);
+      expect(all[0].at).toBeInstanceOf(Date);
+      expect((await store.listEvents(sweep, { afterId: all[0].id })).map((e) => e.type)).toEqual([
+        "job-done",
+      ]);
+      await expect(store.appendEvent({ sweepId: "ghost", type: "x" })).rejects.toThrow(
+        /unknown sweep "ghost"/,
+      );
+    });
+  });
+}
+
+describe("openStore", () => {
+  it("names the location it cannot open", async () => {
+    await expect(openStore("postgres://postgres:secret@127.0.0.1:1/none")).rejects.toThrow(
+      /cannot open the database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none: .*ECONNREFUSED/,
+    );
+  });
+
+  it("meanStd is the population standard deviation", () => {
+    expect(meanStd([1, 3])).toEqual({ mean: 2, std: 1 });
+  });
+});
