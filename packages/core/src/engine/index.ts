@@ -17,6 +17,8 @@ export async function createEngine(name: EngineName, options: EngineOptions = {}
   switch (name) {
     case "reference":
       return createReferenceEngine(options);
+    case "onnx":
+      return (await import("./onnx.ts")).createOnnxEngine(options);
     default:
       throw new EngineInputError(
         `unknown engine "${String(name)}"; expected one of ${ENGINE_NAMES.join(", ")}`,

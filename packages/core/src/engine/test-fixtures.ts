@@ -46,12 +46,14 @@ export function makeData(opts: {
   n: number;
   d: number;
   classes: number;
+  /** Seeds the class centres; a test set with the same seed and another `jitterSeed` is the same task. */
   seed: number;
+  jitterSeed?: number;
   spread?: number;
 }): TrainMatrix {
-  const { n, d, classes, seed, spread = 1 } = opts;
+  const { n, d, classes, seed, jitterSeed = seed + 1, spread = 1 } = opts;
   const centres = uniform(seed, classes * d);
-  const jitter = uniform(seed + 1, n * d);
+  const jitter = uniform(jitterSeed, n * d);
   const X = new Float32Array(n * d);
   const y = new Float32Array(n);
   for (let i = 0; i < n; i++) {

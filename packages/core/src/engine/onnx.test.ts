@@ -1,0 +1,62 @@
+import { existsSync } from "node:fs";
+import onnxProto from "onnx-proto";
+import { describe, expect, it } from "vitest";
+import { referenceStep } from "./index.ts";
+import { buildStepGraph, createOnnxEngine, cudaProviderPath } from "./onnx.ts";
+import { fixedNoise, makeData, weights } from "./test-fixtures.ts";
+import type { StepParams } from "./types.ts";
+
+const data = makeData({ n: 50, d: 5, classes: 2, seed: 41 });
+const params: StepParams = { eta: 0.9, m: 0.05, clip: 0.5, sigma: 0.1, chains: 3 };
+
+describe("onnx step graph", () => {
+  it("holds exactly two matrix products and never an n×d-per-chain tensor", () => {
+    for (const backward of ["gemm-transA", "matmul-xt"] as const) {
+      const { bytes } = buildStepGraph(data, params, { xAs: "input", backward });
+      const model = onnxProto.onnx.ModelProto.decode(bytes);
+      const ops = (model.graph!.node ?? []).map((node) => node.opType);
+      expect(ops.filter((op) => op === "MatMul" || op === "Gemm")).toHaveLength(2);
+      expect((model.graph!.input ?? []).map((v) => v.name)).toEqual(
+        backward === "matmul-xt" ? ["X", "Xt", "W", "xi"] : ["X", "W", "xi"],
+      );
+    }
+  });
+
+  it("every placement of X and every backward product gives the reference step", async () => {
+    const W = weights(42, 15, 1.5);
+    const xi = fixedNoise(43, 1, 15)[0];
+    const expected = referenceStep(data, params, Float64Array.from(W), xi);
+    for (const xAs of ["input", "initializer"] as const)
+      for (const backward of ["gemm-transA", "matmul-xt"] as const) {
+        const engine = await createOnnxEngine({ threads: 1 }, { xAs, backward });
+        const out = await (await engine.createStepper(data, params)).step(W, xi);
+        for (let i = 0; i < out.length; i++) expect(out[i]).toBeCloseTo(expected[i], 5);
+        expect(engine.backend).toContain(`X as ${xAs}, ${backward}`);
+        await engine.dispose();
+      }
+  });
+
+  it("takes no ξ input when σ = 0", () => {
+    const { bytes, hasNoise } = buildStepGraph(
+      data,
+      { ...params, sigma: 0 },
+      { xAs: "input", backward: "matmul-xt" },
+    );
+    expect(hasNoise).toBe(false);
+    expect((onnxProto.onnx.ModelProto.decode(bytes).graph!.input ?? []).map((v) => v.name)).not.toContain(
+      "xi",
+    );
+  });
+});
+
+describe("onnx engine options", () => {
+  it("names a bad thread count", async () => {
+    await expect(createOnnxEngine({ threads: 0 })).rejects.toThrow("EngineOptions.threads");
+  });
+
+  it.skipIf(existsSync(cudaProviderPath()))("explains that the CUDA provider is not installed", async () => {
+    await expect(createOnnxEngine({ device: "cuda" })).rejects.toThrow(
+      /CUDA execution provider, which is not installed/,
+    );
+  });
+});
