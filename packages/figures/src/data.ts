@@ -190,6 +190,11 @@ function epsilon0Points(figure: FigureId, rows: readonly ResultRow[], xOf: (row:
   return [...byX.values()].sort((a, b) => a.x - b.x);
 }
 
+/** Points in a fixed order, so that the same rows in any order make the same spec. */
+function bySeriesThenX(a: FigurePoint, b: FigurePoint): number {
+  return a.series.localeCompare(b.series) || a.x - b.x;
+}
+
 /** The points (and x-less references) that one panel of `definition` draws from the figure's rows. */
 export function panelData(definition: FigureDefinition, y: PanelY, rows: readonly ResultRow[]): PanelData {
   const { id, x } = definition;
@@ -198,7 +203,7 @@ export function panelData(definition: FigureDefinition, y: PanelY, rows: readonl
   if (y === "accumulatedK") {
     const points = accumulatedSteps(id, rows, xOf);
     rejectDuplicates(id, points, x.field);
-    return { points, references: [] };
+    return { points: points.sort(bySeriesThenX), references: [] };
   }
   const points: FigurePoint[] = [];
   const references: FigureReference[] = [];
@@ -217,8 +222,8 @@ export function panelData(definition: FigureDefinition, y: PanelY, rows: readonl
     }
   }
   rejectDuplicates(id, points, x.field);
-  points.sort((a, b) => a.series.localeCompare(b.series) || a.x - b.x);
-  return { points, references };
+  references.sort((a, b) => a.series.localeCompare(b.series));
+  return { points: points.sort(bySeriesThenX), references };
 }
 
 /** Four significant digits, without trailing zeros: 0.0095594 → "0.009559", 100 → "100". */
@@ -253,7 +258,10 @@ export function subtitle(definition: FigureDefinition, rows: readonly ResultRow[
     if (epsilons.length === 1) parts.push(`ε = ${formatNumber(epsilons[0])}`);
   }
   if (xField !== "removals") {
-    const removals = unique(rows.map((row) => row.removals));
+    // Training on D removes nothing: S is read from the rows that remove points.
+    const removals = unique(
+      rows.filter((row) => row.kind !== "learn" && row.kind !== "d2d-learn").map((row) => row.removals),
+    );
     if (removals.length === 1) parts.push(`S = ${removals[0]}`);
   }
   const chains = unique(rows.map((row) => row.chains));
