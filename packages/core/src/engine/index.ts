@@ -19,6 +19,8 @@ export async function createEngine(name: EngineName, options: EngineOptions = {}
       return createReferenceEngine(options);
     case "onnx":
       return (await import("./onnx.ts")).createOnnxEngine(options);
+    case "tfjs":
+      return (await import("./tfjs.ts")).createTfjsEngine(options);
     default:
       throw new EngineInputError(
         `unknown engine "${String(name)}"; expected one of ${ENGINE_NAMES.join(", ")}`,
