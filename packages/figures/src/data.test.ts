@@ -1,6 +1,6 @@
 import type { ResultRow } from "@unlearn/protocol";
 import { describe, expect, it } from "vitest";
-import { fig3aRows, fig3bRows, fig3cRows, fig4Rows, fig5Rows } from "../test/fixtures.ts";
+import { fixtureRows } from "../test/fixtures.ts";
 import {
   FigureError,
   figureGroups,
@@ -10,7 +10,13 @@ import {
   seriesOrder,
   subtitle,
 } from "./data.ts";
-import { FIGURES } from "./definitions.ts";
+import { FIGURES, type FigureId } from "./definitions.ts";
+
+/** The rows each figure draws (the fixtures also hold the dependencies a sweep links but does not draw). */
+const drawn = (figure: FigureId) => selectRows(figure, fixtureRows[figure]);
+const [fig3aRows, fig3bRows, fig3cRows, fig4Rows, fig5Rows] = (
+  ["fig3a", "fig3b", "fig3c", "fig4", "fig5"] as const
+).map(drawn);
 
 const withChange = (rows: ResultRow[], index: number, change: Partial<ResultRow>) =>
   rows.map((row, i) => (i === index ? { ...row, ...change } : row));
@@ -18,13 +24,14 @@ const withChange = (rows: ResultRow[], index: number, change: Partial<ResultRow>
 describe("panelData", () => {
   it("accumulates K over each series' batches in batch order, whatever the row order", () => {
     const { points } = panelData(FIGURES.fig3b, "accumulatedK", fig3bRows);
-    const batch5 = points.filter((p) => p.series === "Langevin batch 5");
-    expect(batch5.map((p) => p.x)).toEqual(Array.from({ length: 20 }, (_, i) => 5 * (i + 1)));
-    expect(batch5.slice(0, 3).map((p) => p.y)).toEqual([512, 575, 638]);
+    const batch5 = points.filter((p) => p.series === "Langevin S=5");
+    // Batch 0 is the model learned on D: nothing removed, no step taken yet.
+    expect(batch5.map((p) => p.x)).toEqual(Array.from({ length: 21 }, (_, i) => 5 * i));
+    expect(batch5.slice(0, 4).map((p) => p.y)).toEqual([0, 512, 575, 638]);
     expect(batch5.at(-1)!.y).toBe(512 + 19 * 63);
     // Sequential D2D: I_i = 44 for i < 8, then 45 (fixture), summed over 100 single removals.
     const d2d = points.filter((p) => p.series === "D2D f=1");
-    expect(d2d).toHaveLength(100);
+    expect(d2d).toHaveLength(101);
     expect(d2d.at(-1)!.y).toBe(7 * 44 + 93 * 45);
   });
 
@@ -48,8 +55,8 @@ describe("panelData", () => {
 
   it("turns a row without ε into a reference line (noiseless training holds at every ε)", () => {
     const { points, references } = panelData(FIGURES.fig3a, "accuracy", fig3aRows);
-    expect(references.map((r) => r.series)).toEqual(["Langevin noiseless (σ=0)"]);
-    expect(points.some((p) => p.series === "Langevin noiseless (σ=0)")).toBe(false);
+    expect(references.map((r) => r.series)).toEqual(["noiseless (σ=0)"]);
+    expect(points.some((p) => p.series === "noiseless (σ=0)")).toBe(false);
     expect(points).toHaveLength(54);
   });
 
@@ -62,11 +69,10 @@ describe("panelData", () => {
       [0.5, 1.962],
       [1, 0.958],
     ]);
-    const carrier = fig3cRows.findIndex((row) => row.epsilon0 !== null);
-    const second = { ...fig3cRows[carrier], job: "other", series: "retraining on D'", epsilon0: 3 };
-    expect(() => panelData(FIGURES.fig3c, "epsilon0", [...fig3cRows, second])).toThrow(
-      /disagree on epsilon0/,
-    );
+    const retrain02 = fig3cRows.findIndex((row) => row.kind === "retrain" && row.sigma === 0.2);
+    expect(() =>
+      panelData(FIGURES.fig3c, "epsilon0", withChange(fig3cRows, retrain02, { epsilon0: 3 })),
+    ).toThrow(/rows at x = 0.2 disagree on epsilon0/);
     const none = fig3cRows.map((row) => ({ ...row, epsilon0: null }));
     expect(() => panelData(FIGURES.fig3c, "epsilon0", none)).toThrow(/no row carries epsilon0/);
   });
@@ -100,20 +106,21 @@ describe("panelData", () => {
 
 describe("selecting rows", () => {
   it("keeps the figure's rows and needs a dataset choice when there are several", () => {
-    const cifar = fig5Rows.map((row) => ({ ...row, dataset: "cifar10-3v8", job: `${row.job}-c` }));
-    const both = [...fig5Rows, ...cifar, ...fig4Rows];
+    const cifar = fixtureRows.fig5.map((row) => ({ ...row, dataset: "cifar10-3v8", job: `${row.job}-c` }));
+    const both = [...fixtureRows.fig5, ...cifar, ...fixtureRows.fig4];
     expect(() => selectRows("fig5", both)).toThrow(/several datasets \(cifar10-3v8, mnist-3v8\)/);
-    expect(selectRows("fig5", both, "cifar10-3v8")).toHaveLength(cifar.length);
+    expect(selectRows("fig5", both, "cifar10-3v8")).toHaveLength(24);
     expect(() => selectRows("fig5", both, "cifar10-multi")).toThrow(/no rows for dataset "cifar10-multi"/);
     expect(() => selectRows("fig3c", both)).toThrow(
-      /none of the \d+ rows belongs to fig3c \(their figures: fig5, fig4\)/,
+      /none of the \d+ rows belongs to fig3c \(their figures: \(dependencies\), fig5, fig4\)/,
     );
     expect(() => selectRows("fig3c", [])).toThrow(FigureError);
   });
 
   it("splits a sweep into one group per figure and dataset, and refuses rows of no paper figure", () => {
-    const cifar = fig5Rows.map((row) => ({ ...row, dataset: "cifar10-3v8" }));
-    const groups = figureGroups([...fig5Rows, ...fig4Rows, ...cifar]);
+    const cifar = fixtureRows.fig5.map((row) => ({ ...row, dataset: "cifar10-3v8" }));
+    // The dependencies (figure "") are linked to the sweep but belong to no figure.
+    const groups = figureGroups([...fixtureRows.fig5, ...fixtureRows.fig4, ...cifar]);
     expect(groups.map((g) => [g.figure, g.dataset, g.rows.length])).toEqual([
       ["fig4", "mnist-3v8", 15],
       ["fig5", "cifar10-3v8", 24],

@@ -53,11 +53,14 @@ export function seriesOrder(rows: readonly ResultRow[]): string[] {
 
 /**
  * Splits a sweep's rows into the figures they draw, one per (figure, dataset), in a stable order.
- * Every row must name a known figure: a sweep of a custom grid has no paper figure to draw.
+ * Rows with an empty figure are jobs the figure depends on but does not draw (the planner's
+ * dependencies, e.g. learning on D before unlearning) and are left out. Every other row must name a
+ * paper figure.
  */
 export function figureGroups(rows: readonly ResultRow[]): FigureRows[] {
   const groups = new Map<string, FigureRows>();
   for (const row of rows) {
+    if (row.figure === "") continue;
     if (!isFigureId(row.figure)) {
       throw new FigureError(
         `${describe(row)} belongs to figure "${row.figure}", which is not a paper figure (known: ${FIGURE_IDS.join(", ")})`,
@@ -78,7 +81,7 @@ export function figureGroups(rows: readonly ResultRow[]): FigureRows[] {
 export function selectRows(figure: FigureId, rows: readonly ResultRow[], dataset?: string): ResultRow[] {
   const mine = rows.filter((row) => row.figure === figure);
   if (mine.length === 0) {
-    const present = [...new Set(rows.map((row) => row.figure))];
+    const present = [...new Set(rows.map((row) => row.figure || "(dependencies)"))];
     throw new FigureError(
       rows.length === 0
         ? `no result rows to draw ${figure}`
@@ -142,13 +145,16 @@ function rejectDuplicates(figure: FigureId, points: readonly FigurePoint[], xTit
   }
 }
 
-/** Running sum of K over each series' batches, in batch order (Figure 3b's left panel). */
+/**
+ * Running sum of K over each series' batches, in batch order (Figure 3b's left panel). Batch 0 is the
+ * model learned on D that the series starts from (K = 0, no point removed yet).
+ */
 function accumulatedSteps(figure: FigureId, rows: readonly ResultRow[], xOf: (row: ResultRow) => number) {
   const bySeries = new Map<string, ResultRow[]>();
   for (const row of rows) {
-    if (row.batch === null || !Number.isInteger(row.batch) || row.batch < 1) {
+    if (row.batch === null || !Number.isInteger(row.batch) || row.batch < 0) {
       throw new FigureError(
-        `${describe(row)} has batch = ${row.batch}: ${figure} needs the batch number 1, 2, …`,
+        `${describe(row)} has batch = ${row.batch}: ${figure} needs the batch number 0, 1, 2, …`,
       );
     }
     const list = bySeries.get(row.series) ?? [];
@@ -183,7 +189,10 @@ function epsilon0Points(figure: FigureId, rows: readonly ResultRow[], xOf: (row:
         `${figure}: rows at x = ${x} disagree on epsilon0 (${before.y} in job ${before.job.slice(0, 12)}, ${value} in ${describe(row)})`,
       );
     }
-    if (!before) byX.set(x, { series: "ε0", kind: row.kind, x, y: value, chains: row.chains, job: row.job });
+    // Of the agreeing rows, the one with the smallest job id speaks for the point, whatever the row order.
+    if (!before || row.job < before.job) {
+      byX.set(x, { series: "ε0", kind: row.kind, x, y: value, chains: row.chains, job: row.job });
+    }
   }
   if (byX.size === 0)
     throw new FigureError(`${figure}: no row carries epsilon0, which its first panel draws`);

@@ -1,9 +1,11 @@
 /**
- * Hand-written result rows for every paper figure, shaped as the planner and the database produce them
- * (docs/contracts.md, "Figures and series"), with plausible MNIST 3-vs-8 numbers: accuracies in the
- * 0.8–0.97 range the paper reports, σ*(ε, k=2) and K(ε=1, σ=0.03, S=100) = 1485 from SPEC §5, ε0 from
- * the SPEC §5 formula. Used by this package's tests and exported as "@unlearn/figures/fixtures" for the
- * CLI's and the dashboard's tests.
+ * Hand-written result rows for every paper figure, shaped as the planner (packages/sweep/src/planner.ts)
+ * and Store.sweepResults produce them: the planner's series names and labels, batch 0 for the model a
+ * sequential series starts from, and rows with figure "" for jobs a figure depends on but does not draw.
+ * The numbers are plausible MNIST 3-vs-8 ones: accuracies in the 0.8–0.97 range the paper reports,
+ * σ*(ε, k=2) and K(ε=1, σ=0.03, S=100) = 1485 from SPEC §5, ε0 from the SPEC §5 formula.
+ * Used by this package's tests and exported as "@unlearn/figures/fixtures" for the CLI's and the
+ * dashboard's tests.
  */
 import { createHash } from "node:crypto";
 import type { ResultRow } from "@unlearn/protocol";
@@ -12,9 +14,10 @@ import type { FigureId } from "../src/definitions.ts";
 type RowFields = Pick<ResultRow, "series" | "kind" | "sigma" | "removals" | "accuracyMean" | "accuracyStd"> &
   Partial<ResultRow>;
 
-function row(figure: FigureId, fields: RowFields): ResultRow {
-  const base: Omit<ResultRow, keyof RowFields> & Partial<ResultRow> = {
-    sweep: `fixture-${figure}`,
+/** A row with the defaults of an MNIST sweep; `figure` "" marks a dependency the figure does not draw. */
+function row(figure: FigureId | "", fields: RowFields): ResultRow {
+  const merged: ResultRow = {
+    sweep: "fixture-sweep",
     job: "",
     figure,
     dataset: "mnist-3v8",
@@ -24,7 +27,7 @@ function row(figure: FigureId, fields: RowFields): ResultRow {
     epsilon0: null,
     batch: null,
     chains: 100,
-    // The 100 per-chain accuracies are not drawn (figures use mean and std); a few keep the shape honest.
+    // The 100 per-chain accuracies are not drawn (figures use mean and std); three keep the shape honest.
     accuracies: [
       fields.accuracyMean - fields.accuracyStd,
       fields.accuracyMean,
@@ -32,24 +35,20 @@ function row(figure: FigureId, fields: RowFields): ResultRow {
     ],
     engine: "onnx",
     wallMs: 12_000,
+    ...fields,
   };
-  const merged = { ...base, ...fields } as ResultRow;
-  // A content-addressed job id, as the planner makes (here from the row's own identifying fields).
+  // Jobs are content-addressed: the id hashes what determines the result (here a stand-in for the JobSpec).
+  const { kind, dataset, sigma, removals, K, epsilon } = merged;
   merged.job ||= createHash("sha256")
-    .update(
-      JSON.stringify([
-        figure,
-        merged.series,
-        merged.kind,
-        merged.sigma,
-        merged.epsilon,
-        merged.removals,
-        merged.batch,
-      ]),
-    )
+    .update(JSON.stringify([kind, dataset, sigma, removals, K, epsilon]))
     .digest("hex");
   return merged;
 }
+
+/** [mean, std] pairs, one per grid value, typed by hand. */
+type Accuracy = [number, number][];
+
+// ---- Figure 3a: S = 1, ε × k with σ = σ*(ε, k), against retraining, noiseless GD and D2D ----
 
 const EPSILONS_3A = [0.05, 0.1, 0.5, 1, 2, 5];
 /** σ*(ε, k) for k = 2 is SPEC §5's list; k = 1 needs a little more noise, k = 5 a little less. */
@@ -58,108 +57,56 @@ const SIGMA_STAR: Record<number, number[]> = {
   2: [0.18714, 0.093678, 0.018908, 0.0095594, 0.004882, 0.0020668],
   5: [0.1497, 0.07494, 0.01513, 0.007648, 0.003906, 0.001653],
 };
-/** [mean, std] per ε (the columns of EPSILONS_3A). */
-const UNLEARN_3A: Record<number, [number, number][]> = {
-  1: [
-    [0.874, 0.021],
-    [0.912, 0.012],
-    [0.948, 0.005],
-    [0.956, 0.003],
-    [0.961, 0.002],
-    [0.964, 0.002],
-  ],
-  2: [
-    [0.881, 0.019],
-    [0.917, 0.011],
-    [0.951, 0.005],
-    [0.957, 0.003],
-    [0.962, 0.002],
-    [0.964, 0.001],
-  ],
-  5: [
-    [0.893, 0.017],
-    [0.925, 0.01],
-    [0.954, 0.004],
-    [0.959, 0.003],
-    [0.963, 0.002],
-    [0.965, 0.001],
-  ],
+// biome-ignore format: one row of [mean, std] per k, one pair per ε
+const UNLEARN_3A: Record<number, Accuracy> = {
+  1: [[0.874, 0.021], [0.912, 0.012], [0.948, 0.005], [0.956, 0.003], [0.961, 0.002], [0.964, 0.002]],
+  2: [[0.881, 0.019], [0.917, 0.011], [0.951, 0.005], [0.957, 0.003], [0.962, 0.002], [0.964, 0.001]],
+  5: [[0.893, 0.017], [0.925, 0.010], [0.954, 0.004], [0.959, 0.003], [0.963, 0.002], [0.965, 0.001]],
 };
-const RETRAIN_3A: Record<number, [number, number][]> = {
-  1: [
-    [0.871, 0.022],
-    [0.91, 0.013],
-    [0.947, 0.005],
-    [0.956, 0.003],
-    [0.96, 0.002],
-    [0.964, 0.002],
-  ],
-  2: [
-    [0.879, 0.02],
-    [0.916, 0.011],
-    [0.95, 0.005],
-    [0.957, 0.003],
-    [0.961, 0.002],
-    [0.964, 0.001],
-  ],
-  5: [
-    [0.892, 0.018],
-    [0.924, 0.01],
-    [0.953, 0.004],
-    [0.958, 0.003],
-    [0.962, 0.002],
-    [0.965, 0.001],
-  ],
+// biome-ignore format: as above
+const RETRAIN_3A: Record<number, Accuracy> = {
+  1: [[0.871, 0.022], [0.910, 0.013], [0.947, 0.005], [0.956, 0.003], [0.960, 0.002], [0.964, 0.002]],
+  2: [[0.879, 0.020], [0.916, 0.011], [0.950, 0.005], [0.957, 0.003], [0.961, 0.002], [0.964, 0.001]],
+  5: [[0.892, 0.018], [0.924, 0.010], [0.953, 0.004], [0.958, 0.003], [0.962, 0.002], [0.965, 0.001]],
 };
-const D2D_3A: Record<number, [number, number][]> = {
-  1: [
-    [0.512, 0.094],
-    [0.538, 0.088],
-    [0.641, 0.061],
-    [0.702, 0.048],
-    [0.768, 0.036],
-    [0.846, 0.022],
-  ],
-  2: [
-    [0.561, 0.083],
-    [0.602, 0.074],
-    [0.733, 0.043],
-    [0.792, 0.031],
-    [0.843, 0.022],
-    [0.897, 0.013],
-  ],
-  5: [
-    [0.688, 0.057],
-    [0.741, 0.045],
-    [0.866, 0.019],
-    [0.904, 0.012],
-    [0.929, 0.008],
-    [0.949, 0.004],
-  ],
+// biome-ignore format: one row per I
+const D2D_3A: Record<number, Accuracy> = {
+  1: [[0.512, 0.094], [0.538, 0.088], [0.641, 0.061], [0.702, 0.048], [0.768, 0.036], [0.846, 0.022]],
+  2: [[0.561, 0.083], [0.602, 0.074], [0.733, 0.043], [0.792, 0.031], [0.843, 0.022], [0.897, 0.013]],
+  5: [[0.688, 0.057], [0.741, 0.045], [0.866, 0.019], [0.904, 0.012], [0.929, 0.008], [0.949, 0.004]],
 };
 
 export const fig3aRows: ResultRow[] = [
-  ...[1, 2, 5].flatMap((k) =>
-    EPSILONS_3A.flatMap((epsilon, i) => [
+  ...EPSILONS_3A.flatMap((epsilon, i) =>
+    [1, 2, 5].flatMap((k) => [
       row("fig3a", {
-        series: `Langevin unlearning k=${k}`,
+        series: `unlearning k=${k}`,
         kind: "unlearn",
         sigma: SIGMA_STAR[k][i],
         epsilon,
         removals: 1,
         K: k,
-        alpha: 180 + 40 * i,
         accuracyMean: UNLEARN_3A[k][i][0],
         accuracyStd: UNLEARN_3A[k][i][1],
       }),
       row("fig3a", {
-        series: `Langevin retraining k=${k}`,
+        series: `retraining k=${k}`,
         kind: "retrain",
         sigma: SIGMA_STAR[k][i],
         epsilon,
         removals: 1,
         accuracyMean: RETRAIN_3A[k][i][0],
         accuracyStd: RETRAIN_3A[k][i][1],
+      }),
+      // What unlearning k steps starts from: linked to the sweep, not drawn.
+      row("", {
+        series: `learning on D k=${k}`,
+        kind: "learn",
+        sigma: SIGMA_STAR[k][i],
+        epsilon,
+        removals: 0,
+        accuracyMean: UNLEARN_3A[k][i][0] + 0.001,
+        accuracyStd: UNLEARN_3A[k][i][1],
       }),
       row("fig3a", {
         series: `D2D I=${k}`,
@@ -173,57 +120,71 @@ export const fig3aRows: ResultRow[] = [
       }),
     ]),
   ),
-  // Noiseless training does not depend on ε: one row, drawn across the whole ε axis.
+  // Noiseless training does not depend on ε (no ε label): drawn across the whole ε axis.
   row("fig3a", {
-    series: "Langevin noiseless (σ=0)",
+    series: "noiseless (σ=0)",
     kind: "learn",
     sigma: 0,
     removals: 0,
     accuracyMean: 0.968,
     accuracyStd: 0,
   }),
+  row("", {
+    series: "D2D learning on D",
+    kind: "d2d-learn",
+    sigma: 0,
+    removals: 0,
+    accuracyMean: 0.969,
+    accuracyStd: 0,
+  }),
 ];
 
-/** Sequential removal of 100 points: K per batch (the first batch pays for ε0, later ones are cheap). */
+// ---- Figure 3b: 100 removals in batches (Langevin) or one at a time (D2D), ε = 1, σ = 0.03 ----
+
+/**
+ * One sequential series: batch 0 is the model learned on D (K = 0, nothing removed), then K per batch
+ * (the first batch pays for ε0, later ones are cheap).
+ */
 function sequential(
   series: string,
-  kind: ResultRow["kind"],
+  kind: "unlearn" | "d2d-unlearn",
   batchSize: number,
   steps: (batch: number) => number,
   accuracyAt: (removed: number) => number,
 ): ResultRow[] {
-  return Array.from({ length: 100 / batchSize }, (_, i) =>
+  const langevin = kind === "unlearn";
+  return Array.from({ length: 100 / batchSize + 1 }, (_, batch) =>
     row("fig3b", {
       series,
-      kind,
-      sigma: kind === "unlearn" ? 0.03 : 0,
+      kind: batch > 0 ? kind : langevin ? "learn" : "d2d-learn",
+      sigma: langevin ? 0.03 : 0,
       epsilon: 1,
-      removals: (i + 1) * batchSize,
-      batch: i + 1,
-      K: steps(i + 1),
-      accuracyMean: accuracyAt((i + 1) * batchSize),
-      accuracyStd: kind === "unlearn" ? 0.003 : 0.011,
+      removals: batch * batchSize,
+      batch,
+      K: batch > 0 ? steps(batch) : 0,
+      accuracyMean: accuracyAt(batch * batchSize),
+      accuracyStd: langevin ? 0.003 : 0.011,
     }),
   );
 }
 
 export const fig3bRows: ResultRow[] = [
   ...sequential(
-    "Langevin batch 5",
+    "Langevin S=5",
     "unlearn",
     5,
     (s) => (s === 1 ? 512 : 63),
     (r) => 0.963 - 0.00004 * r,
   ),
   ...sequential(
-    "Langevin batch 10",
+    "Langevin S=10",
     "unlearn",
     10,
     (s) => (s === 1 ? 804 : 118),
     (r) => 0.963 - 0.00004 * r,
   ),
   ...sequential(
-    "Langevin batch 20",
+    "Langevin S=20",
     "unlearn",
     20,
     (s) => (s === 1 ? 1127 : 231),
@@ -241,53 +202,63 @@ export const fig3bRows: ResultRow[] = [
   ),
 ].reverse(); // the store's order is not batch order: the figure must sort
 
+// ---- Figure 3c: σ grid, S = 100, ε = 1 ----
+
 const SIGMAS_3C = [0.05, 0.1, 0.2, 0.5, 1];
 /** ε0(σ, S=100) for MNIST 3v8, λ = 1e-6: a + 2√(a·log n) with a = 4S²M²/(mσ²n²). */
 const EPSILON0_3C = [27.99, 11.67, 5.254, 1.962, 0.958];
-const ACCURACY_3C: Record<string, [number, number][]> = {
-  "learning on D": [
-    [0.957, 0.004],
-    [0.944, 0.007],
-    [0.918, 0.012],
-    [0.861, 0.024],
-    [0.793, 0.038],
-  ],
-  unlearning: [
-    [0.956, 0.004],
-    [0.943, 0.007],
-    [0.916, 0.013],
-    [0.858, 0.025],
-    [0.789, 0.039],
-  ],
-  "retraining on D'": [
-    [0.956, 0.005],
-    [0.942, 0.007],
-    [0.917, 0.012],
-    [0.859, 0.024],
-    [0.79, 0.037],
-  ],
-};
-const KIND_3C: Record<string, ResultRow["kind"]> = {
-  "learning on D": "learn",
-  unlearning: "unlearn",
-  "retraining on D'": "retrain",
+const K_3C = [2210, 1580, 962, 241, 1];
+// biome-ignore format: one row per series, one pair per σ
+const ACCURACY_3C: Record<"learning" | "unlearning" | "retraining", Accuracy> = {
+  learning: [[0.957, 0.004], [0.944, 0.007], [0.918, 0.012], [0.861, 0.024], [0.793, 0.038]],
+  unlearning: [[0.956, 0.004], [0.943, 0.007], [0.916, 0.013], [0.858, 0.025], [0.789, 0.039]],
+  retraining: [[0.956, 0.005], [0.942, 0.007], [0.917, 0.012], [0.859, 0.024], [0.790, 0.037]],
 };
 
-export const fig3cRows: ResultRow[] = Object.entries(ACCURACY_3C).flatMap(([series, values]) =>
-  SIGMAS_3C.map((sigma, i) =>
-    row("fig3c", {
-      series,
-      kind: KIND_3C[series],
-      sigma,
-      epsilon: KIND_3C[series] === "learn" ? null : 1,
-      removals: KIND_3C[series] === "learn" ? 0 : 100,
-      K: KIND_3C[series] === "unlearn" ? [2210, 1580, 962, 241, 1][i] : null,
-      epsilon0: KIND_3C[series] === "unlearn" ? EPSILON0_3C[i] : null,
-      accuracyMean: values[i][0],
-      accuracyStd: values[i][1],
-    }),
-  ),
-);
+// The planner labels ε0 on all three series, ε and K on unlearning only.
+export const fig3cRows: ResultRow[] = SIGMAS_3C.flatMap((sigma, i) => [
+  row("fig3c", {
+    series: "learning",
+    kind: "learn",
+    sigma,
+    removals: 0,
+    epsilon0: EPSILON0_3C[i],
+    accuracyMean: ACCURACY_3C.learning[i][0],
+    accuracyStd: ACCURACY_3C.learning[i][1],
+  }),
+  row("fig3c", {
+    series: "unlearning",
+    kind: "unlearn",
+    sigma,
+    epsilon: 1,
+    removals: 100,
+    K: K_3C[i],
+    epsilon0: EPSILON0_3C[i],
+    accuracyMean: ACCURACY_3C.unlearning[i][0],
+    accuracyStd: ACCURACY_3C.unlearning[i][1],
+  }),
+  row("fig3c", {
+    series: "retraining",
+    kind: "retrain",
+    sigma,
+    removals: 100,
+    epsilon0: EPSILON0_3C[i],
+    accuracyMean: ACCURACY_3C.retraining[i][0],
+    accuracyStd: ACCURACY_3C.retraining[i][1],
+  }),
+]);
+
+// ---- Figures 4 and 5: σ = 0.03, unlearning from one learn on D ----
+
+/** The learn on D at σ = 0.03 that Figures 4 and 5 unlearn from: a dependency, not drawn. */
+const learnOnD = row("", {
+  series: "learning on D",
+  kind: "learn",
+  sigma: 0.03,
+  removals: 0,
+  accuracyMean: 0.9636,
+  accuracyStd: 0.0028,
+});
 
 const EPSILONS_4 = [0.1, 0.5, 1, 2, 5];
 /** K(ε, σ=0.03, S); S = 100, ε = 1 is SPEC §5's check value 1485. */
@@ -297,26 +268,30 @@ const K_4: Record<number, number[]> = {
   100: [1871, 1593, 1485, 1381, 1253],
 };
 
-export const fig4Rows: ResultRow[] = [1, 50, 100].flatMap((S) =>
-  EPSILONS_4.map((epsilon, i) =>
-    row("fig4", {
-      series: `S=${S}`,
-      kind: "unlearn",
-      sigma: 0.03,
-      epsilon,
-      removals: S,
-      K: K_4[S][i],
-      alpha: 1000 + 500 * i,
-      accuracyMean: 0.9635 - 0.00002 * S - 0.0002 * i,
-      accuracyStd: 0.0031,
-    }),
+export const fig4Rows: ResultRow[] = [
+  learnOnD,
+  ...[1, 50, 100].flatMap((S) =>
+    EPSILONS_4.map((epsilon, i) =>
+      row("fig4", {
+        series: `S=${S}`,
+        kind: "unlearn",
+        sigma: 0.03,
+        epsilon,
+        removals: S,
+        K: K_4[S][i],
+        alpha: 1000 + 500 * i,
+        accuracyMean: 0.9635 - 0.00002 * S - 0.0002 * i,
+        accuracyStd: 0.0031,
+      }),
+    ),
   ),
-);
+];
 
 const REMOVALS_5 = [1, 10, 50, 100, 500, 1000];
 const RETRAIN_5 = [0.9633, 0.9631, 0.9624, 0.9612, 0.9547, 0.9468];
 
 export const fig5Rows: ResultRow[] = [
+  learnOnD,
   ...[0.5, 1, 2].flatMap((epsilon) =>
     REMOVALS_5.map((S, i) =>
       row("fig5", {
@@ -343,6 +318,7 @@ export const fig5Rows: ResultRow[] = [
   ),
 ];
 
+/** Every figure's rows, dependencies included, as one sweep of that figure returns them. */
 export const fixtureRows: Record<FigureId, ResultRow[]> = {
   fig3a: fig3aRows,
   fig3b: fig3bRows,
