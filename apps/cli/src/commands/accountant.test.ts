@@ -105,6 +105,25 @@ describe("accountant command: the contract's outputs", () => {
     expect(seq.I[0]).toBe(123);
   });
 
+  it("--dataset mnist-3v8 --smoothness data takes n and L_data from @unlearn/core: K = 1485", async () => {
+    const r = await capture([
+      "k",
+      "--dataset",
+      "mnist-3v8",
+      "--smoothness",
+      "data",
+      "--epsilon",
+      "1",
+      "--sigma",
+      "0.03",
+      "--removals",
+      "100",
+      "--json",
+    ]);
+    expect(r.err).toBe("");
+    expect(JSON.parse(r.out).K).toBe(1485);
+  }, 30_000);
+
   it("--multiclass and the default L change the constants", async () => {
     const bound = JSON.parse(
       (
