@@ -7,6 +7,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { lockDataDir } from "./lock.ts";
 import { schema } from "./schema.ts";
 import { createStore, type Db, type Store } from "./store.ts";
 
@@ -39,7 +40,7 @@ export function maskLocation(location: string): string {
 /**
  * Opens (creating if needed) the store at `location` and brings its schema up to date.
  * location: a PGlite data directory, "memory://" (an in-memory PGlite), or a postgres:// URL.
- * A PGlite directory belongs to one process at a time.
+ * A PGlite directory belongs to one open Store at a time (a lock file `<dir>.lock` says which process has it).
  */
 export async function openStore(location: string = defaultLocation()): Promise<Store> {
   const shown = maskLocation(location);
@@ -59,14 +60,27 @@ function rootMessage(error: unknown): string {
 
 async function openPglite(location: string): Promise<Store> {
   const dataDir = location === MEMORY ? MEMORY : resolve(location);
-  if (dataDir !== MEMORY) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  let unlock = () => {};
+  if (dataDir !== MEMORY) {
+    mkdirSync(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
+  }
+  let client: PGlite | undefined;
   try {
+    client = await PGlite.create(dataDir);
     const db = drizzlePglite({ client, schema });
     await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
-    return createStore(db as unknown as Db, { kind: "pglite", location: dataDir }, () => client.close());
+    const opened = client;
+    return createStore(db as unknown as Db, { kind: "pglite", location: dataDir }, async () => {
+      try {
+        await opened.close();
+      } finally {
+        unlock();
+      }
+    });
   } catch (error) {
-    await client.close().catch(() => {});
+    await client?.close().catch(() => {});
+    unlock();
     throw error;
   }
 }

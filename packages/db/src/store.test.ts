@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { JobKind, JobResult, JobSpec, jobId, Smoothness } from "@unlearn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends } from "../test/backends.ts";
@@ -330,4 +333,27 @@ describe("openStore", () => {
   it("meanStd is the population standard deviation", () => {
     expect(meanStd([1, 3])).toEqual({ mean: 2, std: 1 });
   });
+});
+
+describe("a PGlite directory", () => {
+  it("is opened by one store at a time, and again once that one is closed", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "unlearn-db-lock-")), "db");
+    try {
+      const first = await openStore(dir);
+      expect(existsSync(`${dir}.lock`)).toBe(true);
+      await expect(openStore(dir)).rejects.toThrow(
+        new RegExp(
+          `cannot open the database at ${dir}: the PGlite directory ${dir} is in use by process ${process.pid}`,
+        ),
+      );
+      await first.createSweep({ id: "kept", name: "n", figure: "f", config: {}, seed: "1" });
+      await first.close();
+      expect(existsSync(`${dir}.lock`)).toBe(false);
+      const second = await openStore(dir);
+      expect((await second.listSweeps()).map((s) => s.id)).toEqual(["kept"]);
+      await second.close();
+    } finally {
+      rmSync(join(dir, ".."), { recursive: true, force: true });
+    }
+  }, 60_000);
 });
