@@ -1,0 +1,245 @@
+/**
+ * Step benchmark (not a test): one noisy clipped gradient step of SPEC §3 on MNIST 3v8 with T = 100
+ * chains, timed on an engine of @unlearn/core and compared, in the same run, with
+ *   1. the same batched step in numpy (bench/reference/step_numpy.py), and
+ *   2. the original research code's way: PyTorch on the CPU, one chain at a time, materialising the
+ *      n×d per-sample gradients each step (bench/reference/step_torch_original.py).
+ *
+ * Usage: pnpm bench:step [--json] [--engine onnx|tfjs|reference] [--steps N] [--threads K]
+ * With --json, stdout is one JSON object: msPerStep, gflops, rssMb, vsNumpy, vsOriginal (ratios of
+ * the reference's time to the engine's; null when that reference was skipped), plus details.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  createEngine,
+  datasetConstants,
+  deriveSeed,
+  type EngineName,
+  GaussianStream,
+  initialChains,
+  loadDataset,
+  parseNpy,
+  writeNpy,
+} from "@unlearn/core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHAINS = 100;
+const SIGMA = 0.03;
+const SEED = 2024;
+/** The originals' timing is scaled from a few chains × a few steps: it costs ~T× more per step. */
+const ORIGINAL_CHAINS = 2;
+const ORIGINAL_STEPS = 5;
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: "boolean", default: false },
+    engine: { type: "string", default: "onnx" },
+    steps: { type: "string", default: "40" },
+    warmup: { type: "string", default: "5" },
+    threads: { type: "string" },
+  },
+});
+const engineName = args.engine as EngineName;
+if (!["onnx", "tfjs", "reference"].includes(engineName)) {
+  throw new Error(`--engine must be onnx, tfjs or reference, got "${args.engine}"`);
+}
+const steps = positiveInt("--steps", args.steps!);
+const warmup = positiveInt("--warmup", args.warmup!);
+const threads = args.threads === undefined ? undefined : positiveInt("--threads", args.threads);
+/** Human-readable lines go to stderr under --json so that stdout is the JSON object alone. */
+const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
+
+function positiveInt(flag: string, text: string): number {
+  const v = Number(text);
+  if (!(Number.isInteger(v) && v > 0)) throw new Error(`${flag} must be a positive integer, got "${text}"`);
+  return v;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function maxRelDiff(a: Float32Array, b: ArrayLike<number>, stride = 1, column = 0): number {
+  let worst = 0;
+  for (let j = 0; j < b.length; j++) {
+    const x = a[j * stride + column];
+    worst = Math.max(worst, Math.abs(x - b[j]) / (1 + Math.abs(b[j])));
+  }
+  return worst;
+}
+
+/** The first interpreter that imports every module in `modules`, or the list of those tried. */
+function findPython(modules: string[]): { python: string } | { tried: string[] } {
+  const candidates = [
+    ...new Set([process.env.PYTHON, "python3", "/usr/bin/python3"].filter(Boolean)),
+  ] as string[];
+  for (const python of candidates) {
+    const probe = spawnSync(python, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" });
+    if (probe.status === 0) return { python };
+  }
+  return { tried: candidates };
+}
+
+function runPython(python: string, script: string, scriptArgs: string[]): Record<string, unknown> {
+  const result = spawnSync(python, [path.join(here, "reference", script), ...scriptArgs], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (result.status !== 0) {
+    throw new Error(`${script} failed (exit ${result.status}): ${result.stderr || result.error}`);
+  }
+  return JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+}
+
+async function main(): Promise<void> {
+  const ds = await loadDataset("mnist-3v8");
+  const data = ds.train;
+  const c = datasetConstants(ds, { lambda: 1e-6, smoothness: "data" });
+  const params = { eta: c.eta, m: c.m, clip: c.clip, sigma: SIGMA, chains: CHAINS };
+  const flop = 4 * data.n * data.d * CHAINS; // two n×d×T products, 2 flops per multiply-add: 3.76e9 here
+  const W0 = initialChains({
+    init: "langevin",
+    d: data.d,
+    classes: 2,
+    chains: CHAINS,
+    sigma: SIGMA,
+    m: c.m,
+    seed: SEED,
+  });
+
+  const engine = await createEngine(engineName, { threads });
+  const stepper = await engine.createStepper(data, params);
+  const noise = new GaussianStream(deriveSeed(SEED, "bench-noise"));
+  let W = await stepper.run(W0, warmup, noise);
+  const times: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    // One step per run call: the noise draw is part of the step's cost.
+    const t0 = performance.now();
+    W = await stepper.run(W, 1, noise);
+    times.push(performance.now() - t0);
+  }
+  const msPerStep = median(times);
+  const gflops = flop / 1e9 / (msPerStep / 1000);
+  // The engine's noiseless step from W0, to check that the references compute the same thing.
+  const noiseless = await engine.createStepper(data, { ...params, sigma: 0 });
+  const check = await noiseless.step(W0, new Float32Array(W0.length));
+  await noiseless.dispose();
+  await stepper.dispose();
+  await engine.dispose();
+  const rssMb = process.resourceUsage().maxRSS / 1024;
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), "unlearn-bench-"));
+  const rows: { name: string; ms: number | null; note: string }[] = [];
+  let vsNumpy: number | null = null;
+  let vsOriginal: number | null = null;
+  let numpyMs: number | null = null;
+  let originalMs: number | null = null;
+  try {
+    await writeNpy(path.join(dir, "X.npy"), data.X, [data.n, data.d]);
+    await writeNpy(path.join(dir, "y.npy"), data.y, [data.n]);
+    await writeNpy(path.join(dir, "W0.npy"), W0, [data.d, CHAINS]);
+    await writeFile(path.join(dir, "params.json"), JSON.stringify({ ...params, seed: SEED }));
+    const readCheck = async (file: string) =>
+      parseNpy(await readFile(path.join(dir, file)), file).data as Float32Array;
+
+    const numpyPy = findPython(["numpy"]);
+    if ("python" in numpyPy) {
+      const out = runPython(numpyPy.python, "step_numpy.py", [dir, String(steps), String(warmup)]);
+      numpyMs = out.msPerStep as number;
+      vsNumpy = numpyMs / msPerStep;
+      const diff = maxRelDiff(check, await readCheck("check_numpy.npy"));
+      rows.push({
+        name: `numpy ${out.numpy}, batched (${numpyPy.python})`,
+        ms: numpyMs,
+        note: `same step: max rel diff ${diff.toExponential(1)}`,
+      });
+    } else {
+      rows.push({
+        name: "numpy, batched",
+        ms: null,
+        note: `skipped: no python with numpy (tried ${numpyPy.tried.join(", ")})`,
+      });
+    }
+
+    const torchPy = findPython(["numpy", "torch"]);
+    if ("python" in torchPy) {
+      const out = runPython(torchPy.python, "step_torch_original.py", [
+        dir,
+        String(ORIGINAL_CHAINS),
+        String(ORIGINAL_STEPS),
+        "1",
+      ]);
+      // One chain-step costs the same for every chain, so T chains cost T× one chain-step.
+      originalMs = (out.msPerChainStep as number) * CHAINS;
+      vsOriginal = originalMs / msPerStep;
+      const diff = maxRelDiff(check, await readCheck("check_torch.npy"), CHAINS, 0);
+      rows.push({
+        name: `torch ${out.torch} original: 1 chain at a time, n×d per-sample grads (${out.threads} threads)`,
+        ms: originalMs,
+        note: `scaled ×${CHAINS} from the median of ${ORIGINAL_CHAINS} chains × ${ORIGINAL_STEPS} steps; same step: max rel diff ${diff.toExponential(1)}`,
+      });
+    } else {
+      rows.push({
+        name: "torch original",
+        ms: null,
+        note: `skipped: no python with numpy and torch (tried ${torchPy.tried.join(", ")})`,
+      });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  log(
+    `Step benchmark: MNIST 3v8 (n=${data.n}, d=${data.d}), T=${CHAINS} chains, σ=${SIGMA}, ${(flop / 1e9).toFixed(2)} GFLOP/step`,
+  );
+  log(
+    `machine: ${os.availableParallelism()} cores, shared with other processes: every time is a median (${steps} steps after ${warmup} warm-up)`,
+  );
+  log("");
+  const pad = (s: string, w: number) => s.padEnd(w);
+  log(`${pad("implementation", 78)} ${pad("ms/step", 10)} ${pad("GFLOP/s", 8)} engine speed-up`);
+  log(
+    `${pad(`${engine.name}: ${engine.backend}`, 78)} ${pad(msPerStep.toFixed(2), 10)} ${pad(gflops.toFixed(0), 8)} 1.00×`,
+  );
+  for (const row of rows) {
+    if (row.ms === null) {
+      log(`${pad(row.name, 78)} ${row.note}`);
+      continue;
+    }
+    const g = flop / 1e9 / (row.ms / 1000);
+    log(
+      `${pad(row.name, 78)} ${pad(row.ms.toFixed(2), 10)} ${pad(g.toFixed(g < 10 ? 2 : 0), 8)} ${(row.ms / msPerStep).toFixed(2)}×`,
+    );
+    log(`${pad("", 4)}${row.note}`);
+  }
+  log("");
+  log(`peak RSS of the engine process: ${rssMb.toFixed(0)} MB`);
+  log(
+    `targets: ≥ 200 GFLOP/s (${gflops >= 200 ? "met" : "NOT met"}), ≥ 1.3× numpy (${vsNumpy === null ? "skipped" : vsNumpy >= 1.3 ? "met" : "NOT met"}), ≥ 30× original (${vsOriginal === null ? "skipped" : vsOriginal >= 30 ? "met" : "NOT met"})`,
+  );
+
+  if (args.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        msPerStep,
+        gflops,
+        rssMb,
+        vsNumpy,
+        vsOriginal,
+        engine: engine.name,
+        backend: engine.backend,
+        numpyMsPerStep: numpyMs,
+        originalMsPerStep: originalMs,
+        steps,
+      })}\n`,
+    );
+  }
+}
+
+await main();
