@@ -264,7 +264,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     for (const flag of sub.required) {
-      if (flags[flag] === undefined && !(flag === "d" && flags.dataset !== undefined)) {
+      if (flags[flag] === undefined) {
         throw new UsageError(`missing --${flag} (accountant ${name} needs it; see --help)`);
       }
     }
