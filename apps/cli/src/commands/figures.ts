@@ -1,0 +1,155 @@
+/**
+ * `pnpm figures --sweep ID [--out DIR] [--db PATH|URL] [--format svg|png|both]`: draws a stored sweep's
+ * paper figure (the figure is read from its rows) as SVG and PNG with @unlearn/figures, and prints the
+ * paths written. A sweep still running is drawn from the results stored so far.
+ * Exit code 2 for a bad command line or an unknown sweep, 1 when the database cannot be opened or the
+ * sweep has nothing to draw.
+ */
+import { parseArgs } from "node:util";
+import { openStore, type Store, type SweepSummary } from "@unlearn/db";
+import { FigureError, type FigureFormat, figureGroups, renderFigure } from "@unlearn/figures";
+
+const FORMATS: readonly FigureFormat[] = ["svg", "png", "both"];
+
+const USAGE = `usage: pnpm figures --sweep ID [--out DIR] [--db PATH|URL] [--format svg|png|both]
+
+Draws a stored sweep's paper figure (3a, 3b, 3c, 4 or 5, read from its results) as the paper draws it.
+
+options:
+  --sweep ID        the sweep to draw; a prefix of its id is enough when it is unique
+  --out DIR         where to write <figure>.svg and <figure>.png (default: .unlearn/figures/<sweep id>);
+                    a sweep over several datasets gets <figure>-<dataset>.svg/.png
+  --db PATH|URL     a PGlite directory, memory://, or a postgres:// URL
+                    (default: $DATABASE_URL, else $UNLEARN_DB, else .unlearn/db)
+  --format FORMAT   svg, png or both (default both)
+  --help            show this help`;
+
+/** What the command reads from the database (a Store; tests pass their own). */
+export type SweepSource = Pick<Store, "listSweeps" | "sweepResults" | "close" | "location">;
+
+export interface FiguresDeps {
+  openStore?: (location?: string) => Promise<SweepSource>;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+}
+
+/** A command-line mistake: reported with exit code 2. */
+class UsageError extends Error {}
+
+interface Flags {
+  sweep: string;
+  out?: string;
+  db?: string;
+  format: FigureFormat;
+  help: boolean;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sweep: { type: "string" },
+      out: { type: "string" },
+      db: { type: "string" },
+      format: { type: "string", default: "both" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return { sweep: "", format: "both", help: true };
+  if (values.sweep === undefined || values.sweep.trim() === "")
+    throw new UsageError("--sweep ID is required");
+  for (const name of ["out", "db"] as const) {
+    if (values[name] !== undefined && values[name].trim() === "")
+      throw new UsageError(`--${name} needs a value`);
+  }
+  const format = values.format as FigureFormat;
+  if (!FORMATS.includes(format)) {
+    throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got "${values.format}"`);
+  }
+  return { sweep: values.sweep, out: values.out, db: values.db, format, help: false };
+}
+
+/** The sweep an id or id prefix names: an exact id wins, else the one sweep whose id starts with it. */
+function findSweep(wanted: string, sweeps: SweepSummary[]): SweepSummary {
+  const exact = sweeps.find((s) => s.id === wanted);
+  if (exact) return exact;
+  const matches = sweeps.filter((s) => s.id.startsWith(wanted));
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1) {
+    throw new UsageError(
+      `--sweep "${wanted}" is ambiguous: it starts ${matches.map((s) => s.id).join(", ")}`,
+    );
+  }
+  const known = sweeps.length === 0 ? "none is stored" : `stored: ${sweeps.map((s) => s.id).join(", ")}`;
+  throw new UsageError(`unknown sweep "${wanted}" (${known})`);
+}
+
+export async function run(argv: string[], deps: FiguresDeps = {}): Promise<number> {
+  const out = deps.out ?? ((text: string) => process.stdout.write(`${text}\n`));
+  const err = deps.err ?? ((text: string) => process.stderr.write(`${text}\n`));
+  let flags: Flags;
+  try {
+    flags = parseFlags(argv);
+  } catch (error) {
+    err(`figures: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    out(USAGE);
+    return 0;
+  }
+
+  let store: SweepSource;
+  try {
+    store = await (deps.openStore ?? openStore)(flags.db);
+  } catch (error) {
+    err(`figures: ${(error as Error).message}`);
+    return 1;
+  }
+  try {
+    const sweep = findSweep(flags.sweep, await store.listSweeps());
+    const rows = await store.sweepResults(sweep.id);
+    const progress = `${sweep.done} of ${sweep.jobs} jobs done`;
+    if (rows.length === 0) {
+      err(
+        `figures: sweep ${sweep.id} (${sweep.name}) has no results yet (${progress}, state ${sweep.state})`,
+      );
+      return 1;
+    }
+    const groups = figureGroups(rows);
+    if (groups.length === 0) {
+      err(
+        `figures: sweep ${sweep.id} (${sweep.name}) has results only for jobs its figure builds on, none that it draws yet (${progress})`,
+      );
+      return 1;
+    }
+    if (sweep.done < sweep.jobs)
+      out(`sweep ${sweep.id} is not finished (${progress}): drawing the results so far`);
+    const outDir = flags.out ?? `.unlearn/figures/${sweep.id}`;
+    for (const group of groups) {
+      const written = await renderFigure(group.rows, group.figure, {
+        outDir,
+        // One figure keeps the plain name; several datasets (or figures) each get their own files.
+        basename: groups.length === 1 ? group.figure : `${group.figure}-${group.dataset}`,
+        dataset: group.dataset,
+        format: flags.format,
+      });
+      for (const path of [written.svg, written.png]) if (path) out(path);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`figures: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof FigureError) {
+      err(`figures: sweep ${flags.sweep}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await store.close();
+  }
+}
