@@ -3,7 +3,7 @@ two matrix products (X·W and Xᵀ·(s∘c)) for all T chains at once, no n×d p
 
 Usage: python3 step_numpy.py DATA_DIR STEPS WARMUP
 Prints one JSON line: {"msPerStep", "steps", "numpy"}. Writes DATA_DIR/check_numpy.npy: one step
-from W0 with ξ = 0, which bench/step.ts compares with the engine's step (same computation?).
+from DATA_DIR/Wcheck.npy with ξ = 0, which bench/step.ts compares with the engine's step.
 """
 
 import json
@@ -44,7 +44,8 @@ def main():
     X, y, W0, p = load(data_dir)
     n = X.shape[0]
     step = make_step(X, y, p["eta"], p["m"], p["clip"], p["sigma"], n)
-    np.save(os.path.join(data_dir, "check_numpy.npy"), step(W0, None).astype(np.float32))
+    W_check = np.load(os.path.join(data_dir, "Wcheck.npy"))
+    np.save(os.path.join(data_dir, "check_numpy.npy"), step(W_check, None).astype(np.float32))
 
     rng = np.random.default_rng(p["seed"])
     state = {"W": W0.copy()}

@@ -5,7 +5,7 @@ g_i = c_i·x_i + m·w, clips every row to norm M, and averages.
 Usage: python3 step_torch_original.py DATA_DIR CHAINS STEPS WARMUP
 Times CHAINS chains × STEPS steps (after WARMUP untimed steps) and prints one JSON line:
 {"msPerChainStep", "chains", "steps", "torch", "threads"}. Writes DATA_DIR/check_torch.npy: one step
-of chain 0 from W0 with ξ = 0, which bench/step.ts compares with the engine's step.
+of chain 0 from DATA_DIR/Wcheck.npy with ξ = 0, which bench/step.ts compares with the engine's step.
 """
 
 import json
@@ -40,7 +40,8 @@ def main():
         return w
 
     with torch.no_grad():
-        w_check = step(torch.from_numpy(W0[:, 0].copy()), noisy=False)
+        W_check = np.load(os.path.join(data_dir, "Wcheck.npy"))
+        w_check = step(torch.from_numpy(W_check[:, 0].copy()), noisy=False)
         np.save(os.path.join(data_dir, "check_torch.npy"), w_check.numpy().astype(np.float32))
         times = []
         for t in range(chains):
