@@ -43,8 +43,7 @@ describe("executeJob", async () => {
         worker: "t",
       });
       expect(result.accuracies).toHaveLength(4);
-      for (const a of result.accuracies)
-        expect(a).toBeGreaterThanOrEqual(0), expect(a).toBeLessThanOrEqual(1);
+      for (const a of result.accuracies) expect(a >= 0 && a <= 1).toBe(true);
       expect(artifact!.shape).toEqual([6, 4]);
       expect(artifact!.W.length).toBe(24);
       store.set(job.id, artifact!.W);

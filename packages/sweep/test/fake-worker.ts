@@ -1,10 +1,11 @@
 /**
  * A stand-in for worker.ts in pool tests (no engines): it speaks the same message protocol and
- * misbehaves on request. dataset "crash-always": the thread dies on every attempt; "crash-once": it
- * dies on attempt 0 only; anything else: accuracies [steps/1000] and W = parent + 1 (or zeros).
+ * misbehaves on request: a dataset containing "crash-always" kills the thread on every attempt,
+ * "crash-once" on attempt 0 only, "crash-learn" on learning jobs, "fail-unlearn" fails unlearning jobs (ok: false), "slow" takes 150 ms;
+ * otherwise accuracies [steps/1000] and W = parent + 1 (or zeros).
  */
 import { parentPort } from "node:worker_threads";
-import { Job, JobProgress, JobResult } from "@unlearn/protocol";
+import { Job, JobKind, JobProgress, JobResult } from "@unlearn/protocol";
 import type { FromWorker, ToWorker } from "../src/pool.ts";
 
 const port = parentPort!;
@@ -12,12 +13,27 @@ port.on("message", (message: ToWorker) => {
   if (message.type !== "job") return;
   const job = Job.decode(message.job);
   const spec = job.spec!;
-  if (spec.dataset === "crash-always" || (spec.dataset === "crash-once" && job.attempt === 0)) {
+  const crashLearn = spec.dataset.includes("crash-learn") && spec.kind === JobKind.JOB_KIND_LEARN;
+  if (
+    spec.dataset.includes("crash-always") ||
+    crashLearn ||
+    (spec.dataset.includes("crash-once") && job.attempt === 0)
+  ) {
     setTimeout(() => {
       throw new Error(`boom on attempt ${job.attempt}`);
     }, 5);
     return;
   }
+  if (spec.dataset.includes("fail-unlearn") && spec.kind === JobKind.JOB_KIND_UNLEARN) {
+    const result = JobResult.fromPartial({ jobId: job.id, ok: false, error: "unlearning refused" });
+    port.postMessage({ type: "result", bytes: JobResult.encode(result).finish() } satisfies FromWorker);
+    return;
+  }
+  setTimeout(() => reply(job, message.parent), spec.dataset.includes("slow") ? 150 : 0);
+});
+
+function reply(job: Job, parent: ArrayBuffer | undefined) {
+  const spec = job.spec!;
   port.postMessage({
     type: "progress",
     bytes: JobProgress.encode({
@@ -27,7 +43,7 @@ port.on("message", (message: ToWorker) => {
       worker: "fake",
     }).finish(),
   } satisfies FromWorker);
-  const W = message.parent ? new Float32Array(message.parent).map((v) => v + 1) : new Float32Array(4);
+  const W = parent ? new Float32Array(parent).map((v) => v + 1) : new Float32Array(4);
   const result = JobResult.fromPartial({
     jobId: job.id,
     ok: true,
@@ -44,4 +60,4 @@ port.on("message", (message: ToWorker) => {
     } satisfies FromWorker,
     [W.buffer],
   );
-});
+}
