@@ -140,6 +140,12 @@ function requireText(value: unknown, what: string): string {
   return value;
 }
 
+/** A string that may be empty (a dependency link's figure is ""). */
+function requireString(value: unknown, what: string): string {
+  if (typeof value !== "string") throw new Error(`${what} must be a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function requireOneOf<T extends string>(value: unknown, allowed: readonly T[], what: string): T {
   if (!allowed.includes(value as T)) {
     throw new Error(`${what} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
@@ -200,7 +206,7 @@ export function createStore(
     if (closed) throw new Error(`store ${info.location} is closed`);
   };
 
-  return {
+  const store: Store = {
     kind: info.kind,
     location: info.location,
 
@@ -209,7 +215,7 @@ export function createStore(
       const row = {
         id: requireText(s.id, "sweep id"),
         name: requireText(s.name, `sweep ${s.id}: name`),
-        figure: typeof s.figure === "string" ? s.figure : requireText(s.figure, `sweep ${s.id}: figure`),
+        figure: requireString(s.figure, `sweep ${s.id}: figure`),
         config: jsonValue(s.config, `sweep ${s.id}: config`),
         seed: requireText(s.seed, `sweep ${s.id}: seed`),
       };
@@ -256,8 +262,8 @@ export function createStore(
       const rows = links.map((l, i) => ({
         sweepId,
         jobId: requireText(l.jobId, `links[${i}].jobId`),
-        figure: typeof l.figure === "string" ? l.figure : requireText(l.figure, `links[${i}].figure`),
-        series: typeof l.series === "string" ? l.series : requireText(l.series, `links[${i}].series`),
+        figure: requireString(l.figure, `links[${i}] (${l.jobId}).figure`),
+        series: requireString(l.series, `links[${i}] (${l.jobId}).series`),
         labels: labelsValue(l.labels, `links[${i}] (${l.jobId}).labels`),
       }));
       if (rows.length === 0) return;
@@ -325,7 +331,7 @@ export function createStore(
       const id = requireText(r.jobId, "result jobId");
       if (!r.ok) {
         // A failed run stores no result: the job is marked failed with its error and may be run again.
-        await this.setJobState(id, "failed", { error: r.error || "failed without an error message" });
+        await store.setJobState(id, "failed", { error: r.error || "failed without an error message" });
         return { inserted: false };
       }
       const accuracies = Array.from(r.accuracies);
@@ -520,4 +526,5 @@ export function createStore(
       await closeClient();
     },
   };
+  return store;
 }
