@@ -49,6 +49,19 @@ describe("onnx step graph", () => {
   });
 });
 
+describe("onnx engine lifecycle", () => {
+  it("a disposed stepper refuses to run; disposing twice is harmless; engine.dispose frees the rest", async () => {
+    const engine = await createOnnxEngine({ threads: 1 });
+    const a = await engine.createStepper(data, params);
+    const b = await engine.createStepper(data, params);
+    await a.dispose();
+    await a.dispose();
+    await expect(a.step(weights(44, 15, 1), new Float32Array(15))).rejects.toThrow("disposed");
+    await engine.dispose();
+    await expect(b.step(weights(44, 15, 1), new Float32Array(15))).rejects.toThrow("disposed");
+  });
+});
+
 describe("onnx engine options", () => {
   it("names a bad thread count", async () => {
     await expect(createOnnxEngine({ threads: 0 })).rejects.toThrow("EngineOptions.threads");

@@ -154,6 +154,7 @@ class OnnxStepper implements Stepper {
   private readonly dims: number[];
   /** X (and Xᵀ) when they are graph inputs: wrapped once, fed to every run without a copy. */
   private readonly dataFeeds: Record<string, ort.Tensor> = {};
+  private disposed = false;
 
   constructor(
     private readonly session: ort.InferenceSession,
@@ -161,6 +162,8 @@ class OnnxStepper implements Stepper {
     private readonly params: StepParams,
     private readonly hasNoise: boolean,
     tuning: Required<OnnxEngineTuning>,
+    /** Lets the engine forget this stepper once it is disposed. */
+    private readonly onDispose: () => void,
   ) {
     const cols = weightColumns(data, params);
     this.length = data.d * cols;
@@ -173,6 +176,7 @@ class OnnxStepper implements Stepper {
   }
 
   private async once(W: Float32Array, xi: Float32Array | null): Promise<Float32Array> {
+    if (this.disposed) throw new Error("onnx engine: this stepper has been disposed");
     const feeds: Record<string, ort.Tensor> = {
       ...this.dataFeeds,
       W: new ort.Tensor("float32", W, this.dims),
@@ -210,6 +214,9 @@ class OnnxStepper implements Stepper {
   }
 
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.onDispose();
     await this.session.release();
   }
 }
@@ -247,7 +254,7 @@ export async function createOnnxEngine(
     // denormals; flushing them to zero avoids the x86 denormal slow path and changes nothing above 1e-38.
     extra: { session: { set_denormal_as_zero: "1" } },
   };
-  const sessions = new Set<OnnxStepper>();
+  const steppers = new Set<OnnxStepper>();
   return {
     name: "onnx",
     device,
@@ -267,17 +274,14 @@ export async function createOnnxEngine(
           },
         );
       }
-      const stepper = new OnnxStepper(session, data, params, graph.hasNoise, tune);
-      sessions.add(stepper);
-      const dispose = stepper.dispose.bind(stepper);
-      stepper.dispose = async () => {
-        sessions.delete(stepper);
-        await dispose();
-      };
+      const stepper: OnnxStepper = new OnnxStepper(session, data, params, graph.hasNoise, tune, () =>
+        steppers.delete(stepper),
+      );
+      steppers.add(stepper);
       return stepper;
     },
     async dispose(): Promise<void> {
-      await Promise.all([...sessions].map((s) => s.dispose()));
+      await Promise.all([...steppers].map((s) => s.dispose()));
     },
   };
 }
