@@ -102,6 +102,19 @@ export class GaussianStream implements NoiseSource {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /**
+   * A stream started from an explicit xoshiro128** state (four 32-bit words, not all zero); for
+   * checking the generator against its published reference outputs.
+   */
+  static fromState(state: readonly [number, number, number, number]): GaussianStream {
+    if ((state[0] | state[1] | state[2] | state[3]) === 0) {
+      throw new RangeError("GaussianStream.fromState: the all-zero state is invalid for xoshiro128**");
+    }
+    const stream = new GaussianStream(0n);
+    [stream.s0, stream.s1, stream.s2, stream.s3] = state.map((w) => w | 0);
+    return stream;
+  }
+
   /** The next uniform 32-bit unsigned integer (xoshiro128**). */
   nextUint32(): number {
     const s1 = this.s1;

@@ -1,0 +1,45 @@
+/** @unlearn/core: datasets, removal, the Langevin / D2D algorithms, accuracy (SPEC §1–4), and the engines. */
+
+export { testAccuracy } from "./accuracy.ts";
+export {
+  type D2dLearnOptions,
+  type D2dUnlearnOptions,
+  d2dLearn,
+  d2dUnlearn,
+  type InitialChainsOptions,
+  initialChains,
+  type LangevinLearnOptions,
+  type LangevinUnlearnOptions,
+  langevinLearn,
+  langevinUnlearn,
+  type RunCommon,
+} from "./algorithms.ts";
+export {
+  type ConstantsOptions,
+  cachedLambdaMax,
+  type Dataset,
+  type DatasetConstants,
+  datasetConstants,
+  defaultCacheDir,
+  type LoadDatasetOptions,
+  loadDataset,
+  trainChecksum,
+} from "./dataset.ts";
+export * from "./engine/index.ts";
+export { AlgorithmInputError, DatasetError } from "./errors.ts";
+export { FEATURE_FILES, type FeatureSelection, loadFeatureDir } from "./features.ts";
+export { type IdxArray, parseIdx } from "./idx.ts";
+export { lambdaMaxGram, normalizeRows } from "./linalg.ts";
+export { loadMnist3v8, MNIST_FILES, mnistDataDir } from "./mnist.ts";
+export {
+  encodeNpy,
+  type NpyArray,
+  type NpyData,
+  type NpyDtype,
+  NpyError,
+  parseNpy,
+  readNpy,
+  writeNpy,
+} from "./npy.ts";
+export { replacementRow, withReplacedRows } from "./removal.ts";
+export { deriveSeed, GaussianStream, type SeedPart } from "./rng.ts";
