@@ -43,6 +43,12 @@ export function maskLocation(location: string): string {
  * A PGlite directory belongs to one open Store at a time (a lock file `<dir>.lock` says which process has it).
  */
 export async function openStore(location: string = defaultLocation()): Promise<Store> {
+  if (typeof location !== "string" || location.trim() === "") {
+    // resolve("") is the working directory itself: never turn that into a database.
+    throw new Error(
+      `openStore: location must be a directory, memory:// or a postgres:// URL, got ${JSON.stringify(location)}`,
+    );
+  }
   const shown = maskLocation(location);
   try {
     return isPostgresUrl(location) ? await openPostgres(location, shown) : await openPglite(location);

@@ -330,6 +330,12 @@ describe("openStore", () => {
     );
   });
 
+  it("refuses an empty location rather than use the working directory", async () => {
+    await expect(openStore("  ")).rejects.toThrow(
+      /location must be a directory, memory:\/\/ or a postgres:\/\/ URL, got " {2}"/,
+    );
+  });
+
   it("meanStd is the population standard deviation", () => {
     expect(meanStd([1, 3])).toEqual({ mean: 2, std: 1 });
   });
