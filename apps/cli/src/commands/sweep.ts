@@ -87,6 +87,7 @@ function progressReporter(stream: NodeJS.WriteStream) {
   const tty = Boolean(stream.isTTY);
   let lastPlain = 0;
   let lineShown = false;
+  let lastDone = -1;
   const PLAIN_EVERY_MS = 10_000;
   return {
     event(e: SweepEvent) {
@@ -99,8 +100,10 @@ function progressReporter(stream: NodeJS.WriteStream) {
         if (tty) {
           stream.write(`\r\x1b[2K${line}`);
           lineShown = true;
-        } else if (performance.now() - lastPlain >= PLAIN_EVERY_MS || e.progress.done === e.progress.total) {
+        } else if (e.progress.done !== lastDone || performance.now() - lastPlain >= PLAIN_EVERY_MS) {
+          // Logs get a line per finished job, and one every PLAIN_EVERY_MS while long jobs run.
           lastPlain = performance.now();
+          lastDone = e.progress.done;
           stream.write(`${line}\n`);
         }
       } else if (e.type === "result" && !e.result.ok) {
