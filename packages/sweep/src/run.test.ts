@@ -115,7 +115,7 @@ describe("runSweep", () => {
         if (e.type === "result" && ++results === 3) controller.abort();
       },
     });
-    expect(out).toMatchObject({ cancelled: true, state: "failed", ran: 3 });
+    expect(out).toMatchObject({ cancelled: true, state: "failed", ran: 3, failed: 0, notRun: out.jobs - 3 });
     const before = await store.sweepResults(out.sweepId);
     expect(new Set(before.map((r) => r.job)).size).toBe(3);
     const rerun = await runSweep(config, { db: store, workers: 1, facts, workerEntry: FAKE });

@@ -76,7 +76,10 @@ export interface SweepOutcome {
   jobs: number;
   reused: number;
   ran: number;
+  /** jobs that failed, or were not run because a job they start from failed */
   failed: number;
+  /** jobs left unrun by an interruption */
+  notRun: number;
   wallMs: number;
   plan: SweepPlan;
   /** where the results are (masked URL for Postgres) */
@@ -211,7 +214,8 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       jobs: jobs.length,
       reused,
       ran,
-      failed: cancelled ? failed + todo.size : failed,
+      failed,
+      notRun: todo.size,
       wallMs: performance.now() - started,
       plan,
       location: store.location,

@@ -267,7 +267,8 @@ export async function run(argv: string[]): Promise<number> {
     const rows = await store.sweepResults(outcome.sweepId);
     out(
       `\nsweep ${outcome.sweepId} (${config.name}) ${outcome.cancelled ? "interrupted" : outcome.state}: ` +
-        `${outcome.jobs} jobs, ${outcome.ran} run, ${outcome.reused} reused, ${outcome.failed} failed, ` +
+        `${outcome.jobs} jobs, ${outcome.ran} run, ${outcome.reused} reused, ${outcome.failed} failed` +
+        `${outcome.notRun ? `, ${outcome.notRun} not run` : ""}, ` +
         `wall ${duration(outcome.wallMs / 1000)}; results in ${outcome.location}`,
     );
     if (rows.length > 0) out(seriesTable(rows));
@@ -283,6 +284,7 @@ export async function run(argv: string[]): Promise<number> {
         ran: outcome.ran,
         reused: outcome.reused,
         cancelled: outcome.cancelled,
+        notRun: outcome.notRun,
         wallMs: Math.round(outcome.wallMs),
         db: outcome.location,
         figure: figure.svg || figure.png ? { svg: figure.svg ?? null, png: figure.png ?? null } : null,
