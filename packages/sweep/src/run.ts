@@ -303,8 +303,9 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
           done.add(job.id);
           ran++;
           stepsFinished += job.spec!.steps;
-          // Children get the chains straight from memory, not back from the database.
-          artifacts.set(job.id, artifact.W);
+          // Children get the chains straight from memory, not back from the database; jobs without
+          // pending children keep nothing in memory (a Figure 3b sweep has hundreds of jobs).
+          if ((children.get(job.id) ?? []).some((c) => todo.has(c.id))) artifacts.set(job.id, artifact.W);
         } else {
           await write(async () => {
             await store.saveResult({
