@@ -39,9 +39,9 @@ export {
 export { defaultWorkers, type PoolOptions, type PoolOutput, threadsPerWorker, WorkerPool } from "./pool.ts";
 export {
   datasetFacts,
+  type RunEvent,
   type RunSweepOptions,
   runSweep,
-  type SweepEvent,
   type SweepOutcome,
   type SweepProgress,
 } from "./run.ts";

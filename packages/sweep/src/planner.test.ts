@@ -1,7 +1,9 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import * as accountant from "@unlearn/accountant";
 import { type Job, JobKind, jobId } from "@unlearn/protocol";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "./config.ts";
+import { findSweepsDir, parseConfig } from "./config.ts";
 import { type AccountantApi, canonicalJson, type DatasetFacts, planSweep, sweepIdOf } from "./planner.ts";
 
 // MNIST 3 vs 8 (SPEC §2): n, d and L_data = λ_max(XᵀX/n)/4 + λn for λ = 1e-6.
@@ -207,5 +209,26 @@ describe("planSweep", () => {
     expect(() => planSweep(tiny, MNIST, accountant)).toThrow(
       /fig5 ε=0.000001, S=1: K: |fig5 ε=1e-6, S=1: K: /,
     );
+  });
+
+  it("plans every preset in sweeps/ (paper grids; the accountant answers every point)", () => {
+    const sweeps = findSweepsDir(import.meta.dirname)!;
+    // CIFAR-10 ResNet-18 features: n and d from SPEC §1; L = the SPEC bound stands in for λ_max.
+    const facts: Record<string, DatasetFacts> = {
+      "mnist-3v8": MNIST,
+      "cifar10-3v8": { n: 10000, d: 512, classes: 2, L: 0.25 + 0.01 },
+      "cifar10-multi": { n: 50000, d: 512, classes: 10, L: 1 + 0.05 },
+    };
+    const expected: Record<string, number> = { fig3a: 74, fig3b: 337, fig3c: 15, fig4: 13, fig5: 23 };
+    for (const file of readdirSync(sweeps).filter((f) => f.endsWith(".json"))) {
+      const config = parseConfig(JSON.parse(readFileSync(join(sweeps, file), "utf8")), file);
+      const plan = planSweep(config, facts[config.dataset]!, accountant);
+      expectDag(plan.jobs);
+      expect(
+        plan.jobs.every((j) => j.spec!.steps >= 1 && j.spec!.chains === 100),
+        file,
+      ).toBe(true);
+      if (config.dataset === "mnist-3v8") expect(plan.jobs.length, file).toBe(expected[config.figure]);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { openStore, type Store } from "@unlearn/db";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "./config.ts";
-import { runSweep, type SweepEvent } from "./run.ts";
+import { type RunEvent, runSweep } from "./run.ts";
 
 const FAKE = new URL("../test/fake-worker.ts", import.meta.url);
 const facts = { n: 300, d: 8, classes: 2, L: 3.5 };
@@ -30,7 +30,7 @@ describe("runSweep", () => {
   it("runs a small synthetic sweep on worker threads, stores it, and reuses every result when rerun", async () => {
     store = await openStore("memory://");
     const config = fig5("synthetic?n=300&d=8&test=200&classes=2&seed=1");
-    const events: SweepEvent[] = [];
+    const events: RunEvent[] = [];
     const first = await runSweep(config, { db: store, workers: 2, onEvent: (e) => events.push(e) });
     // 1 learn on D, 3 × 2 unlearning, 3 retraining
     expect(first).toMatchObject({ state: "done", jobs: 10, ran: 10, reused: 0, failed: 0, cancelled: false });

@@ -37,7 +37,7 @@ export interface SweepProgress {
   etaSeconds: number | null;
 }
 
-export type SweepEvent =
+export type RunEvent =
   | {
       type: "planned";
       sweepId: string;
@@ -57,7 +57,7 @@ export interface RunSweepOptions {
   workers?: number;
   /** engine threads per worker (default: cores / workers) */
   threads?: number;
-  onEvent?(event: SweepEvent): void;
+  onEvent?(event: RunEvent): void;
   /** Aborting stops the run: running jobs are abandoned, finished results stay stored. */
   signal?: AbortSignal;
   /** Progress events at most this often (ms). */

@@ -15,8 +15,8 @@ import {
   findSweepsDir,
   loadConfig,
   PlanError,
+  type RunEvent,
   runSweep,
-  type SweepEvent,
   type SweepOutcome,
   type SweepProgress,
 } from "@unlearn/sweep";
@@ -90,7 +90,7 @@ function progressReporter(stream: NodeJS.WriteStream) {
   let lastDone = -1;
   const PLAIN_EVERY_MS = 10_000;
   return {
-    event(e: SweepEvent) {
+    event(e: RunEvent) {
       if (e.type === "planned") {
         stream.write(
           `sweep ${e.sweepId}: ${e.jobs} jobs, ${e.reused} already stored, ${e.toRun} to run on ${e.workers} worker(s) × ${e.threads} thread(s)\n`,
