@@ -126,21 +126,12 @@ describe("pnpm sweep (end to end)", () => {
     };
     const { dir, file } = tempConfig(config);
     const db = join(dir, "db");
-    const args = [
-      "sweep",
-      "--config",
-      file,
-      "--db",
-      db,
-      "--json",
-      "--workers",
-      "1",
-      "--figures-dir",
-      join(dir, "f"),
-    ];
+    // The database by its environment form, UNLEARN_DB (the same as --db).
+    const env = { UNLEARN_DB: db };
+    const args = ["sweep", "--config", file, "--json", "--workers", "1", "--figures-dir", join(dir, "f")];
 
     // Kill once the progress line reports two stored results (it is written after each result is stored).
-    const first = startCli(args);
+    const first = startCli(args, env);
     let killedAt = "";
     first.child.stderr!.on("data", (d: Buffer) => {
       const m = /(\d+)\/(\d+) jobs/.exec(String(d));
@@ -160,7 +151,7 @@ describe("pnpm sweep (end to end)", () => {
     expect(finished.size).toBeGreaterThanOrEqual(2);
     expect(finished.size, `killed at ${killedAt}`).toBeLessThan(total);
 
-    const rerun = await cli(args);
+    const rerun = await cli(args, env);
     expect(rerun.code, rerun.stderr).toBe(0);
     const out = jsonOf<SweepJson>(rerun);
     expect(out).toMatchObject({ sweep: sweepId[1], state: "done", jobs: total, failed: 0 });
