@@ -123,4 +123,45 @@ describe("runSweep", () => {
     const after = await store.sweepResults(out.sweepId);
     for (const r of before) expect(after.find((a) => a.job === r.job && a.series === r.series)).toEqual(r);
   }, 30_000);
+
+  it("reruns a finished parent whose stored chains are missing, so its children can start", async () => {
+    store = await openStore("memory://");
+    const config = fig5("synthetic?slow");
+    const controller = new AbortController();
+    let results = 0;
+    const first = await runSweep(config, {
+      db: store,
+      workers: 1,
+      facts,
+      workerEntry: FAKE,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === "result" && ++results === 2) controller.abort();
+      },
+    });
+    const learn = first.plan.jobs.find((j) => j.spec!.removals === 0)!;
+    const stored = await store.doneJobIds(first.plan.jobs.map((j) => j.id));
+    expect(stored.has(learn.id)).toBe(true);
+    // The same store, except that the learn on D's chains are gone.
+    const real = store;
+    const lossy = {
+      ...real,
+      getArtifact: async (key: string) => (key === learn.id ? null : real.getArtifact(key)),
+    };
+    const ran: string[] = [];
+    const rerun = await runSweep(config, {
+      db: lossy,
+      workers: 1,
+      facts,
+      workerEntry: FAKE,
+      onEvent: (e) => e.type === "result" && ran.push(e.job.id),
+    });
+    expect(rerun).toMatchObject({
+      state: "done",
+      failed: 0,
+      reused: stored.size - 1,
+      ran: first.jobs - stored.size + 1,
+    });
+    expect(ran[0]).toBe(learn.id);
+  }, 30_000);
 });

@@ -26,7 +26,7 @@ export interface SweepProgress {
   sweepId: string;
   /** jobs of the sweep, reused ones included */
   total: number;
-  /** jobs with a stored result (reused + finished in this run) */
+  /** jobs finished: reused, run in this run, or failed */
   done: number;
   reused: number;
   failed: number;
@@ -147,9 +147,10 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       const p = j.spec!.parentId;
       if (p) children.set(p, [...(children.get(p) ?? []), j]);
     }
-    // A finished parent whose chains went missing must run again for its pending children.
+    // A finished parent whose chains went missing must run again for its pending children (and so on
+    // up the chain: a Set's iteration visits the ids added during it).
     const todo = new Set(jobs.filter((j) => !done.has(j.id)).map((j) => j.id));
-    for (const id of [...todo]) {
+    for (const id of todo) {
       const p = byId.get(id)!.spec!.parentId;
       if (p && done.has(p) && !(await store.getArtifact(p))) {
         done.delete(p);
