@@ -242,7 +242,9 @@ export async function run(argv: string[]): Promise<number> {
     );
     controller.abort();
   };
+  // SIGTERM (docker stop, kill) stops the same way as Ctrl-C.
   process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
   const progress = progressReporter(process.stderr);
   let outcome: SweepOutcome;
   try {
@@ -263,6 +265,7 @@ export async function run(argv: string[]): Promise<number> {
     } finally {
       progress.end();
       process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigint);
     }
     const rows = await store.sweepResults(outcome.sweepId);
     out(
