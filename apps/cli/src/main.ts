@@ -26,7 +26,9 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
-  const command: { run(argv: string[]): Promise<number> } = await import(`./commands/${name as CommandName}.ts`);
+  const command: { run(argv: string[]): Promise<number> } = await import(
+    `./commands/${name as CommandName}.ts`
+  );
   return command.run(rest);
 }
 
