@@ -9,11 +9,9 @@
  * With --json, stdout is one JSON object: msPerStep, gflops, rssMb, vsNumpy, vsOriginal (ratios of
  * the reference's time to the engine's; null when that reference was skipped), plus details.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   createEngine,
@@ -23,11 +21,9 @@ import {
   GaussianStream,
   initialChains,
   loadDataset,
-  parseNpy,
-  writeNpy,
 } from "@unlearn/core";
+import { findPython, readOutput, runPython, writeReferenceInputs } from "./reference/python.ts";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const CHAINS = 100;
 const SIGMA = 0.03;
 const SEED = 2024;
@@ -88,31 +84,6 @@ function updateDiff(
   return worst / scale;
 }
 
-/** The first interpreter that imports every module in `modules`, or the list of those tried. */
-function findPython(modules: string[]): { python: string } | { tried: string[] } {
-  const candidates = [
-    ...new Set([process.env.PYTHON, "python3", "/usr/bin/python3"].filter(Boolean)),
-  ] as string[];
-  for (const python of candidates) {
-    const probe = spawnSync(python, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" });
-    if (probe.status === 0) return { python };
-  }
-  return { tried: candidates };
-}
-
-function runPython(python: string, script: string, scriptArgs: string[]): Record<string, unknown> {
-  const result = spawnSync(python, [path.join(here, "reference", script), ...scriptArgs], {
-    encoding: "utf8",
-    timeout: 300_000,
-    // No __pycache__ beside the reference scripts.
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-  });
-  if (result.status !== 0) {
-    throw new Error(`${script} failed (exit ${result.status}): ${result.stderr || result.error}`);
-  }
-  return JSON.parse(result.stdout.trim().split("\n").at(-1)!);
-}
-
 async function main(): Promise<void> {
   const ds = await loadDataset("mnist-3v8");
   const data = ds.train;
@@ -157,13 +128,7 @@ async function main(): Promise<void> {
   let numpyMs: number | null = null;
   let originalMs: number | null = null;
   try {
-    await writeNpy(path.join(dir, "X.npy"), data.X, [data.n, data.d]);
-    await writeNpy(path.join(dir, "y.npy"), data.y, [data.n]);
-    await writeNpy(path.join(dir, "W0.npy"), W0, [data.d, CHAINS]);
-    await writeNpy(path.join(dir, "Wcheck.npy"), Wc, [data.d, CHAINS]);
-    await writeFile(path.join(dir, "params.json"), JSON.stringify({ ...params, seed: SEED }));
-    const readCheck = async (file: string) =>
-      parseNpy(await readFile(path.join(dir, file)), file).data as Float32Array;
+    await writeReferenceInputs(dir, data, W0, Wc, params, SEED);
 
     // The machine is shared: engine and numpy take turns over ROUNDS rounds so that a burst of
     // other work does not land on one side of the ratio only.
@@ -183,7 +148,7 @@ async function main(): Promise<void> {
     if ("python" in numpyPy) {
       numpyMs = median(numpyMedians);
       vsNumpy = numpyMs / msPerStep;
-      const diff = updateDiff(Wc, check, await readCheck("check_numpy.npy"));
+      const diff = updateDiff(Wc, check, await readOutput(dir, "check_numpy.npy"));
       rows.push({
         name: `numpy ${numpyVersion}, batched (${numpyPy.python})`,
         ms: numpyMs,
@@ -208,7 +173,7 @@ async function main(): Promise<void> {
       // One chain-step costs the same for every chain, so T chains cost T× one chain-step.
       originalMs = (out.msPerChainStep as number) * CHAINS;
       vsOriginal = originalMs / msPerStep;
-      const diff = updateDiff(Wc, check, await readCheck("check_torch.npy"), CHAINS, 0);
+      const diff = updateDiff(Wc, check, await readOutput(dir, "check_torch.npy"), CHAINS, 0);
       rows.push({
         name: `torch ${out.torch} original: 1 chain at a time, n×d per-sample grads (${out.threads} threads)`,
         ms: originalMs,
