@@ -39,8 +39,8 @@ function expectClose(actual: Float32Array, expected: ArrayLike<number>, rel: num
 }
 
 function clippedFraction(data: TrainMatrix, p: StepParams, W: Float32Array): number {
-  // The reference with a huge clip bound gives the unclipped step; compare per-row norms directly instead:
-  // count rows whose gradient norm exceeds M, using the same formulas as SPEC §3.
+  // Fraction of (row, chain) pairs whose per-sample gradient norm (SPEC §3) exceeds M: the step tests
+  // need both clipped and unclipped rows to test clipping at all.
   const { X, y, n, d, classes } = data;
   const C = classes === 2 ? 1 : classes;
   const cols = p.chains * C;
