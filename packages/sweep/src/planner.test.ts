@@ -4,7 +4,14 @@ import * as accountant from "@unlearn/accountant";
 import { type Job, JobKind, jobId } from "@unlearn/protocol";
 import { describe, expect, it } from "vitest";
 import { findSweepsDir, parseConfig } from "./config.ts";
-import { type AccountantApi, canonicalJson, type DatasetFacts, planSweep, sweepIdOf } from "./planner.ts";
+import {
+  type AccountantApi,
+  burnInWarnings,
+  canonicalJson,
+  type DatasetFacts,
+  planSweep,
+  sweepIdOf,
+} from "./planner.ts";
 
 // MNIST 3 vs 8 (SPEC §2): n, d and L_data = λ_max(XᵀX/n)/4 + λn for λ = 1e-6.
 const MNIST: DatasetFacts = { n: 11982, d: 784, classes: 2, L: 0.194700544 };
@@ -230,5 +237,18 @@ describe("planSweep", () => {
       ).toBe(true);
       if (config.dataset === "mnist-3v8") expect(plan.jobs.length, file).toBe(expected[config.figure]);
     }
+  });
+});
+
+describe("burnInWarnings", () => {
+  it("warns when the burn-in cannot carry a chain from the paper's initialisation to the optimum", () => {
+    // MNIST: 1000·√784·L_data ≈ 5451.6 steps of at most η·M = 1/L each.
+    expect(planSweep(fig5, MNIST, accountant).warnings).toEqual([]);
+    const short = parseConfig({ ...fig5, burnIn: 1500 });
+    const [warning, ...rest] = burnInWarnings(short, MNIST);
+    expect(rest).toEqual([]);
+    expect(warning).toMatch(/burnIn 1500 is below 5452 steps/);
+    expect(burnInWarnings(parseConfig({ ...fig5, burnIn: 5452 }), MNIST)).toEqual([]);
+    expect(burnInWarnings(short, { ...MNIST, classes: 10 })).toEqual([]);
   });
 });

@@ -46,6 +46,7 @@ export type RunEvent =
       toRun: number;
       workers: number;
       threads: number;
+      warnings: string[];
     }
   | { type: "progress"; progress: SweepProgress }
   | { type: "result"; job: Job; result: JobResult }
@@ -168,6 +169,7 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       toRun: todo.size,
       workers,
       threads,
+      warnings: plan.warnings,
     });
     await store.appendEvent({
       sweepId,

@@ -92,6 +92,7 @@ function progressReporter(stream: NodeJS.WriteStream) {
   return {
     event(e: RunEvent) {
       if (e.type === "planned") {
+        for (const warning of e.warnings) stream.write(`warning: ${warning}\n`);
         stream.write(
           `sweep ${e.sweepId}: ${e.jobs} jobs, ${e.reused} already stored, ${e.toRun} to run on ${e.workers} worker(s) × ${e.threads} thread(s)\n`,
         );
