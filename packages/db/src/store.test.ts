@@ -255,6 +255,44 @@ for (const backend of await backends()) {
       await expect(store.sweepResults("no-such-sweep")).rejects.toThrow(/unknown sweep "no-such-sweep"/);
     });
 
+    it("sweepResults orders each series along S", async () => {
+      const { sweep, learnId } = await sweepWithJobs();
+      const points = [
+        { removals: 500, epsilon: 1 },
+        { removals: 1, epsilon: 2 },
+        { removals: 100, epsilon: 1 },
+        { removals: 10, epsilon: 0.5 },
+      ];
+      const specs = points.map((p) =>
+        learnSpec({ kind: JobKind.JOB_KIND_UNLEARN, steps: 10, removals: p.removals, parentId: learnId }),
+      );
+      await store.upsertJobs(
+        specs.map((spec) => ({
+          id: jobId(spec),
+          kind: "unlearn",
+          spec: JobSpec.toJSON(spec),
+          parentId: learnId,
+        })),
+      );
+      await store.linkSweepJobs(
+        sweep,
+        specs.map((spec, i) => ({
+          jobId: jobId(spec),
+          figure: "fig5",
+          series: "unlearning",
+          labels: { epsilon: points[i]!.epsilon },
+        })),
+      );
+      for (const spec of specs) await store.saveResult(result(jobId(spec), [0.5]));
+      const rows = (await store.sweepResults(sweep)).filter((r) => r.series === "unlearning");
+      expect(rows.map((r) => [r.removals, r.epsilon])).toEqual([
+        [1, 2],
+        [10, 0.5],
+        [100, 1],
+        [500, 1],
+      ]);
+    });
+
     it("linkSweepJobs is idempotent (labels updated), validates labels and names missing rows", async () => {
       const { sweep, unlearnId } = await sweepWithJobs();
       const link = { jobId: unlearnId, figure: "fig4", series: "S=100", labels: { epsilon: 2 } };

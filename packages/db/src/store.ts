@@ -489,9 +489,8 @@ export function createStore(
         .from(sweepJobs)
         .innerJoin(jobs, eq(jobs.id, sweepJobs.jobId))
         .innerJoin(results, eq(results.jobId, sweepJobs.jobId))
-        .where(eq(sweepJobs.sweepId, sweepId))
-        .orderBy(asc(sweepJobs.figure), asc(sweepJobs.series), asc(sweepJobs.jobId));
-      return rows.map((r): ResultRow => {
+        .where(eq(sweepJobs.sweepId, sweepId));
+      const out = rows.map((r): ResultRow => {
         const spec = JobSpec.fromJSON(r.spec ?? {});
         const kind = requireOneOf(r.kind, RESULT_KINDS, `job ${r.jobId}: kind`);
         const labelK = labelNumber(r.labels, "K");
@@ -518,6 +517,19 @@ export function createStore(
           wallMs: r.wallMs,
         };
       });
+      // Within a series, in the order a figure reads it: along S, ε, σ and the sequential batches.
+      const num = (v: number | null) => v ?? Number.NEGATIVE_INFINITY;
+      const text = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+      return out.sort(
+        (a, b) =>
+          text(a.figure, b.figure) ||
+          text(a.series, b.series) ||
+          a.removals - b.removals ||
+          num(a.epsilon) - num(b.epsilon) ||
+          a.sigma - b.sigma ||
+          num(a.batch) - num(b.batch) ||
+          text(a.job, b.job),
+      );
     },
 
     async close() {
