@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { accountantConstants } from "@unlearn/accountant";
 import type { TrainMatrix } from "./engine/types.ts";
 import { DatasetError } from "./errors.ts";
 import { loadFeatureDir } from "./features.ts";
@@ -250,7 +251,12 @@ export function datasetConstants(
       `datasetConstants: dataset lambdaMax must be > 0 for smoothness "data", got ${ds.lambdaMax}`,
     );
   }
-  const m = lambda * n;
-  const L = binary ? (smoothness === "data" ? ds.lambdaMax / 4 : 0.25) + m : 1 + m;
-  return { n, d, classes: ds.classes, m, L, eta: 1 / L, clip: binary ? 1 : 2, delta: 1 / n };
+  // The accountant owns the table (m, the bound L, M, δ); only L_data needs the data.
+  const c = accountantConstants({
+    n,
+    lambda,
+    L: binary && smoothness === "data" ? ds.lambdaMax / 4 + lambda * n : undefined,
+    multiclass: !binary,
+  });
+  return { n, d, classes: ds.classes, m: c.m, L: c.L, eta: 1 / c.L, clip: c.M, delta: c.delta };
 }

@@ -19,6 +19,7 @@ import {
   sigmaFor,
   stepsFor,
 } from "@unlearn/accountant";
+import { UsageError } from "../usage.ts";
 
 type OptionSpec = { type: "string" | "boolean"; help: string };
 
@@ -241,7 +242,6 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
 };
 
 /** A bad command line (exit code 2), as opposed to a request the accountant refuses (exit code 1). */
-class UsageError extends Error {}
 
 /** The flag that carries each field the accountant may name in an AccountantError. */
 const FIELD_TO_FLAG: Record<string, string> = { alphaMin: "alpha-min", alphaMax: "alpha-max" };
@@ -350,38 +350,16 @@ function wrapConstants(make: () => AccountantConstants, d: number | undefined) {
   }
 }
 
-/** What the CLI needs from @unlearn/core (docs/contracts.md); declared here so the import can stay lazy. */
-interface CoreDatasets {
-  loadDataset(spec: string, options?: { featuresDir?: string }): Promise<unknown>;
-  datasetConstants(
-    ds: unknown,
-    options: { lambda: number; smoothness: "data" | "bound" },
-  ): {
-    n: number;
-    d: number;
-    classes: number;
-    m: number;
-    L: number;
-    eta: number;
-    clip: number;
-    delta: number;
-  };
-}
+/** The part of @unlearn/core the CLI uses; a type-only import, so core still loads only with --dataset. */
+type CoreDatasets = Pick<typeof import("@unlearn/core"), "loadDataset" | "datasetConstants">;
 
 async function fromDataset(name: string, lambda: number, flags: Flags, d: number | undefined) {
   const smoothness = flags.smoothness ?? "bound";
   if (smoothness !== "data" && smoothness !== "bound") {
     throw new UsageError(`--smoothness must be "data" or "bound", got "${String(smoothness)}"`);
   }
-  // A variable specifier keeps @unlearn/core (datasets, ONNX runtime) out of every run that does not
-  // need it, and out of this file's type graph while that package is still being written.
-  const specifier = "@unlearn/core";
-  const core = (await import(specifier)) as Partial<CoreDatasets>;
-  if (typeof core.loadDataset !== "function" || typeof core.datasetConstants !== "function") {
-    throw new UsageError(
-      "--dataset needs loadDataset and datasetConstants from @unlearn/core, which it does not export",
-    );
-  }
+  // Loaded here, not at the top: datasets and the ONNX runtime stay out of every run without --dataset.
+  const core: CoreDatasets = await import("@unlearn/core");
   const featuresDir = flags["features-dir"] === undefined ? undefined : String(flags["features-dir"]);
   const ds = await core.loadDataset(name, featuresDir === undefined ? {} : { featuresDir });
   const k = core.datasetConstants(ds, { lambda, smoothness });

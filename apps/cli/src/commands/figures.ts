@@ -6,8 +6,9 @@
  * sweep has nothing to draw.
  */
 import { parseArgs } from "node:util";
-import { openStore, type Store, type SweepSummary } from "@unlearn/db";
+import { openStore, type Store } from "@unlearn/db";
 import { FigureError, type FigureFormat, figureGroups, renderFigure } from "@unlearn/figures";
+import { resolveSweep, UsageError } from "../usage.ts";
 
 const FORMATS: readonly FigureFormat[] = ["svg", "png", "both"];
 
@@ -34,7 +35,6 @@ export interface FiguresDeps {
 }
 
 /** A command-line mistake: reported with exit code 2. */
-class UsageError extends Error {}
 
 interface Flags {
   sweep: string;
@@ -71,21 +71,6 @@ function parseFlags(argv: string[]): Flags {
   return { sweep: values.sweep, out: values.out, db: values.db, format, help: false };
 }
 
-/** The sweep an id or id prefix names: an exact id wins, else the one sweep whose id starts with it. */
-function findSweep(wanted: string, sweeps: SweepSummary[]): SweepSummary {
-  const exact = sweeps.find((s) => s.id === wanted);
-  if (exact) return exact;
-  const matches = sweeps.filter((s) => s.id.startsWith(wanted));
-  if (matches.length === 1) return matches[0];
-  if (matches.length > 1) {
-    throw new UsageError(
-      `--sweep "${wanted}" is ambiguous: it starts ${matches.map((s) => s.id).join(", ")}`,
-    );
-  }
-  const known = sweeps.length === 0 ? "none is stored" : `stored: ${sweeps.map((s) => s.id).join(", ")}`;
-  throw new UsageError(`unknown sweep "${wanted}" (${known})`);
-}
-
 export async function run(argv: string[], deps: FiguresDeps = {}): Promise<number> {
   const out = deps.out ?? ((text: string) => process.stdout.write(`${text}\n`));
   const err = deps.err ?? ((text: string) => process.stderr.write(`${text}\n`));
@@ -109,7 +94,7 @@ export async function run(argv: string[], deps: FiguresDeps = {}): Promise<numbe
     return 1;
   }
   try {
-    const sweep = findSweep(flags.sweep, await store.listSweeps());
+    const sweep = resolveSweep(flags.sweep, await store.listSweeps());
     const rows = await store.sweepResults(sweep.id);
     const progress = `${sweep.done} of ${sweep.jobs} jobs done`;
     if (rows.length === 0) {

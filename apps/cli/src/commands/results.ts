@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { openStore, type Store, type SweepSummary } from "@unlearn/db";
 import type { ResultRow } from "@unlearn/protocol";
+import { resolveSweep, UsageError } from "../usage.ts";
 
 const USAGE = `usage: pnpm results [--db PATH|URL] [--sweep ID] [--json | --csv]
 
@@ -32,7 +33,6 @@ const processIo: Io = {
 };
 
 /** A command-line mistake: reported with the usage and exit code 2. */
-class UsageError extends Error {}
 
 /** The columns of --csv and their order: every ResultRow field. */
 const CSV_COLUMNS = [
@@ -118,21 +118,6 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   } finally {
     await store.close();
   }
-}
-
-/** The sweep an id or id prefix names: an exact id wins, else the one sweep whose id starts with it. */
-function resolveSweep(wanted: string, sweeps: SweepSummary[]): SweepSummary {
-  const exact = sweeps.find((s) => s.id === wanted);
-  if (exact) return exact;
-  const matches = sweeps.filter((s) => s.id.startsWith(wanted));
-  if (matches.length === 1) return matches[0];
-  if (matches.length > 1) {
-    throw new UsageError(
-      `--sweep "${wanted}" is ambiguous: it starts ${matches.map((s) => s.id).join(", ")}`,
-    );
-  }
-  const known = sweeps.length === 0 ? "none is stored" : `stored: ${sweeps.map((s) => s.id).join(", ")}`;
-  throw new UsageError(`--sweep "${wanted}": unknown sweep id (${known})`);
 }
 
 // ---- formatting ----

@@ -20,6 +20,7 @@ import {
   type SweepOutcome,
   type SweepProgress,
 } from "@unlearn/sweep";
+import { UsageError } from "../usage.ts";
 
 function presetList(): string {
   const dir = findSweepsDir();
@@ -54,8 +55,6 @@ options:
 presets (sweeps/):
 ${presetList()}`;
 }
-
-class UsageError extends Error {}
 
 function integer(flag: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
