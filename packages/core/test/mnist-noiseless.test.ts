@@ -5,9 +5,9 @@
  * gradient ≈ 0, no per-sample gradient clipped), not just compared with a number.
  *
  * From the paper's start 1000·1 the clipped steps (each moves w by at most η·M ≈ 5.1) need ≈ 5,500
- * steps just to cross the ‖w0‖ ≈ 28,000 distance, more than fits in a minute on a 2-core CPU. So the
- * default test starts all 10 chains at 0 (2000 steps), and the full from-scratch run (6000 steps)
- * runs when UNLEARN_TEST_SLOW=1.
+ * steps just to cross the ‖w0‖ ≈ 28,000 distance: 2000 steps from there leave every chain at 0.4909
+ * (it still predicts "8" everywhere). So the 2000-step check starts the 10 chains at 0, and a second
+ * test runs the paper's from-scratch start for 6000 steps.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { testAccuracy } from "../src/accuracy.ts";
@@ -75,8 +75,8 @@ describe("MNIST noiseless learning on the onnx engine", () => {
     expectOptimalAndIdentical(ds, c, W);
   }, 120_000);
 
-  it.runIf(process.env.UNLEARN_TEST_SLOW === "1")(
-    "from scratch (w0 = 1000·1), 6000 steps: the same accuracy in every chain",
+  it(
+    "from scratch (w0 = 1000·1), 6000 steps: the same accuracy in every chain, the same optimum",
     async () => {
       const W = await langevinLearn({
         engine,
@@ -89,6 +89,6 @@ describe("MNIST noiseless learning on the onnx engine", () => {
       });
       expectOptimalAndIdentical(ds, c, W);
     },
-    600_000,
+    300_000,
   );
 });
