@@ -82,8 +82,15 @@ export const sweepJobs = pgTable(
     series: text("series").notNull(),
     // What the figure plots besides the spec: { epsilon?, alpha?, K?, epsilon0?, batch? }.
     labels: jsonb("labels").notNull(),
+    // A link is one point of a series, and one job can be several points of the same series: in
+    // Figure 4 the S = 1 job with K = 1 serves every ε. jsonb's text form is canonical (keys sorted,
+    // duplicates dropped), so equal labels give the same point.
+    point: text("point").notNull().generatedAlwaysAs(sql`labels::text`),
   },
-  (t) => [primaryKey({ columns: [t.sweepId, t.jobId, t.series] }), index("sweep_jobs_job_idx").on(t.jobId)],
+  (t) => [
+    primaryKey({ columns: [t.sweepId, t.jobId, t.series, t.point] }),
+    index("sweep_jobs_job_idx").on(t.jobId),
+  ],
 );
 
 export const results = pgTable("results", {

@@ -293,14 +293,15 @@ for (const backend of await backends()) {
       ]);
     });
 
-    it("linkSweepJobs is idempotent (labels updated), validates labels and names missing rows", async () => {
+    it("linkSweepJobs: one row per labelled point (idempotent), validates labels and names missing rows", async () => {
       const { sweep, unlearnId } = await sweepWithJobs();
+      // The job is already the ε = 1 point of "S=100"; it is the ε = 2 point too (Figure 4, K = 1 for both).
       const link = { jobId: unlearnId, figure: "fig4", series: "S=100", labels: { epsilon: 2 } };
-      await store.linkSweepJobs(sweep, [link]);
+      await store.linkSweepJobs(sweep, [link, link]);
       await store.linkSweepJobs(sweep, [link]);
       await store.saveResult(result(unlearnId, [0.5]));
       const rows = await store.sweepResults(sweep);
-      expect(rows.filter((r) => r.series === "S=100").map((r) => r.epsilon)).toEqual([2]);
+      expect(rows.filter((r) => r.series === "S=100").map((r) => r.epsilon)).toEqual([1, 2]);
       await expect(
         store.linkSweepJobs(sweep, [{ ...link, labels: { epsilon: Number.POSITIVE_INFINITY } }]),
       ).rejects.toThrow(/labels\.epsilon must be a finite number/);

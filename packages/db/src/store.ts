@@ -273,9 +273,8 @@ export function createStore(
             await tx
               .insert(sweepJobs)
               .values(part)
-              .onConflictDoUpdate({
-                target: [sweepJobs.sweepId, sweepJobs.jobId, sweepJobs.series],
-                set: { figure: sql`excluded.figure`, labels: sql`excluded.labels` },
+              .onConflictDoNothing({
+                target: [sweepJobs.sweepId, sweepJobs.jobId, sweepJobs.series, sweepJobs.point],
               });
           }
         });

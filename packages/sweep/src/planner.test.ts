@@ -128,8 +128,13 @@ describe("planSweep", () => {
     const ids5 = new Set(f5.jobs.map((j) => j.id));
     // (S, ε) ∈ {1, 50, 100} × {0.5, 1, 2} are in both grids; at S = 1 they are one job (K = 1).
     expect(f4.jobs.filter((j) => ids5.has(j.id)).length).toBe(1 + 1 + 3 + 3);
-    // S = 1: ε ∈ {0.5, 1, 2, 5} all give K = 1, one job.
+    // S = 1: ε ∈ {0.5, 1, 2, 5} all give K = 1, one job…
     expect(kinds(f4.jobs)).toEqual({ JOB_KIND_LEARN: 1, JOB_KIND_UNLEARN: 12 });
+    // …which is still a point of the S=1 line at each of those ε.
+    const s1 = f4.links.filter((l) => l.series === "S=1");
+    expect(s1.map((l) => l.labels.epsilon)).toEqual([0.1, 0.5, 1, 2, 5]);
+    expect(new Set(s1.slice(1).map((l) => l.jobId)).size).toBe(1);
+    expect(f4.links.filter((l) => l.figure === "fig4")).toHaveLength(15);
   });
 
   it("fig3a: σ*(ε, k), k unlearning steps, retraining, noiseless and D2D with its noise", () => {

@@ -140,8 +140,9 @@ class PlanBuilder {
   }
 
   link(job: Job, series: string, labels: LinkLabels = {}, figure: Figure | "" = this.config.figure): void {
-    // The store keys links by (sweep, job, series): one row per legend entry and job.
-    const key = `${job.id}\u0000${series}`;
+    // A link is one point of a series: the same job may be several points (Figure 4's S = 1 job, K = 1
+    // for every ε), as the store keys links by (sweep, job, series, labels).
+    const key = `${job.id}\u0000${series}\u0000${canonicalJson(labels)}`;
     if (this.linkKeys.has(key)) return;
     this.linkKeys.add(key);
     this.links.push({ jobId: job.id, figure, series, labels });
