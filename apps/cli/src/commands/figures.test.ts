@@ -84,7 +84,9 @@ describe("figures command with a stand-in store", () => {
     const deps = fakeStore({ [fig5.summary.id]: fig5, [empty.summary.id]: empty });
     const unknown = await capture(["--sweep", "zzz"], deps.open);
     expect(unknown.code).toBe(2);
-    expect(unknown.err).toBe(`figures: --sweep "zzz": unknown sweep id (stored: a1b2c3d4e5f60718, a1ffff0000000000)`);
+    expect(unknown.err).toBe(
+      `figures: --sweep "zzz": unknown sweep id (stored: a1b2c3d4e5f60718, a1ffff0000000000)`,
+    );
     const ambiguous = await capture(["--sweep", "a1"], deps.open);
     expect(ambiguous.code).toBe(2);
     expect(ambiguous.err).toMatch(/"a1" is ambiguous/);
