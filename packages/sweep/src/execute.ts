@@ -25,6 +25,7 @@ import {
   withReplacedRows,
 } from "@unlearn/core";
 import { type Job, JobKind, type JobResult, type JobSpec, Smoothness } from "@unlearn/protocol";
+import { failedResult } from "./job-result.ts";
 
 /** The final chains of a job, stored under the job's id. */
 export interface Artifact {
@@ -121,18 +122,7 @@ function checkSpec(job: Job): JobSpec {
 /** Runs `job` and reports its result; failures become `ok: false` results carrying the error. */
 export async function executeJob(job: Job, options: ExecuteOptions): Promise<ExecuteOutput> {
   const started = performance.now();
-  const base: JobResult = {
-    jobId: job.id,
-    ok: false,
-    error: "",
-    accuracies: [],
-    artifactKey: "",
-    stepsRun: 0,
-    wallMs: 0,
-    msPerStep: 0,
-    engine: job.engine,
-    worker: options.worker ?? "",
-  };
+  const base = failedResult(job, "", options.worker);
   try {
     const spec = checkSpec(job);
     const [ds, engine] = await Promise.all([datasetFor(spec), engineFor(job.engine, options.threads)]);
@@ -191,6 +181,6 @@ export async function executeJob(job: Job, options: ExecuteOptions): Promise<Exe
     };
   } catch (error) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return { result: { ...base, error: message, wallMs: performance.now() - started } };
+    return { result: failedResult(job, message, options.worker, performance.now() - started) };
   }
 }

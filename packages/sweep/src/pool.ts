@@ -9,6 +9,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { Job, JobProgress, JobResult } from "@unlearn/protocol";
+import { failedResult } from "./job-result.ts";
 
 export interface WorkerData {
   /** engine threads of this worker */
@@ -186,18 +187,5 @@ export class WorkerPool {
 }
 
 function failed(job: Job, error: string): PoolOutput {
-  return {
-    result: {
-      jobId: job.id,
-      ok: false,
-      error,
-      accuracies: [],
-      artifactKey: "",
-      stepsRun: 0,
-      wallMs: 0,
-      msPerStep: 0,
-      engine: job.engine,
-      worker: "",
-    },
-  };
+  return { result: failedResult(job, error) };
 }
