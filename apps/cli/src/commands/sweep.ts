@@ -213,7 +213,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     workers = integer("--workers", values.workers, 1);
   } catch (error) {
-    console.error(`error: ${(error as Error).message}\n\n${usage()}`);
+    console.error(`error: ${(error as Error).message}\n(pnpm sweep --help lists the options and presets)`);
     return 2;
   }
 
