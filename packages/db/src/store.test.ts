@@ -216,12 +216,12 @@ for (const backend of await backends()) {
       ]);
       const rows = await store.sweepResults(sweep);
       expect(rows.map((r) => [r.series, r.kind])).toEqual([
+        ["learn", "learn"],
         ["S=100", "unlearn"],
         ["S=100 again", "unlearn"],
-        ["learn", "learn"],
       ]);
       const { mean, std } = meanStd([0.5, 0.75, 1]);
-      expect(rows[2]).toEqual({
+      expect(rows[0]).toEqual({
         sweep,
         job: learnId,
         figure: "fig4",
@@ -243,7 +243,7 @@ for (const backend of await backends()) {
         wallMs: 1234.5,
       });
       // K falls back to the unlearning job's step count; a K label overrides it.
-      expect(rows[0]).toMatchObject({
+      expect(rows[1]).toMatchObject({
         epsilon: 1,
         alpha: 12.5,
         epsilon0: 40,
@@ -251,11 +251,11 @@ for (const backend of await backends()) {
         removals: 100,
         chains: 4,
       });
-      expect(rows[1]).toMatchObject({ epsilon: null, K: 7, accuracyMean: 0.875, accuracyStd: 0 });
+      expect(rows[2]).toMatchObject({ epsilon: null, K: 7, accuracyMean: 0.875, accuracyStd: 0 });
       await expect(store.sweepResults("no-such-sweep")).rejects.toThrow(/unknown sweep "no-such-sweep"/);
     });
 
-    it("sweepResults orders each series along S", async () => {
+    it("sweepResults orders series naturally and each series along S", async () => {
       const { sweep, learnId } = await sweepWithJobs();
       const points = [
         { removals: 500, epsilon: 1 },
@@ -291,6 +291,13 @@ for (const backend of await backends()) {
         [100, 1],
         [500, 1],
       ]);
+      // Series names sort numbers as numbers: S=50 before S=100.
+      await store.linkSweepJobs(sweep, [
+        { jobId: jobId(specs[0]!), figure: "fig5", series: "S=100", labels: {} },
+        { jobId: jobId(specs[1]!), figure: "fig5", series: "S=50", labels: {} },
+      ]);
+      const series = [...new Set((await store.sweepResults(sweep)).map((r) => r.series))];
+      expect(series.indexOf("S=50")).toBeLessThan(series.indexOf("S=100"));
     });
 
     it("linkSweepJobs: one row per labelled point (idempotent), validates labels and names missing rows", async () => {

@@ -115,6 +115,7 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 /** Rows per INSERT / ids per IN (…): far below Postgres' 65535 bind parameters per statement. */
 const CHUNK = 1000;
+const NATURAL_ORDER = new Intl.Collator("en", { numeric: true });
 const LABEL_KEYS = ["epsilon", "alpha", "K", "epsilon0", "batch"] as const;
 const UNLEARN_KINDS: ReadonlySet<string> = new Set(["unlearn", "d2d-unlearn"]);
 
@@ -516,9 +517,10 @@ export function createStore(
           wallMs: r.wallMs,
         };
       });
-      // Within a series, in the order a figure reads it: along S, ε, σ and the sequential batches.
+      // Series in natural order (S=1, S=50, S=100), and within a series the order a figure reads it:
+      // along S, ε, σ and the sequential batches.
       const num = (v: number | null) => v ?? Number.NEGATIVE_INFINITY;
-      const text = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+      const text = NATURAL_ORDER.compare;
       return out.sort(
         (a, b) =>
           text(a.figure, b.figure) ||
