@@ -1,6 +1,6 @@
 import { openStore, type Store } from "@unlearn/db";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseConfig } from "./config.ts";
+import { parseConfig, type SweepConfig } from "./config.ts";
 import { type RunEvent, runSweep } from "./run.ts";
 
 const FAKE = new URL("../test/fake-worker.ts", import.meta.url);
@@ -19,6 +19,22 @@ const fig5 = (dataset: string, extra: object = {}) =>
     sigma: 0.03,
     ...extra,
   });
+
+/** Runs the sweep on the fake worker and aborts it once `n` results have arrived (an interrupted run). */
+async function runUntilResults(config: SweepConfig, db: Store, n: number) {
+  const controller = new AbortController();
+  let results = 0;
+  return runSweep(config, {
+    db,
+    workers: 1,
+    facts,
+    workerEntry: FAKE,
+    signal: controller.signal,
+    onEvent: (e) => {
+      if (e.type === "result" && ++results === n) controller.abort();
+    },
+  });
+}
 
 let store: Store | undefined;
 afterEach(async () => {
@@ -103,18 +119,7 @@ describe("runSweep", () => {
   it("stops on abort keeping finished results; the rerun completes them without rerunning", async () => {
     store = await openStore("memory://");
     const config = fig5("synthetic?slow");
-    const controller = new AbortController();
-    let results = 0;
-    const out = await runSweep(config, {
-      db: store,
-      workers: 1,
-      facts,
-      workerEntry: FAKE,
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === "result" && ++results === 3) controller.abort();
-      },
-    });
+    const out = await runUntilResults(config, store, 3);
     expect(out).toMatchObject({ cancelled: true, state: "failed", ran: 3, failed: 0, notRun: out.jobs - 3 });
     const before = await store.sweepResults(out.sweepId);
     expect(new Set(before.map((r) => r.job)).size).toBe(3);
@@ -127,18 +132,7 @@ describe("runSweep", () => {
   it("reruns a finished parent whose stored chains are missing, so its children can start", async () => {
     store = await openStore("memory://");
     const config = fig5("synthetic?slow");
-    const controller = new AbortController();
-    let results = 0;
-    const first = await runSweep(config, {
-      db: store,
-      workers: 1,
-      facts,
-      workerEntry: FAKE,
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === "result" && ++results === 2) controller.abort();
-      },
-    });
+    const first = await runUntilResults(config, store, 2);
     const learn = first.plan.jobs.find((j) => j.spec!.removals === 0)!;
     const stored = await store.doneJobIds(first.plan.jobs.map((j) => j.id));
     expect(stored.has(learn.id)).toBe(true);
