@@ -1,0 +1,39 @@
+/**
+ * The seam between the scheduler and a transport. The scheduler (planner output → DAG order, reuse,
+ * retries, failure propagation, progress/ETA, the single writer of the Store) is the same in the
+ * embedded and the cluster mode; only a Dispatcher differs:
+ *   - worker threads (pool.ts) in the embedded mode;
+ *   - NATS JetStream in the cluster mode (apps/coordinator), workers anywhere.
+ * A Dispatcher sends a job, reports its progress, and resolves with its result and final chains.
+ */
+import type { Job, JobProgress } from "@unlearn/protocol";
+import type { PoolOutput } from "./pool.ts";
+
+export interface DispatchRequest {
+  job: Job;
+  /**
+   * The chains the job starts from (its parent's artifact), read on demand: the thread dispatcher
+   * always calls it; the NATS dispatcher calls it only when the object store lacks the parent's
+   * chains (say, after the store was purged) and uploads them. Undefined for a job without a parent.
+   */
+  parentChains?: () => Promise<Float32Array | undefined>;
+  onProgress?(progress: JobProgress): void;
+}
+
+export interface Dispatcher {
+  /**
+   * How many jobs it runs at once now (worker threads; or the live NATS workers' concurrency, at least
+   * 1). The scheduler keeps at most this many jobs in flight, so that it, not a FIFO queue, decides
+   * which ready job runs next (longest remaining path first). It may change while a sweep runs.
+   */
+  readonly capacity: number;
+  /** Called by the dispatcher when capacity may have grown (a worker joined). */
+  onCapacityChange?: () => void;
+  /**
+   * Runs a job to its end. Resolves (never rejects) with its result and, when it succeeded, its
+   * chains; a transport failure that retries could not mend resolves as a failed result.
+   */
+  run(request: DispatchRequest): Promise<PoolOutput>;
+  /** Abandons running jobs (they resolve as failed "cancelled") and releases the transport. */
+  close(): Promise<void>;
+}
