@@ -1,9 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadDataset } from "./dataset.ts";
-import { FEATURE_FILES } from "./features.ts";
+import { FEATURE_FILES, FEATURES_MANIFEST, featuresKey, writeFeaturesManifest } from "./features.ts";
 import { type NpyData, writeNpy } from "./npy.ts";
 
 interface Files {
@@ -134,3 +134,57 @@ describe("feature datasets (.npy directory)", () => {
     await expect(loadDataset("cifar10-3v8")).rejects.toThrow(/cifar10-3v8.*needs a features directory/);
   });
 });
+
+describe("features content key (SHA256SUMS manifest)", () => {
+  it("pins the key of fixed files (a change re-keys every stored features job: do it deliberately)", async () => {
+    const dir = await writeDir(goodFiles());
+    const key = await writeFeaturesManifest(dir);
+    expect(key).toBe(GOLDEN_FEATURES_KEY);
+    // sha256sum format: "<hex>  <file>", in FEATURE_FILES order.
+    const lines = (await readFile(join(dir, FEATURES_MANIFEST), "utf8")).trim().split("\n");
+    expect(lines.map((l) => l.slice(66))).toEqual(Object.values(FEATURE_FILES));
+    expect(lines.every((l) => /^[0-9a-f]{64} {2}/.test(l))).toBe(true);
+    await rm(dir, { recursive: true });
+  });
+
+  it("a moved or copied folder keeps its key (the path is not part of it)", async () => {
+    const dir = await writeDir(goodFiles());
+    const key = await writeFeaturesManifest(dir);
+    const parent = await mkdtemp(join(tmpdir(), "moved-"));
+    const moved = join(parent, "elsewhere");
+    await rename(dir, moved);
+    expect(await featuresKey(moved)).toBe(key);
+    const copy = join(parent, "copy");
+    await cp(moved, copy, { recursive: true });
+    await rm(join(copy, FEATURES_MANIFEST)); // a copy without its manifest: hashed, same key, manifest rewritten
+    expect(await featuresKey(copy)).toBe(key);
+    expect(await readFile(join(copy, FEATURES_MANIFEST), "utf8")).toBe(
+      await readFile(join(moved, FEATURES_MANIFEST), "utf8"),
+    );
+    await rm(parent, { recursive: true });
+  });
+
+  it("regenerated features get a new key; a stale manifest is refused, naming the file", async () => {
+    const dir = await writeDir(goodFiles());
+    const key = await writeFeaturesManifest(dir);
+    const f = goodFiles();
+    (f.testX as Float32Array)[0] = 7; // one changed feature of the test set
+    await writeNpy(join(dir, FEATURE_FILES.testFeatures), f.testX, f.testShape);
+    await expect(featuresKey(dir)).rejects.toThrow(/test_features\.npy: SHA-256 [0-9a-f]{64} differs from/);
+    const regenerated = await writeFeaturesManifest(dir);
+    expect(regenerated).not.toBe(key);
+    expect(await featuresKey(dir)).toBe(regenerated);
+    await rm(dir, { recursive: true });
+  });
+
+  it("a missing file or a malformed manifest is a clear error", async () => {
+    const dir = await writeDir(goodFiles());
+    await writeFile(join(dir, FEATURES_MANIFEST), "not a hash  train_features.npy\n");
+    await expect(featuresKey(dir)).rejects.toThrow(/SHA256SUMS: line 1 is not/);
+    await rm(join(dir, FEATURE_FILES.trainLabels));
+    await expect(writeFeaturesManifest(dir)).rejects.toThrow(/train_labels\.npy: cannot read/);
+    await rm(dir, { recursive: true });
+  });
+});
+
+const GOLDEN_FEATURES_KEY = "25c6cf4383fbc44a2c5487dbc22d4841245815c4c5388a3c24becbe8cbd19832";

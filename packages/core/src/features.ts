@@ -5,6 +5,9 @@
  *   test_features.npy   float32 (or float64) [n_test, d] test_labels.npy   integer [n_test]
  * Validated on load (shape, dtype, finite values, label range); every error names the file.
  */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TrainMatrix } from "./engine/types.ts";
 import { DatasetError } from "./errors.ts";
@@ -145,4 +148,101 @@ export async function loadFeatureDir(
     train: select(train, trainLabels, selection, true, trainPath),
     test: select(test, testLabels, selection, false, testPath),
   };
+}
+
+/**
+ * The hash manifest of a features directory, in `sha256sum` format (`<hex>  <file>` per line), so
+ * `sha256sum -c SHA256SUMS` checks it too. Whoever writes features writes it with them.
+ */
+export const FEATURES_MANIFEST = "SHA256SUMS";
+
+/** Version tag mixed into the key: bump it only deliberately (it re-keys every stored features job). */
+const FEATURES_KEY_VERSION = "unlearn-features-v1";
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  try {
+    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  } catch (err) {
+    throw new DatasetError(`${path}: cannot read (${(err as Error).message})`);
+  }
+  return h.digest("hex");
+}
+
+/** SHA-256 of each of the four files, in FEATURE_FILES order. */
+async function hashFeatureFiles(dir: string): Promise<[string, string][]> {
+  const names = Object.values(FEATURE_FILES);
+  const hashes = await Promise.all(names.map((name) => sha256File(join(dir, name))));
+  return names.map((name, i) => [name, hashes[i]!]);
+}
+
+function manifestText(entries: [string, string][]): string {
+  return entries.map(([name, hex]) => `${hex}  ${name}\n`).join("");
+}
+
+/**
+ * The content key of a features directory: SHA-256 over the four files' hashes (names and bytes only,
+ * never the folder's path), so a moved or copied folder keeps its key and regenerated features get a
+ * new one. Jobs and sweeps of features datasets are keyed by it.
+ */
+function keyOf(entries: [string, string][]): string {
+  return createHash("sha256")
+    .update(`${FEATURES_KEY_VERSION}\n${manifestText(entries)}`)
+    .digest("hex");
+}
+
+function parseManifest(text: string, path: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [i, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
+    if (!m)
+      throw new DatasetError(`${path}: line ${i + 1} is not "<sha256>  <file>": ${JSON.stringify(line)}`);
+    out.set(m[2]!, m[1]!);
+  }
+  return out;
+}
+
+/** Hashes the four files and writes `SHA256SUMS` next to them (write then rename). Returns the key. */
+export async function writeFeaturesManifest(dir: string): Promise<string> {
+  const entries = await hashFeatureFiles(dir);
+  const path = join(dir, FEATURES_MANIFEST);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, manifestText(entries));
+  await rename(tmp, path);
+  return keyOf(entries);
+}
+
+/**
+ * The content key of a features directory (see keyOf). The files are always hashed; a manifest that
+ * is present must agree with them (features regenerated without their manifest are refused, naming
+ * the file), and a missing one is written when the folder is writable.
+ */
+export async function featuresKey(dir: string): Promise<string> {
+  const entries = await hashFeatureFiles(dir);
+  const path = join(dir, FEATURES_MANIFEST);
+  let text: string | undefined;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) {
+    await writeFeaturesManifest(dir).catch((err: Error) =>
+      process.emitWarning(`could not write ${path}: ${err.message}`),
+    );
+    return keyOf(entries);
+  }
+  const listed = parseManifest(text, path);
+  for (const [name, hex] of entries) {
+    const want = listed.get(name);
+    if (want === undefined) throw new DatasetError(`${path}: no hash for ${name}`);
+    if (want !== hex) {
+      throw new DatasetError(
+        `${join(dir, name)}: SHA-256 ${hex} differs from ${want} in ${FEATURES_MANIFEST} (the features changed ` +
+          `after their manifest was written: regenerate them with their manifest, or delete ${path})`,
+      );
+    }
+  }
+  return keyOf(entries);
 }

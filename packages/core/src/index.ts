@@ -27,7 +27,14 @@ export {
 } from "./dataset.ts";
 export * from "./engine/index.ts";
 export { AlgorithmInputError, DatasetError } from "./errors.ts";
-export { FEATURE_FILES, type FeatureSelection, loadFeatureDir } from "./features.ts";
+export {
+  FEATURE_FILES,
+  FEATURES_MANIFEST,
+  type FeatureSelection,
+  featuresKey,
+  loadFeatureDir,
+  writeFeaturesManifest,
+} from "./features.ts";
 export { type IdxArray, parseIdx } from "./idx.ts";
 export { lambdaMaxGram, normalizeRows } from "./linalg.ts";
 export { loadMnist3v8, MNIST_FILES, mnistDataDir } from "./mnist.ts";
