@@ -5,6 +5,7 @@ import {
   type CoordinatorServer,
   CoordinatorService,
   JobResult,
+  SweepDone,
   type SweepEvent,
 } from "./index.ts";
 
@@ -12,7 +13,7 @@ import {
 const server = new Server();
 let client: CoordinatorClient;
 
-const impl: CoordinatorServer = {
+const impl: Pick<CoordinatorServer, "submitSweep" | "watchSweep"> = {
   submitSweep(call, callback) {
     const config = JSON.parse(call.request.configJson) as { name: string };
     callback(null, { sweepId: `sweep-${config.name}`, jobs: 12, cached: 3 });
@@ -28,7 +29,7 @@ const impl: CoordinatorServer = {
     });
     call.write({
       sweepId: call.request.sweepId,
-      event: { $case: "done", value: { state: "done", jobs: 1, failed: 0 } },
+      event: { $case: "done", value: SweepDone.fromPartial({ state: "done", jobs: 1, failed: 0 }) },
     });
     call.end();
   },

@@ -205,19 +205,160 @@ export interface WatchSweepRequest {
   sweepId: string;
 }
 
-export interface SweepEvent {
-  sweepId: string;
-  event: { $case: "progress"; value: JobProgress } | { $case: "result"; value: JobResult } | {
-    $case: "done";
-    value: SweepDone;
-  } | undefined;
+/** The scheduler's progress over a whole sweep: the numbers behind the CLI's progress line. */
+export interface SweepProgress {
+  /** jobs of the sweep, reused ones included */
+  total: number;
+  /** finished: reused, run, or failed */
+  done: number;
+  reused: number;
+  failed: number;
+  running: number;
+  stepsPerSecond: number;
+  /** absent before a rate is known */
+  etaSeconds?: number | undefined;
 }
 
+/** What the planner made of a submitted sweep (the CLI's first line). */
+export interface SweepPlanned {
+  jobs: number;
+  reused: number;
+  toRun: number;
+  /** the dispatcher's capacity when the sweep started */
+  workers: number;
+  threads: number;
+  warnings: string[];
+}
+
+/** A job not run because a job it starts from failed. */
+export interface JobSkipped {
+  jobId: string;
+  reason: string;
+}
+
+export interface SweepEvent {
+  sweepId: string;
+  event:
+    | { $case: "progress"; value: JobProgress }
+    | { $case: "result"; value: JobResult }
+    | { $case: "done"; value: SweepDone }
+    | { $case: "sweepProgress"; value: SweepProgress }
+    | { $case: "planned"; value: SweepPlanned }
+    | { $case: "skipped"; value: JobSkipped }
+    | undefined;
+}
+
+/** The end of a sweep: the fields of the CLI's final --json object. */
 export interface SweepDone {
   /** done | failed */
   state: string;
   jobs: number;
   failed: number;
+  ran: number;
+  reused: number;
+  notRun: number;
+  cancelled: boolean;
+  wallMs: number;
+  /** where the results are (password masked) */
+  location: string;
+  name: string;
+  figure: string;
+}
+
+export interface GetSweepRequest {
+  /** an id or a unique prefix of one */
+  sweepId: string;
+}
+
+/** One stored sweep (the database's SweepSummary). */
+export interface SweepInfo {
+  id: string;
+  name: string;
+  figure: string;
+  /** planned | running | done | failed | interrupted | cancelled */
+  state: string;
+  error: string;
+  jobs: number;
+  done: number;
+  failed: number;
+  /** Unix epoch milliseconds */
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+export interface ListSweepsRequest {
+}
+
+export interface ListSweepsResponse {
+  sweeps: SweepInfo[];
+}
+
+export interface CancelSweepRequest {
+  sweepId: string;
+}
+
+export interface CancelSweepResponse {
+  sweepId: string;
+  /** false: the sweep had already ended */
+  wasRunning: boolean;
+}
+
+export interface QueryResultsRequest {
+  /** an id or a unique prefix of one */
+  sweepId: string;
+}
+
+/** One stored result (the ResultRow of packages/protocol/src/rows.ts); absent optionals are nulls. */
+export interface ResultRecord {
+  sweep: string;
+  job: string;
+  figure: string;
+  series: string;
+  kind: string;
+  dataset: string;
+  sigma: number;
+  epsilon?: number | undefined;
+  removals: number;
+  k?: number | undefined;
+  alpha?: number | undefined;
+  epsilon0?: number | undefined;
+  batch?: number | undefined;
+  chains: number;
+  accuracyMean: number;
+  accuracyStd: number;
+  accuracies: number[];
+  engine: string;
+  wallMs: number;
+}
+
+export interface QueryResultsResponse {
+  sweep: SweepInfo | undefined;
+  rows: ResultRecord[];
+}
+
+/** A worker as it announces itself on NATS, and as ListWorkers reports it. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  engine: string;
+  device: string;
+  cores: number;
+  concurrency: number;
+  /** jobs it runs now */
+  running: number;
+  pid: number;
+  startedAtMs: number;
+  /** set by the coordinator */
+  lastSeenMs: number;
+  /** sent once when it leaves */
+  stopping: boolean;
+}
+
+export interface ListWorkersRequest {
+}
+
+export interface ListWorkersResponse {
+  workers: WorkerInfo[];
 }
 
 function createBaseJobSpec(): JobSpec {
@@ -1286,6 +1427,421 @@ export const WatchSweepRequest: MessageFns<WatchSweepRequest> = {
   },
 };
 
+function createBaseSweepProgress(): SweepProgress {
+  return { total: 0, done: 0, reused: 0, failed: 0, running: 0, stepsPerSecond: 0, etaSeconds: undefined };
+}
+
+export const SweepProgress: MessageFns<SweepProgress> = {
+  encode(message: SweepProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).uint32(message.total);
+    }
+    if (message.done !== 0) {
+      writer.uint32(16).uint32(message.done);
+    }
+    if (message.reused !== 0) {
+      writer.uint32(24).uint32(message.reused);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(32).uint32(message.failed);
+    }
+    if (message.running !== 0) {
+      writer.uint32(40).uint32(message.running);
+    }
+    if (message.stepsPerSecond !== 0) {
+      writer.uint32(49).double(message.stepsPerSecond);
+    }
+    if (message.etaSeconds !== undefined) {
+      writer.uint32(57).double(message.etaSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SweepProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSweepProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.done = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reused = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.running = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.stepsPerSecond = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.etaSeconds = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SweepProgress {
+    return {
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      done: isSet(object.done) ? globalThis.Number(object.done) : 0,
+      reused: isSet(object.reused) ? globalThis.Number(object.reused) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      running: isSet(object.running) ? globalThis.Number(object.running) : 0,
+      stepsPerSecond: isSet(object.stepsPerSecond)
+        ? globalThis.Number(object.stepsPerSecond)
+        : isSet(object.steps_per_second)
+        ? globalThis.Number(object.steps_per_second)
+        : 0,
+      etaSeconds: isSet(object.etaSeconds)
+        ? globalThis.Number(object.etaSeconds)
+        : isSet(object.eta_seconds)
+        ? globalThis.Number(object.eta_seconds)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SweepProgress): unknown {
+    const obj: any = {};
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.done !== 0) {
+      obj.done = Math.round(message.done);
+    }
+    if (message.reused !== 0) {
+      obj.reused = Math.round(message.reused);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.running !== 0) {
+      obj.running = Math.round(message.running);
+    }
+    if (message.stepsPerSecond !== 0) {
+      obj.stepsPerSecond = floatToJson(message.stepsPerSecond);
+    }
+    if (message.etaSeconds !== undefined) {
+      obj.etaSeconds = floatToJson(message.etaSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SweepProgress>): SweepProgress {
+    return SweepProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SweepProgress>): SweepProgress {
+    const message = createBaseSweepProgress();
+    message.total = object.total ?? 0;
+    message.done = object.done ?? 0;
+    message.reused = object.reused ?? 0;
+    message.failed = object.failed ?? 0;
+    message.running = object.running ?? 0;
+    message.stepsPerSecond = object.stepsPerSecond ?? 0;
+    message.etaSeconds = object.etaSeconds ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSweepPlanned(): SweepPlanned {
+  return { jobs: 0, reused: 0, toRun: 0, workers: 0, threads: 0, warnings: [] };
+}
+
+export const SweepPlanned: MessageFns<SweepPlanned> = {
+  encode(message: SweepPlanned, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobs !== 0) {
+      writer.uint32(8).uint32(message.jobs);
+    }
+    if (message.reused !== 0) {
+      writer.uint32(16).uint32(message.reused);
+    }
+    if (message.toRun !== 0) {
+      writer.uint32(24).uint32(message.toRun);
+    }
+    if (message.workers !== 0) {
+      writer.uint32(32).uint32(message.workers);
+    }
+    if (message.threads !== 0) {
+      writer.uint32(40).uint32(message.threads);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SweepPlanned {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSweepPlanned();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.jobs = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reused = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.toRun = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.workers = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.threads = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SweepPlanned {
+    return {
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+      reused: isSet(object.reused) ? globalThis.Number(object.reused) : 0,
+      toRun: isSet(object.toRun)
+        ? globalThis.Number(object.toRun)
+        : isSet(object.to_run)
+        ? globalThis.Number(object.to_run)
+        : 0,
+      workers: isSet(object.workers) ? globalThis.Number(object.workers) : 0,
+      threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: SweepPlanned): unknown {
+    const obj: any = {};
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    if (message.reused !== 0) {
+      obj.reused = Math.round(message.reused);
+    }
+    if (message.toRun !== 0) {
+      obj.toRun = Math.round(message.toRun);
+    }
+    if (message.workers !== 0) {
+      obj.workers = Math.round(message.workers);
+    }
+    if (message.threads !== 0) {
+      obj.threads = Math.round(message.threads);
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SweepPlanned>): SweepPlanned {
+    return SweepPlanned.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SweepPlanned>): SweepPlanned {
+    const message = createBaseSweepPlanned();
+    message.jobs = object.jobs ?? 0;
+    message.reused = object.reused ?? 0;
+    message.toRun = object.toRun ?? 0;
+    message.workers = object.workers ?? 0;
+    message.threads = object.threads ?? 0;
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseJobSkipped(): JobSkipped {
+  return { jobId: "", reason: "" };
+}
+
+export const JobSkipped: MessageFns<JobSkipped> = {
+  encode(message: JobSkipped, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobSkipped {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobSkipped();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobSkipped {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: JobSkipped): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JobSkipped>): JobSkipped {
+    return JobSkipped.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JobSkipped>): JobSkipped {
+    const message = createBaseJobSkipped();
+    message.jobId = object.jobId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 function createBaseSweepEvent(): SweepEvent {
   return { sweepId: "", event: undefined };
 }
@@ -1304,6 +1860,15 @@ export const SweepEvent: MessageFns<SweepEvent> = {
         break;
       case "done":
         SweepDone.encode(message.event.value, writer.uint32(34).fork()).join();
+        break;
+      case "sweepProgress":
+        SweepProgress.encode(message.event.value, writer.uint32(42).fork()).join();
+        break;
+      case "planned":
+        SweepPlanned.encode(message.event.value, writer.uint32(50).fork()).join();
+        break;
+      case "skipped":
+        JobSkipped.encode(message.event.value, writer.uint32(58).fork()).join();
         break;
     }
     return writer;
@@ -1354,6 +1919,30 @@ export const SweepEvent: MessageFns<SweepEvent> = {
             message.event = { $case: "done", value: SweepDone.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.event = { $case: "sweepProgress", value: SweepProgress.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.event = { $case: "planned", value: SweepPlanned.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.event = { $case: "skipped", value: JobSkipped.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1379,6 +1968,14 @@ export const SweepEvent: MessageFns<SweepEvent> = {
         ? { $case: "result", value: JobResult.fromJSON(object.result) }
         : isSet(object.done)
         ? { $case: "done", value: SweepDone.fromJSON(object.done) }
+        : isSet(object.sweepProgress)
+        ? { $case: "sweepProgress", value: SweepProgress.fromJSON(object.sweepProgress) }
+        : isSet(object.sweep_progress)
+        ? { $case: "sweepProgress", value: SweepProgress.fromJSON(object.sweep_progress) }
+        : isSet(object.planned)
+        ? { $case: "planned", value: SweepPlanned.fromJSON(object.planned) }
+        : isSet(object.skipped)
+        ? { $case: "skipped", value: JobSkipped.fromJSON(object.skipped) }
         : undefined,
     };
   },
@@ -1394,6 +1991,12 @@ export const SweepEvent: MessageFns<SweepEvent> = {
       obj.result = JobResult.toJSON(message.event.value);
     } else if (message.event?.$case === "done") {
       obj.done = SweepDone.toJSON(message.event.value);
+    } else if (message.event?.$case === "sweepProgress") {
+      obj.sweepProgress = SweepProgress.toJSON(message.event.value);
+    } else if (message.event?.$case === "planned") {
+      obj.planned = SweepPlanned.toJSON(message.event.value);
+    } else if (message.event?.$case === "skipped") {
+      obj.skipped = JobSkipped.toJSON(message.event.value);
     }
     return obj;
   },
@@ -1423,13 +2026,43 @@ export const SweepEvent: MessageFns<SweepEvent> = {
         }
         break;
       }
+      case "sweepProgress": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "sweepProgress", value: SweepProgress.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "planned": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "planned", value: SweepPlanned.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "skipped": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "skipped", value: JobSkipped.fromPartial(object.event.value) };
+        }
+        break;
+      }
     }
     return message;
   },
 };
 
 function createBaseSweepDone(): SweepDone {
-  return { state: "", jobs: 0, failed: 0 };
+  return {
+    state: "",
+    jobs: 0,
+    failed: 0,
+    ran: 0,
+    reused: 0,
+    notRun: 0,
+    cancelled: false,
+    wallMs: 0,
+    location: "",
+    name: "",
+    figure: "",
+  };
 }
 
 export const SweepDone: MessageFns<SweepDone> = {
@@ -1442,6 +2075,30 @@ export const SweepDone: MessageFns<SweepDone> = {
     }
     if (message.failed !== 0) {
       writer.uint32(24).uint32(message.failed);
+    }
+    if (message.ran !== 0) {
+      writer.uint32(32).uint32(message.ran);
+    }
+    if (message.reused !== 0) {
+      writer.uint32(40).uint32(message.reused);
+    }
+    if (message.notRun !== 0) {
+      writer.uint32(48).uint32(message.notRun);
+    }
+    if (message.cancelled !== false) {
+      writer.uint32(56).bool(message.cancelled);
+    }
+    if (message.wallMs !== 0) {
+      writer.uint32(65).double(message.wallMs);
+    }
+    if (message.location !== "") {
+      writer.uint32(74).string(message.location);
+    }
+    if (message.name !== "") {
+      writer.uint32(82).string(message.name);
+    }
+    if (message.figure !== "") {
+      writer.uint32(90).string(message.figure);
     }
     return writer;
   },
@@ -1483,6 +2140,70 @@ export const SweepDone: MessageFns<SweepDone> = {
             message.failed = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ran = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reused = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.notRun = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cancelled = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.wallMs = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.location = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.figure = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1500,6 +2221,22 @@ export const SweepDone: MessageFns<SweepDone> = {
       state: isSet(object.state) ? globalThis.String(object.state) : "",
       jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
       failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      ran: isSet(object.ran) ? globalThis.Number(object.ran) : 0,
+      reused: isSet(object.reused) ? globalThis.Number(object.reused) : 0,
+      notRun: isSet(object.notRun)
+        ? globalThis.Number(object.notRun)
+        : isSet(object.not_run)
+        ? globalThis.Number(object.not_run)
+        : 0,
+      cancelled: isSet(object.cancelled) ? globalThis.Boolean(object.cancelled) : false,
+      wallMs: isSet(object.wallMs)
+        ? globalThis.Number(object.wallMs)
+        : isSet(object.wall_ms)
+        ? globalThis.Number(object.wall_ms)
+        : 0,
+      location: isSet(object.location) ? globalThis.String(object.location) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      figure: isSet(object.figure) ? globalThis.String(object.figure) : "",
     };
   },
 
@@ -1514,6 +2251,30 @@ export const SweepDone: MessageFns<SweepDone> = {
     if (message.failed !== 0) {
       obj.failed = Math.round(message.failed);
     }
+    if (message.ran !== 0) {
+      obj.ran = Math.round(message.ran);
+    }
+    if (message.reused !== 0) {
+      obj.reused = Math.round(message.reused);
+    }
+    if (message.notRun !== 0) {
+      obj.notRun = Math.round(message.notRun);
+    }
+    if (message.cancelled !== false) {
+      obj.cancelled = message.cancelled;
+    }
+    if (message.wallMs !== 0) {
+      obj.wallMs = floatToJson(message.wallMs);
+    }
+    if (message.location !== "") {
+      obj.location = message.location;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.figure !== "") {
+      obj.figure = message.figure;
+    }
     return obj;
   },
 
@@ -1525,10 +2286,1546 @@ export const SweepDone: MessageFns<SweepDone> = {
     message.state = object.state ?? "";
     message.jobs = object.jobs ?? 0;
     message.failed = object.failed ?? 0;
+    message.ran = object.ran ?? 0;
+    message.reused = object.reused ?? 0;
+    message.notRun = object.notRun ?? 0;
+    message.cancelled = object.cancelled ?? false;
+    message.wallMs = object.wallMs ?? 0;
+    message.location = object.location ?? "";
+    message.name = object.name ?? "";
+    message.figure = object.figure ?? "";
     return message;
   },
 };
 
+function createBaseGetSweepRequest(): GetSweepRequest {
+  return { sweepId: "" };
+}
+
+export const GetSweepRequest: MessageFns<GetSweepRequest> = {
+  encode(message: GetSweepRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweepId !== "") {
+      writer.uint32(10).string(message.sweepId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSweepRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSweepRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweepId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSweepRequest {
+    return {
+      sweepId: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSweepRequest): unknown {
+    const obj: any = {};
+    if (message.sweepId !== "") {
+      obj.sweepId = message.sweepId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSweepRequest>): GetSweepRequest {
+    return GetSweepRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSweepRequest>): GetSweepRequest {
+    const message = createBaseGetSweepRequest();
+    message.sweepId = object.sweepId ?? "";
+    return message;
+  },
+};
+
+function createBaseSweepInfo(): SweepInfo {
+  return {
+    id: "",
+    name: "",
+    figure: "",
+    state: "",
+    error: "",
+    jobs: 0,
+    done: 0,
+    failed: 0,
+    createdAtMs: 0,
+    updatedAtMs: 0,
+  };
+}
+
+export const SweepInfo: MessageFns<SweepInfo> = {
+  encode(message: SweepInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.figure !== "") {
+      writer.uint32(26).string(message.figure);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.jobs !== 0) {
+      writer.uint32(48).uint32(message.jobs);
+    }
+    if (message.done !== 0) {
+      writer.uint32(56).uint32(message.done);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(64).uint32(message.failed);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(73).double(message.createdAtMs);
+    }
+    if (message.updatedAtMs !== 0) {
+      writer.uint32(81).double(message.updatedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SweepInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSweepInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.figure = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.jobs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.done = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.createdAtMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.updatedAtMs = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SweepInfo {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      figure: isSet(object.figure) ? globalThis.String(object.figure) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+      done: isSet(object.done) ? globalThis.Number(object.done) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+      updatedAtMs: isSet(object.updatedAtMs)
+        ? globalThis.Number(object.updatedAtMs)
+        : isSet(object.updated_at_ms)
+        ? globalThis.Number(object.updated_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: SweepInfo): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.figure !== "") {
+      obj.figure = message.figure;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    if (message.done !== 0) {
+      obj.done = Math.round(message.done);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = floatToJson(message.createdAtMs);
+    }
+    if (message.updatedAtMs !== 0) {
+      obj.updatedAtMs = floatToJson(message.updatedAtMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SweepInfo>): SweepInfo {
+    return SweepInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SweepInfo>): SweepInfo {
+    const message = createBaseSweepInfo();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.figure = object.figure ?? "";
+    message.state = object.state ?? "";
+    message.error = object.error ?? "";
+    message.jobs = object.jobs ?? 0;
+    message.done = object.done ?? 0;
+    message.failed = object.failed ?? 0;
+    message.createdAtMs = object.createdAtMs ?? 0;
+    message.updatedAtMs = object.updatedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseListSweepsRequest(): ListSweepsRequest {
+  return {};
+}
+
+export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
+  encode(_: ListSweepsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSweepsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSweepsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListSweepsRequest {
+    return {};
+  },
+
+  toJSON(_: ListSweepsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSweepsRequest>): ListSweepsRequest {
+    return ListSweepsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListSweepsRequest>): ListSweepsRequest {
+    const message = createBaseListSweepsRequest();
+    return message;
+  },
+};
+
+function createBaseListSweepsResponse(): ListSweepsResponse {
+  return { sweeps: [] };
+}
+
+export const ListSweepsResponse: MessageFns<ListSweepsResponse> = {
+  encode(message: ListSweepsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sweeps) {
+      SweepInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSweepsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSweepsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweeps.push(SweepInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSweepsResponse {
+    return {
+      sweeps: globalThis.Array.isArray(object?.sweeps) ? object.sweeps.map((e: any) => SweepInfo.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListSweepsResponse): unknown {
+    const obj: any = {};
+    if (message.sweeps?.length) {
+      obj.sweeps = message.sweeps.map((e) => SweepInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSweepsResponse>): ListSweepsResponse {
+    return ListSweepsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSweepsResponse>): ListSweepsResponse {
+    const message = createBaseListSweepsResponse();
+    message.sweeps = object.sweeps?.map((e) => SweepInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCancelSweepRequest(): CancelSweepRequest {
+  return { sweepId: "" };
+}
+
+export const CancelSweepRequest: MessageFns<CancelSweepRequest> = {
+  encode(message: CancelSweepRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweepId !== "") {
+      writer.uint32(10).string(message.sweepId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelSweepRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelSweepRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweepId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelSweepRequest {
+    return {
+      sweepId: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelSweepRequest): unknown {
+    const obj: any = {};
+    if (message.sweepId !== "") {
+      obj.sweepId = message.sweepId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelSweepRequest>): CancelSweepRequest {
+    return CancelSweepRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelSweepRequest>): CancelSweepRequest {
+    const message = createBaseCancelSweepRequest();
+    message.sweepId = object.sweepId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelSweepResponse(): CancelSweepResponse {
+  return { sweepId: "", wasRunning: false };
+}
+
+export const CancelSweepResponse: MessageFns<CancelSweepResponse> = {
+  encode(message: CancelSweepResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweepId !== "") {
+      writer.uint32(10).string(message.sweepId);
+    }
+    if (message.wasRunning !== false) {
+      writer.uint32(16).bool(message.wasRunning);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelSweepResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelSweepResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweepId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.wasRunning = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelSweepResponse {
+    return {
+      sweepId: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+      wasRunning: isSet(object.wasRunning)
+        ? globalThis.Boolean(object.wasRunning)
+        : isSet(object.was_running)
+        ? globalThis.Boolean(object.was_running)
+        : false,
+    };
+  },
+
+  toJSON(message: CancelSweepResponse): unknown {
+    const obj: any = {};
+    if (message.sweepId !== "") {
+      obj.sweepId = message.sweepId;
+    }
+    if (message.wasRunning !== false) {
+      obj.wasRunning = message.wasRunning;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelSweepResponse>): CancelSweepResponse {
+    return CancelSweepResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelSweepResponse>): CancelSweepResponse {
+    const message = createBaseCancelSweepResponse();
+    message.sweepId = object.sweepId ?? "";
+    message.wasRunning = object.wasRunning ?? false;
+    return message;
+  },
+};
+
+function createBaseQueryResultsRequest(): QueryResultsRequest {
+  return { sweepId: "" };
+}
+
+export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
+  encode(message: QueryResultsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweepId !== "") {
+      writer.uint32(10).string(message.sweepId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryResultsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryResultsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweepId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryResultsRequest {
+    return {
+      sweepId: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+    };
+  },
+
+  toJSON(message: QueryResultsRequest): unknown {
+    const obj: any = {};
+    if (message.sweepId !== "") {
+      obj.sweepId = message.sweepId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueryResultsRequest>): QueryResultsRequest {
+    return QueryResultsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueryResultsRequest>): QueryResultsRequest {
+    const message = createBaseQueryResultsRequest();
+    message.sweepId = object.sweepId ?? "";
+    return message;
+  },
+};
+
+function createBaseResultRecord(): ResultRecord {
+  return {
+    sweep: "",
+    job: "",
+    figure: "",
+    series: "",
+    kind: "",
+    dataset: "",
+    sigma: 0,
+    epsilon: undefined,
+    removals: 0,
+    k: undefined,
+    alpha: undefined,
+    epsilon0: undefined,
+    batch: undefined,
+    chains: 0,
+    accuracyMean: 0,
+    accuracyStd: 0,
+    accuracies: [],
+    engine: "",
+    wallMs: 0,
+  };
+}
+
+export const ResultRecord: MessageFns<ResultRecord> = {
+  encode(message: ResultRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweep !== "") {
+      writer.uint32(10).string(message.sweep);
+    }
+    if (message.job !== "") {
+      writer.uint32(18).string(message.job);
+    }
+    if (message.figure !== "") {
+      writer.uint32(26).string(message.figure);
+    }
+    if (message.series !== "") {
+      writer.uint32(34).string(message.series);
+    }
+    if (message.kind !== "") {
+      writer.uint32(42).string(message.kind);
+    }
+    if (message.dataset !== "") {
+      writer.uint32(50).string(message.dataset);
+    }
+    if (message.sigma !== 0) {
+      writer.uint32(57).double(message.sigma);
+    }
+    if (message.epsilon !== undefined) {
+      writer.uint32(65).double(message.epsilon);
+    }
+    if (message.removals !== 0) {
+      writer.uint32(72).uint32(message.removals);
+    }
+    if (message.k !== undefined) {
+      writer.uint32(81).double(message.k);
+    }
+    if (message.alpha !== undefined) {
+      writer.uint32(89).double(message.alpha);
+    }
+    if (message.epsilon0 !== undefined) {
+      writer.uint32(97).double(message.epsilon0);
+    }
+    if (message.batch !== undefined) {
+      writer.uint32(105).double(message.batch);
+    }
+    if (message.chains !== 0) {
+      writer.uint32(112).uint32(message.chains);
+    }
+    if (message.accuracyMean !== 0) {
+      writer.uint32(121).double(message.accuracyMean);
+    }
+    if (message.accuracyStd !== 0) {
+      writer.uint32(129).double(message.accuracyStd);
+    }
+    if (message.accuracies.length !== 0) {
+      writer.uint32(138).fork();
+      for (const v of message.accuracies) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.engine !== "") {
+      writer.uint32(146).string(message.engine);
+    }
+    if (message.wallMs !== 0) {
+      writer.uint32(153).double(message.wallMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResultRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResultRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweep = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.job = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.figure = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.series = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.dataset = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.sigma = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.epsilon = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.removals = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.k = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.alpha = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.epsilon0 = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.batch = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.chains = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.accuracyMean = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.accuracyStd = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag === 137) {
+              message.accuracies.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 138) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.accuracies.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.engine = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 153) {
+              break;
+            }
+
+            message.wallMs = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResultRecord {
+    return {
+      sweep: isSet(object.sweep) ? globalThis.String(object.sweep) : "",
+      job: isSet(object.job) ? globalThis.String(object.job) : "",
+      figure: isSet(object.figure) ? globalThis.String(object.figure) : "",
+      series: isSet(object.series) ? globalThis.String(object.series) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      dataset: isSet(object.dataset) ? globalThis.String(object.dataset) : "",
+      sigma: isSet(object.sigma) ? globalThis.Number(object.sigma) : 0,
+      epsilon: isSet(object.epsilon) ? globalThis.Number(object.epsilon) : undefined,
+      removals: isSet(object.removals) ? globalThis.Number(object.removals) : 0,
+      k: isSet(object.k) ? globalThis.Number(object.k) : undefined,
+      alpha: isSet(object.alpha) ? globalThis.Number(object.alpha) : undefined,
+      epsilon0: isSet(object.epsilon0) ? globalThis.Number(object.epsilon0) : undefined,
+      batch: isSet(object.batch) ? globalThis.Number(object.batch) : undefined,
+      chains: isSet(object.chains) ? globalThis.Number(object.chains) : 0,
+      accuracyMean: isSet(object.accuracyMean)
+        ? globalThis.Number(object.accuracyMean)
+        : isSet(object.accuracy_mean)
+        ? globalThis.Number(object.accuracy_mean)
+        : 0,
+      accuracyStd: isSet(object.accuracyStd)
+        ? globalThis.Number(object.accuracyStd)
+        : isSet(object.accuracy_std)
+        ? globalThis.Number(object.accuracy_std)
+        : 0,
+      accuracies: globalThis.Array.isArray(object?.accuracies)
+        ? object.accuracies.map((e: any) => globalThis.Number(e))
+        : [],
+      engine: isSet(object.engine) ? globalThis.String(object.engine) : "",
+      wallMs: isSet(object.wallMs)
+        ? globalThis.Number(object.wallMs)
+        : isSet(object.wall_ms)
+        ? globalThis.Number(object.wall_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResultRecord): unknown {
+    const obj: any = {};
+    if (message.sweep !== "") {
+      obj.sweep = message.sweep;
+    }
+    if (message.job !== "") {
+      obj.job = message.job;
+    }
+    if (message.figure !== "") {
+      obj.figure = message.figure;
+    }
+    if (message.series !== "") {
+      obj.series = message.series;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.dataset !== "") {
+      obj.dataset = message.dataset;
+    }
+    if (message.sigma !== 0) {
+      obj.sigma = floatToJson(message.sigma);
+    }
+    if (message.epsilon !== undefined) {
+      obj.epsilon = floatToJson(message.epsilon);
+    }
+    if (message.removals !== 0) {
+      obj.removals = Math.round(message.removals);
+    }
+    if (message.k !== undefined) {
+      obj.k = floatToJson(message.k);
+    }
+    if (message.alpha !== undefined) {
+      obj.alpha = floatToJson(message.alpha);
+    }
+    if (message.epsilon0 !== undefined) {
+      obj.epsilon0 = floatToJson(message.epsilon0);
+    }
+    if (message.batch !== undefined) {
+      obj.batch = floatToJson(message.batch);
+    }
+    if (message.chains !== 0) {
+      obj.chains = Math.round(message.chains);
+    }
+    if (message.accuracyMean !== 0) {
+      obj.accuracyMean = floatToJson(message.accuracyMean);
+    }
+    if (message.accuracyStd !== 0) {
+      obj.accuracyStd = floatToJson(message.accuracyStd);
+    }
+    if (message.accuracies?.length) {
+      obj.accuracies = message.accuracies.map((e) => floatToJson(e));
+    }
+    if (message.engine !== "") {
+      obj.engine = message.engine;
+    }
+    if (message.wallMs !== 0) {
+      obj.wallMs = floatToJson(message.wallMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResultRecord>): ResultRecord {
+    return ResultRecord.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResultRecord>): ResultRecord {
+    const message = createBaseResultRecord();
+    message.sweep = object.sweep ?? "";
+    message.job = object.job ?? "";
+    message.figure = object.figure ?? "";
+    message.series = object.series ?? "";
+    message.kind = object.kind ?? "";
+    message.dataset = object.dataset ?? "";
+    message.sigma = object.sigma ?? 0;
+    message.epsilon = object.epsilon ?? undefined;
+    message.removals = object.removals ?? 0;
+    message.k = object.k ?? undefined;
+    message.alpha = object.alpha ?? undefined;
+    message.epsilon0 = object.epsilon0 ?? undefined;
+    message.batch = object.batch ?? undefined;
+    message.chains = object.chains ?? 0;
+    message.accuracyMean = object.accuracyMean ?? 0;
+    message.accuracyStd = object.accuracyStd ?? 0;
+    message.accuracies = object.accuracies?.map((e) => e) || [];
+    message.engine = object.engine ?? "";
+    message.wallMs = object.wallMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseQueryResultsResponse(): QueryResultsResponse {
+  return { sweep: undefined, rows: [] };
+}
+
+export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
+  encode(message: QueryResultsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweep !== undefined) {
+      SweepInfo.encode(message.sweep, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.rows) {
+      ResultRecord.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryResultsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryResultsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweep = SweepInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rows.push(ResultRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryResultsResponse {
+    return {
+      sweep: isSet(object.sweep) ? SweepInfo.fromJSON(object.sweep) : undefined,
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => ResultRecord.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: QueryResultsResponse): unknown {
+    const obj: any = {};
+    if (message.sweep !== undefined) {
+      obj.sweep = SweepInfo.toJSON(message.sweep);
+    }
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => ResultRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueryResultsResponse>): QueryResultsResponse {
+    return QueryResultsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueryResultsResponse>): QueryResultsResponse {
+    const message = createBaseQueryResultsResponse();
+    message.sweep = (object.sweep !== undefined && object.sweep !== null)
+      ? SweepInfo.fromPartial(object.sweep)
+      : undefined;
+    message.rows = object.rows?.map((e) => ResultRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWorkerInfo(): WorkerInfo {
+  return {
+    id: "",
+    host: "",
+    engine: "",
+    device: "",
+    cores: 0,
+    concurrency: 0,
+    running: 0,
+    pid: 0,
+    startedAtMs: 0,
+    lastSeenMs: 0,
+    stopping: false,
+  };
+}
+
+export const WorkerInfo: MessageFns<WorkerInfo> = {
+  encode(message: WorkerInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.host !== "") {
+      writer.uint32(18).string(message.host);
+    }
+    if (message.engine !== "") {
+      writer.uint32(26).string(message.engine);
+    }
+    if (message.device !== "") {
+      writer.uint32(34).string(message.device);
+    }
+    if (message.cores !== 0) {
+      writer.uint32(40).uint32(message.cores);
+    }
+    if (message.concurrency !== 0) {
+      writer.uint32(48).uint32(message.concurrency);
+    }
+    if (message.running !== 0) {
+      writer.uint32(56).uint32(message.running);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(64).uint32(message.pid);
+    }
+    if (message.startedAtMs !== 0) {
+      writer.uint32(73).double(message.startedAtMs);
+    }
+    if (message.lastSeenMs !== 0) {
+      writer.uint32(81).double(message.lastSeenMs);
+    }
+    if (message.stopping !== false) {
+      writer.uint32(88).bool(message.stopping);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WorkerInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWorkerInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.engine = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cores = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.concurrency = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.running = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.startedAtMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.lastSeenMs = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.stopping = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WorkerInfo {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      engine: isSet(object.engine) ? globalThis.String(object.engine) : "",
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      cores: isSet(object.cores) ? globalThis.Number(object.cores) : 0,
+      concurrency: isSet(object.concurrency) ? globalThis.Number(object.concurrency) : 0,
+      running: isSet(object.running) ? globalThis.Number(object.running) : 0,
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      startedAtMs: isSet(object.startedAtMs)
+        ? globalThis.Number(object.startedAtMs)
+        : isSet(object.started_at_ms)
+        ? globalThis.Number(object.started_at_ms)
+        : 0,
+      lastSeenMs: isSet(object.lastSeenMs)
+        ? globalThis.Number(object.lastSeenMs)
+        : isSet(object.last_seen_ms)
+        ? globalThis.Number(object.last_seen_ms)
+        : 0,
+      stopping: isSet(object.stopping) ? globalThis.Boolean(object.stopping) : false,
+    };
+  },
+
+  toJSON(message: WorkerInfo): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.engine !== "") {
+      obj.engine = message.engine;
+    }
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.cores !== 0) {
+      obj.cores = Math.round(message.cores);
+    }
+    if (message.concurrency !== 0) {
+      obj.concurrency = Math.round(message.concurrency);
+    }
+    if (message.running !== 0) {
+      obj.running = Math.round(message.running);
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    if (message.startedAtMs !== 0) {
+      obj.startedAtMs = floatToJson(message.startedAtMs);
+    }
+    if (message.lastSeenMs !== 0) {
+      obj.lastSeenMs = floatToJson(message.lastSeenMs);
+    }
+    if (message.stopping !== false) {
+      obj.stopping = message.stopping;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WorkerInfo>): WorkerInfo {
+    return WorkerInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WorkerInfo>): WorkerInfo {
+    const message = createBaseWorkerInfo();
+    message.id = object.id ?? "";
+    message.host = object.host ?? "";
+    message.engine = object.engine ?? "";
+    message.device = object.device ?? "";
+    message.cores = object.cores ?? 0;
+    message.concurrency = object.concurrency ?? 0;
+    message.running = object.running ?? 0;
+    message.pid = object.pid ?? 0;
+    message.startedAtMs = object.startedAtMs ?? 0;
+    message.lastSeenMs = object.lastSeenMs ?? 0;
+    message.stopping = object.stopping ?? false;
+    return message;
+  },
+};
+
+function createBaseListWorkersRequest(): ListWorkersRequest {
+  return {};
+}
+
+export const ListWorkersRequest: MessageFns<ListWorkersRequest> = {
+  encode(_: ListWorkersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWorkersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWorkersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListWorkersRequest {
+    return {};
+  },
+
+  toJSON(_: ListWorkersRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWorkersRequest>): ListWorkersRequest {
+    return ListWorkersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListWorkersRequest>): ListWorkersRequest {
+    const message = createBaseListWorkersRequest();
+    return message;
+  },
+};
+
+function createBaseListWorkersResponse(): ListWorkersResponse {
+  return { workers: [] };
+}
+
+export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
+  encode(message: ListWorkersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.workers) {
+      WorkerInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWorkersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWorkersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workers.push(WorkerInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListWorkersResponse {
+    return {
+      workers: globalThis.Array.isArray(object?.workers) ? object.workers.map((e: any) => WorkerInfo.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListWorkersResponse): unknown {
+    const obj: any = {};
+    if (message.workers?.length) {
+      obj.workers = message.workers.map((e) => WorkerInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWorkersResponse>): ListWorkersResponse {
+    return ListWorkersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListWorkersResponse>): ListWorkersResponse {
+    const message = createBaseListWorkersResponse();
+    message.workers = object.workers?.map((e) => WorkerInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+/** Every call needs `authorization: Bearer <COORDINATOR_TOKEN>` metadata; without it, UNAUTHENTICATED. */
 export type CoordinatorService = typeof CoordinatorService;
 export const CoordinatorService = {
   submitSweep: {
@@ -1540,6 +3837,7 @@ export const CoordinatorService = {
     responseSerialize: (value: SubmitSweepResponse): Buffer => Buffer.from(SubmitSweepResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitSweepResponse => SubmitSweepResponse.decode(value),
   },
+  /** Reattachable: a watcher gets the sweep's state now, then its events until it ends. */
   watchSweep: {
     path: "/unlearn.v1.Coordinator/WatchSweep" as const,
     requestStream: false as const,
@@ -1549,11 +3847,63 @@ export const CoordinatorService = {
     responseSerialize: (value: SweepEvent): Buffer => Buffer.from(SweepEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): SweepEvent => SweepEvent.decode(value),
   },
+  getSweep: {
+    path: "/unlearn.v1.Coordinator/GetSweep" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSweepRequest): Buffer => Buffer.from(GetSweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSweepRequest => GetSweepRequest.decode(value),
+    responseSerialize: (value: SweepInfo): Buffer => Buffer.from(SweepInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SweepInfo => SweepInfo.decode(value),
+  },
+  listSweeps: {
+    path: "/unlearn.v1.Coordinator/ListSweeps" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSweepsRequest): Buffer => Buffer.from(ListSweepsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSweepsRequest => ListSweepsRequest.decode(value),
+    responseSerialize: (value: ListSweepsResponse): Buffer => Buffer.from(ListSweepsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSweepsResponse => ListSweepsResponse.decode(value),
+  },
+  cancelSweep: {
+    path: "/unlearn.v1.Coordinator/CancelSweep" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelSweepRequest): Buffer => Buffer.from(CancelSweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelSweepRequest => CancelSweepRequest.decode(value),
+    responseSerialize: (value: CancelSweepResponse): Buffer => Buffer.from(CancelSweepResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelSweepResponse => CancelSweepResponse.decode(value),
+  },
+  queryResults: {
+    path: "/unlearn.v1.Coordinator/QueryResults" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QueryResultsRequest): Buffer => Buffer.from(QueryResultsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueryResultsRequest => QueryResultsRequest.decode(value),
+    responseSerialize: (value: QueryResultsResponse): Buffer =>
+      Buffer.from(QueryResultsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueryResultsResponse => QueryResultsResponse.decode(value),
+  },
+  listWorkers: {
+    path: "/unlearn.v1.Coordinator/ListWorkers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListWorkersRequest): Buffer => Buffer.from(ListWorkersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListWorkersRequest => ListWorkersRequest.decode(value),
+    responseSerialize: (value: ListWorkersResponse): Buffer => Buffer.from(ListWorkersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListWorkersResponse => ListWorkersResponse.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
   submitSweep: handleUnaryCall<SubmitSweepRequest, SubmitSweepResponse>;
+  /** Reattachable: a watcher gets the sweep's state now, then its events until it ends. */
   watchSweep: handleServerStreamingCall<WatchSweepRequest, SweepEvent>;
+  getSweep: handleUnaryCall<GetSweepRequest, SweepInfo>;
+  listSweeps: handleUnaryCall<ListSweepsRequest, ListSweepsResponse>;
+  cancelSweep: handleUnaryCall<CancelSweepRequest, CancelSweepResponse>;
+  queryResults: handleUnaryCall<QueryResultsRequest, QueryResultsResponse>;
+  listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
 }
 
 export interface CoordinatorClient extends Client {
@@ -1572,12 +3922,88 @@ export interface CoordinatorClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitSweepResponse) => void,
   ): ClientUnaryCall;
+  /** Reattachable: a watcher gets the sweep's state now, then its events until it ends. */
   watchSweep(request: WatchSweepRequest, options?: Partial<CallOptions>): ClientReadableStream<SweepEvent>;
   watchSweep(
     request: WatchSweepRequest,
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<SweepEvent>;
+  getSweep(
+    request: GetSweepRequest,
+    callback: (error: ServiceError | null, response: SweepInfo) => void,
+  ): ClientUnaryCall;
+  getSweep(
+    request: GetSweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SweepInfo) => void,
+  ): ClientUnaryCall;
+  getSweep(
+    request: GetSweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SweepInfo) => void,
+  ): ClientUnaryCall;
+  listSweeps(
+    request: ListSweepsRequest,
+    callback: (error: ServiceError | null, response: ListSweepsResponse) => void,
+  ): ClientUnaryCall;
+  listSweeps(
+    request: ListSweepsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSweepsResponse) => void,
+  ): ClientUnaryCall;
+  listSweeps(
+    request: ListSweepsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSweepsResponse) => void,
+  ): ClientUnaryCall;
+  cancelSweep(
+    request: CancelSweepRequest,
+    callback: (error: ServiceError | null, response: CancelSweepResponse) => void,
+  ): ClientUnaryCall;
+  cancelSweep(
+    request: CancelSweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelSweepResponse) => void,
+  ): ClientUnaryCall;
+  cancelSweep(
+    request: CancelSweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelSweepResponse) => void,
+  ): ClientUnaryCall;
+  queryResults(
+    request: QueryResultsRequest,
+    callback: (error: ServiceError | null, response: QueryResultsResponse) => void,
+  ): ClientUnaryCall;
+  queryResults(
+    request: QueryResultsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QueryResultsResponse) => void,
+  ): ClientUnaryCall;
+  queryResults(
+    request: QueryResultsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QueryResultsResponse) => void,
+  ): ClientUnaryCall;
+  listWorkers(
+    request: ListWorkersRequest,
+    callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
+  ): ClientUnaryCall;
+  listWorkers(
+    request: ListWorkersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
+  ): ClientUnaryCall;
+  listWorkers(
+    request: ListWorkersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const CoordinatorClient = makeGenericClientConstructor(
