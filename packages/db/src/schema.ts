@@ -27,7 +27,9 @@ const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 
-export const SWEEP_STATES = ["running", "done", "failed"] as const;
+// "interrupted": the run stopped before its jobs were done (Ctrl-C, a store error, or an owner that died,
+// derived when read) and a rerun of the same config resumes it.
+export const SWEEP_STATES = ["running", "done", "failed", "interrupted"] as const;
 export type SweepState = (typeof SWEEP_STATES)[number];
 export const JOB_STATES = ["pending", "running", "done", "failed"] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -42,10 +44,17 @@ export const sweeps = pgTable(
     // uint64 as decimal text: exact, and JSON / every driver handle it without bigint support.
     seed: text("seed").notNull(),
     state: text("state").$type<SweepState>().notNull().default("running"),
+    // Why the sweep stopped (interrupted or failed); null while it runs and once it is done.
+    error: text("error"),
+    // The process that runs the sweep while state is running: a reader on the same host whose owner pid
+    // is gone shows it as interrupted (a killed sweep never writes its own end). Null for other states.
+    ownerHost: text("owner_host"),
+    ownerPid: integer("owner_pid"),
+    ownerStartedAt: timestamp("owner_started_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [check("sweeps_state_check", sql`${t.state} in ('running', 'done', 'failed')`)],
+  (t) => [check("sweeps_state_check", sql`${t.state} in ('running', 'done', 'failed', 'interrupted')`)],
 );
 
 export const jobs = pgTable(

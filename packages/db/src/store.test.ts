@@ -1,10 +1,11 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { JobKind, JobResult, JobSpec, jobId, Smoothness } from "@unlearn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends } from "../test/backends.ts";
-import { meanStd, openStore, type Store } from "./index.ts";
+import { currentOwner, meanStd, openStore, type Store } from "./index.ts";
 
 const learnSpec = (over: Partial<JobSpec> = {}) =>
   JobSpec.fromPartial({
@@ -117,6 +118,41 @@ for (const backend of await backends()) {
       await expect(store.createSweep({ ...s, id: uid("sweep"), seed: "-1" })).rejects.toThrow(
         /seed must be a uint64/,
       );
+    });
+
+    it("a running sweep whose owner process is gone reads as interrupted, in listSweeps and getSweep", async () => {
+      const id = uid("sweep");
+      await store.createSweep({ id, name: "ghost", figure: "fig5", config: {}, seed: "1" });
+      expect(await store.getSweep(id)).toMatchObject({
+        state: "running",
+        owner: currentOwner(),
+        error: null,
+      });
+      // A real process that has exited: its pid is not alive.
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+      const dead = { host: hostname(), pid: gone, startedAt: new Date(Date.now() - 1000) };
+      await store.setSweepState(id, "running", { owner: dead });
+      const listed = (await store.listSweeps()).find((x) => x.id === id)!;
+      expect(listed).toMatchObject({ state: "interrupted", owner: null });
+      expect(listed.error).toMatch(new RegExp(`process ${gone} on ${hostname()} ended`));
+      expect(await store.getSweep(id)).toMatchObject({ state: "interrupted" });
+      // A live pid that started after the owner did is a reused pid, not the owner.
+      const reused = { host: hostname(), pid: process.pid, startedAt: new Date(Date.now() - 3_600_000) };
+      await store.setSweepState(id, "running", { owner: reused });
+      expect((await store.getSweep(id))!.state).toBe("interrupted");
+      // Another host's owner cannot be judged from here: it stays running.
+      await store.setSweepState(id, "running", { owner: { ...dead, host: "elsewhere.invalid" } });
+      expect((await store.getSweep(id))!.state).toBe("running");
+      // A stored interrupted state keeps its error; done clears both error and owner.
+      await store.setSweepState(id, "interrupted", { error: "stopped by SIGINT" });
+      expect(await store.getSweep(id)).toMatchObject({
+        state: "interrupted",
+        error: "stopped by SIGINT",
+        owner: null,
+      });
+      await store.setSweepState(id, "done", { error: "ignored" });
+      expect(await store.getSweep(id)).toMatchObject({ state: "done", error: null, owner: null });
+      expect(await store.getSweep("no-such-sweep")).toBeNull();
     });
 
     it("upsertJobs is idempotent, keeps specs (bigint seeds as decimal strings) and rejects unknown kinds", async () => {

@@ -5,6 +5,7 @@
 import { type JobResult, JobSpec, RESULT_KINDS, type ResultKind, type ResultRow } from "@unlearn/protocol";
 import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { currentOwner, ownerAlive, type SweepOwner } from "./owner.ts";
 import {
   artifacts,
   events,
@@ -19,7 +20,7 @@ import {
   sweeps,
 } from "./schema.ts";
 
-export type { JobState, SweepState };
+export type { JobState, SweepOwner, SweepState };
 
 export interface SweepInput {
   id: string;
@@ -57,8 +58,14 @@ export interface SweepSummary {
   id: string;
   name: string;
   figure: string;
+  /** as stored, except that a running sweep whose owner is gone reads as interrupted */
   state: SweepState;
+  /** why it stopped (interrupted or failed), or null */
+  error: string | null;
+  /** the process running it while it is running; null otherwise */
+  owner: SweepOwner | null;
   createdAt: Date;
+  updatedAt: Date;
   /** distinct jobs linked to the sweep */
   jobs: number;
   /** of those, jobs with a stored result */
@@ -93,7 +100,12 @@ export interface Store {
   /** where the data lives; a postgres URL with its password masked */
   readonly location: string;
   createSweep(s: SweepInput): Promise<{ created: boolean }>;
-  setSweepState(id: string, state: SweepState): Promise<void>;
+  /**
+   * Moves a sweep to `state`. "running" records its owner (this process unless `owner` names another,
+   * e.g. a coordinator's client); every other state clears the owner. `error` says why it stopped (kept
+   * for interrupted and failed, cleared otherwise).
+   */
+  setSweepState(id: string, state: SweepState, extra?: { error?: string; owner?: SweepOwner }): Promise<void>;
   upsertJobs(jobs: JobInput[]): Promise<void>;
   linkSweepJobs(sweepId: string, links: SweepJobLink[]): Promise<void>;
   setJobState(jobId: string, state: JobState, extra?: { error?: string; attempt?: number }): Promise<void>;
@@ -106,7 +118,10 @@ export interface Store {
   listEvents(sweepId: string, options?: { afterId?: number; limit?: number }): Promise<EventRecord[]>;
   /** One job's row, or null when it is not stored. */
   getJob(jobId: string): Promise<JobRecord | null>;
+  /** Every sweep, newest first; a running sweep whose owner is gone reads as interrupted. */
   listSweeps(): Promise<SweepSummary[]>;
+  /** One sweep (same derivation as listSweeps), or null when it is not stored. */
+  getSweep(id: string): Promise<SweepSummary | null>;
   sweepResults(sweepId: string): Promise<ResultRow[]>;
   close(): Promise<void>;
 }
@@ -196,6 +211,64 @@ function labelNumber(labels: unknown, key: (typeof LABEL_KEYS)[number]): number 
   return typeof v === "number" ? v : null;
 }
 
+function ownerColumns(owner: SweepOwner | null) {
+  return {
+    ownerHost: owner?.host ?? null,
+    ownerPid: owner?.pid ?? null,
+    ownerStartedAt: owner?.startedAt ?? null,
+  };
+}
+
+/** The sweeps (all, or the one with `id`) with their job counts, newest first. */
+function summaryQuery(db: Db, id?: string) {
+  return db
+    .select({
+      id: sweeps.id,
+      name: sweeps.name,
+      figure: sweeps.figure,
+      state: sweeps.state,
+      error: sweeps.error,
+      ownerHost: sweeps.ownerHost,
+      ownerPid: sweeps.ownerPid,
+      ownerStartedAt: sweeps.ownerStartedAt,
+      createdAt: sweeps.createdAt,
+      updatedAt: sweeps.updatedAt,
+      jobs: sql<number>`count(distinct ${sweepJobs.jobId})`.mapWith(Number),
+      done: sql<number>`count(distinct ${results.jobId})`.mapWith(Number),
+      failed:
+        sql<number>`count(distinct case when ${jobs.state} = 'failed' and ${results.jobId} is null then ${jobs.id} end)`.mapWith(
+          Number,
+        ),
+    })
+    .from(sweeps)
+    .leftJoin(sweepJobs, eq(sweepJobs.sweepId, sweeps.id))
+    .leftJoin(jobs, eq(jobs.id, sweepJobs.jobId))
+    .leftJoin(results, eq(results.jobId, sweepJobs.jobId))
+    .where(id === undefined ? undefined : eq(sweeps.id, id))
+    .groupBy(sweeps.id)
+    .orderBy(desc(sweeps.createdAt), asc(sweeps.id));
+}
+
+type SummaryRow = Awaited<ReturnType<typeof summaryQuery>>[number];
+
+/** A summary row as readers see it: a running sweep whose owner is gone reads as interrupted. */
+function summaryOf(row: SummaryRow): SweepSummary {
+  const { ownerHost, ownerPid, ownerStartedAt, ...rest } = row;
+  const owner =
+    row.state === "running" && ownerHost !== null && ownerPid !== null && ownerStartedAt !== null
+      ? { host: ownerHost, pid: ownerPid, startedAt: ownerStartedAt }
+      : null;
+  if (owner && !ownerAlive(owner)) {
+    return {
+      ...rest,
+      state: "interrupted",
+      error: `its process ${owner.pid} on ${owner.host} ended without finishing it`,
+      owner: null,
+    };
+  }
+  return { ...rest, owner };
+}
+
 /** Builds a Store over a migrated Drizzle database; `closeClient` releases the driver's connection(s). */
 export function createStore(
   db: Db,
@@ -219,6 +292,8 @@ export function createStore(
         figure: requireString(s.figure, `sweep ${s.id}: figure`),
         config: jsonValue(s.config, `sweep ${s.id}: config`),
         seed: requireText(s.seed, `sweep ${s.id}: seed`),
+        // A new sweep is running (the column's default) and owned by this process.
+        ...ownerColumns(currentOwner()),
       };
       if (!/^\d+$/.test(row.seed) || BigInt(row.seed) >= 2n ** 64n) {
         throw new Error(`sweep ${s.id}: seed must be a uint64 in decimal, got ${JSON.stringify(s.seed)}`);
@@ -231,12 +306,18 @@ export function createStore(
       return { created: inserted.length > 0 };
     },
 
-    async setSweepState(id, state) {
+    async setSweepState(id, state, extra) {
       live();
       requireOneOf(state, SWEEP_STATES, `sweep ${id}: state`);
+      const stopped = state === "interrupted" || state === "failed";
       const updated = await db
         .update(sweeps)
-        .set({ state, updatedAt: sql`now()` })
+        .set({
+          state,
+          ...ownerColumns(state === "running" ? (extra?.owner ?? currentOwner()) : null),
+          error: stopped ? (extra?.error ?? null) : null,
+          updatedAt: sql`now()`,
+        })
         .where(eq(sweeps.id, id))
         .returning({ id: sweeps.id });
       if (updated.length === 0) throw new Error(`setSweepState: unknown sweep "${id}"`);
@@ -445,27 +526,13 @@ export function createStore(
 
     async listSweeps() {
       live();
-      const rows = await db
-        .select({
-          id: sweeps.id,
-          name: sweeps.name,
-          figure: sweeps.figure,
-          state: sweeps.state,
-          createdAt: sweeps.createdAt,
-          jobs: sql<number>`count(distinct ${sweepJobs.jobId})`.mapWith(Number),
-          done: sql<number>`count(distinct ${results.jobId})`.mapWith(Number),
-          failed:
-            sql<number>`count(distinct case when ${jobs.state} = 'failed' and ${results.jobId} is null then ${jobs.id} end)`.mapWith(
-              Number,
-            ),
-        })
-        .from(sweeps)
-        .leftJoin(sweepJobs, eq(sweepJobs.sweepId, sweeps.id))
-        .leftJoin(jobs, eq(jobs.id, sweepJobs.jobId))
-        .leftJoin(results, eq(results.jobId, sweepJobs.jobId))
-        .groupBy(sweeps.id)
-        .orderBy(desc(sweeps.createdAt), asc(sweeps.id));
-      return rows;
+      return (await summaryQuery(db)).map(summaryOf);
+    },
+
+    async getSweep(id) {
+      live();
+      const rows = await summaryQuery(db, id);
+      return rows.length === 0 ? null : summaryOf(rows[0]);
     },
 
     async sweepResults(sweepId) {

@@ -46,6 +46,8 @@ describe("PGlite directory under kill -9", () => {
       const done = await store.doneJobIds(all);
       expect(all.filter((id) => !done.has(id))).toEqual([]);
       for (const id of all.slice(-3)) expect(await store.getJob(id)).toMatchObject({ state: "done" });
+      // The writers' sweep never wrote its end: with its process gone it reads as interrupted.
+      expect(await store.getSweep("killed")).toMatchObject({ state: "interrupted" });
     } finally {
       await store.close();
     }
