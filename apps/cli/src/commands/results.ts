@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { openStore, type Store, type SweepSummary } from "@unlearn/db";
-import type { ResultRow } from "@unlearn/protocol";
+import { type CsvValue, type ResultRow, resultsCsv, toCsv } from "@unlearn/protocol";
 import { resolveSweep, UsageError } from "../usage.ts";
 
 const USAGE = `usage: pnpm results [--db PATH|URL] [--sweep ID] [--json | --csv]
@@ -33,29 +33,6 @@ const processIo: Io = {
 };
 
 /** A command-line mistake: reported with the usage and exit code 2. */
-
-/** The columns of --csv and their order: every ResultRow field. */
-const CSV_COLUMNS = [
-  "sweep",
-  "job",
-  "figure",
-  "series",
-  "kind",
-  "dataset",
-  "sigma",
-  "epsilon",
-  "removals",
-  "K",
-  "alpha",
-  "epsilon0",
-  "batch",
-  "chains",
-  "accuracyMean",
-  "accuracyStd",
-  "accuracies",
-  "engine",
-  "wallMs",
-] as const satisfies readonly (keyof ResultRow)[];
 
 const SWEEP_COLUMNS = ["id", "name", "figure", "state", "jobs", "done", "failed", "createdAt"] as const;
 
@@ -98,7 +75,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     const sweeps = await store.listSweeps();
     if (flags.sweep === undefined) {
       if (flags.json) io.out(JSON.stringify(sweeps, null, 2));
-      else if (flags.csv) io.out(csv(SWEEP_COLUMNS, sweeps.map(sweepRecord)));
+      else if (flags.csv) io.out(toCsv(SWEEP_COLUMNS, sweeps.map(sweepRecord)));
       else if (sweeps.length === 0) io.out(`no sweeps stored in ${store.location}`);
       else io.out(sweepTable(sweeps));
       return 0;
@@ -106,7 +83,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     const sweep = resolveSweep(flags.sweep, sweeps);
     const rows = await store.sweepResults(sweep.id);
     if (flags.json) io.out(JSON.stringify(rows, null, 2));
-    else if (flags.csv) io.out(csv(CSV_COLUMNS, rows.map(resultRecord)));
+    else if (flags.csv) io.out(resultsCsv(rows));
     else io.out(resultTable(sweep, rows));
     return 0;
   } catch (error) {
@@ -172,22 +149,6 @@ function resultTable(sweep: SweepSummary, rows: ResultRow[]): string {
   return `${head}\n\n${table(headers, cells, new Set([3, 4, 5, 6, 7]))}`;
 }
 
-type CsvValue = string | number | null;
-
-function resultRecord(r: ResultRow): Record<(typeof CSV_COLUMNS)[number], CsvValue> {
-  return { ...r, accuracies: r.accuracies.join(";") };
-}
-
 function sweepRecord(s: SweepSummary): Record<(typeof SWEEP_COLUMNS)[number], CsvValue> {
   return { ...s, createdAt: s.createdAt.toISOString() };
-}
-
-/** RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled; null is an empty field. */
-function csvField(value: CsvValue): string {
-  const text = value === null ? "" : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-function csv<K extends string>(columns: readonly K[], records: Record<K, CsvValue>[]): string {
-  return [columns.join(","), ...records.map((r) => columns.map((c) => csvField(r[c])).join(","))].join("\n");
 }
