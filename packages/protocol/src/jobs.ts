@@ -4,11 +4,15 @@ import type { ResultKind } from "./rows.ts";
 
 /**
  * A job's content address: hex SHA-256 of its spec's proto3 encoding. ts-proto writes fields in field-number
- * order and omits default values, so equal specs always encode to the same bytes. The engine lives in `Job`,
+ * order and omits default values, so equal specs always encode to the same bytes (a spec without a
+ * features key, every dataset but a features directory, hashes exactly as before the field existed). The engine lives in `Job`,
  * not `JobSpec`, so the same computation on onnx or tfjs shares one id (and one stored result).
  */
 export function jobId(spec: JobSpec): string {
-  return createHash("sha256").update(JobSpec.encode(spec).finish()).digest("hex");
+  // A features dataset is what its files contain (features_key), not where they lie: with a key, the
+  // path is left out, so a moved folder keeps its ids and regenerated features (a new key) get new ones.
+  const keyed = spec.featuresKey !== "" ? { ...spec, featuresPath: "" } : spec;
+  return createHash("sha256").update(JobSpec.encode(keyed).finish()).digest("hex");
 }
 
 const KIND_NAMES: Record<

@@ -35,6 +35,12 @@ export interface DatasetFacts {
   classes: number;
   /** smoothness L for the config's `smoothness` choice */
   L: number;
+  /**
+   * Features datasets: the content key of `featuresDir` (featuresKey of @unlearn/core). Jobs and the sweep
+   * id then hash the key instead of the folder's path (a moved folder keeps its results, regenerated
+   * features get new ones); without it the path is hashed, as before the key existed.
+   */
+  featuresKey?: string;
 }
 
 /** What a figure plots besides the job's spec (stored with the sweep↔job link). */
@@ -85,9 +91,11 @@ export function canonicalJson(value: unknown): string {
  * The sweep id: a hash of the normalised config without `engine`, which (like a job's engine) does not
  * change what is computed, so rerunning a config on another engine resumes the same sweep.
  */
-export function sweepIdOf(config: SweepConfig): string {
+export function sweepIdOf(config: SweepConfig, featuresKey?: string): string {
   const { engine: _engine, ...rest } = config;
-  return createHash("sha256").update(canonicalJson(rest)).digest("hex").slice(0, 16);
+  // With a content key, the features folder is identified by what it holds, not where it lies.
+  const keyed = featuresKey ? { ...rest, featuresDir: undefined, featuresKey } : rest;
+  return createHash("sha256").update(canonicalJson(keyed)).digest("hex").slice(0, 16);
 }
 
 /** Accumulates jobs (deduplicated by id, in insertion = topological order) and links. */
@@ -99,6 +107,7 @@ class PlanBuilder {
   constructor(
     private readonly config: SweepConfig,
     private readonly sweepId: string,
+    private readonly featuresKey: string,
   ) {}
 
   job(
@@ -119,6 +128,7 @@ class PlanBuilder {
       removals: fields.removals ?? 0,
       parentId: fields.parent?.id ?? "",
       publishSigma: fields.publishSigma ?? 0,
+      featuresKey: c.featuresDir ? this.featuresKey : "",
     };
     if (fields.parent && !this.jobs.has(fields.parent.id))
       throw new PlanError(`parent ${fields.parent.id} not planned`);
@@ -329,14 +339,15 @@ const PLANNERS: { [F in Figure]: Planner<F> } = { fig3a, fig3b, fig3c, fig4, fig
 
 /** The sweep's job DAG and its figure links. */
 export function planSweep(config: SweepConfig, facts: DatasetFacts, accountant: AccountantApi): SweepPlan {
-  const sweepId = sweepIdOf(config);
+  const featuresKey = config.featuresDir ? (facts.featuresKey ?? "") : "";
+  const sweepId = sweepIdOf(config, featuresKey);
   const c = accountant.accountantConstants({
     n: facts.n,
     lambda: config.lambda,
     L: facts.L,
     multiclass: facts.classes > 2,
   });
-  const b = new PlanBuilder(config, sweepId);
+  const b = new PlanBuilder(config, sweepId, featuresKey);
   (PLANNERS[config.figure] as Planner<Figure>)(b, config as ConfigOf<Figure>, { facts, c, acc: accountant });
   return { sweepId, jobs: [...b.jobs.values()], links: b.links, warnings: burnInWarnings(config, facts) };
 }

@@ -154,6 +154,12 @@ export interface JobSpec {
   parentId: string;
   /** D2D: std of the Gaussian noise added to the published model */
   publishSigma: number;
+  /**
+   * Features datasets: the content key of the features files (featuresKey of @unlearn/core). When set,
+   * features_path only says where to read them and is left out of the id (jobId), so a moved folder
+   * keeps its results and regenerated features get new ones.
+   */
+  featuresKey: string;
 }
 
 export interface Job {
@@ -375,6 +381,7 @@ function createBaseJobSpec(): JobSpec {
     removals: 0,
     parentId: "",
     publishSigma: 0,
+    featuresKey: "",
   };
 }
 
@@ -418,6 +425,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.publishSigma !== 0) {
       writer.uint32(97).double(message.publishSigma);
+    }
+    if (message.featuresKey !== "") {
+      writer.uint32(106).string(message.featuresKey);
     }
     return writer;
   },
@@ -531,6 +541,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.publishSigma = reader.double();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.featuresKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -569,6 +587,11 @@ export const JobSpec: MessageFns<JobSpec> = {
         : isSet(object.publish_sigma)
         ? globalThis.Number(object.publish_sigma)
         : 0,
+      featuresKey: isSet(object.featuresKey)
+        ? globalThis.String(object.featuresKey)
+        : isSet(object.features_key)
+        ? globalThis.String(object.features_key)
+        : "",
     };
   },
 
@@ -610,6 +633,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     if (message.publishSigma !== 0) {
       obj.publishSigma = floatToJson(message.publishSigma);
     }
+    if (message.featuresKey !== "") {
+      obj.featuresKey = message.featuresKey;
+    }
     return obj;
   },
 
@@ -630,6 +656,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.removals = object.removals ?? 0;
     message.parentId = object.parentId ?? "";
     message.publishSigma = object.publishSigma ?? 0;
+    message.featuresKey = object.featuresKey ?? "";
     return message;
   },
 };
