@@ -21,6 +21,8 @@ export interface FigurePoint {
   lower?: number;
   upper?: number;
   std?: number;
+  /** the row's unlearning steps, on accuracy points of rows that have them (Figure 3c writes "K=…") */
+  K?: number;
   chains: number;
   job: string;
 }
@@ -227,7 +229,8 @@ export function panelData(definition: FigureDefinition, y: PanelY, rows: readonl
       }
       references.push({ ...base, ...accuracyOf(row) });
     } else {
-      points.push({ ...base, x: xOf(row), ...accuracyOf(row) });
+      const steps = row.K === null ? {} : { K: stepsOf(row) };
+      points.push({ ...base, x: xOf(row), ...accuracyOf(row), ...steps });
     }
   }
   rejectDuplicates(id, points, x.field);

@@ -29,7 +29,20 @@ export interface PanelDefinition {
   y: PanelY;
   title: string;
   log: boolean;
+  /**
+   * Twin-axis figures (`layout: "twin"`) draw every panel in one plot: "left" panels on the left y axis,
+   * "right" panels on the right one. Ignored by side-by-side figures.
+   */
+  axis?: "left" | "right";
 }
+
+/**
+ * How the ±std spread of an accuracy panel is drawn:
+ * - `band`: a light band under each line (dense x, e.g. 100 sequential removals);
+ * - `bars`: an error bar per point, the series set slightly apart along x so that bars of series with
+ *   nearly equal means do not cover each other (sparse x: the few S, ε or σ values a sweep ran).
+ */
+export type Spread = "band" | "bars";
 
 export interface FigureDefinition {
   id: FigureId;
@@ -39,6 +52,14 @@ export interface FigureDefinition {
   caption: string;
   x: { field: XField; title: string; log: boolean };
   panels: PanelDefinition[];
+  /** `side-by-side`: one plot per panel (the default); `twin`: one plot, a y axis on each side. */
+  layout?: "side-by-side" | "twin";
+  /** Title of the legend: what tells the series apart. */
+  legendTitle: string;
+  /** How accuracy panels draw the ±std spread. */
+  spread: Spread;
+  /** Writes "K=…" beside each unlearning point of the accuracy panel (the paper's Figure 3c). */
+  annotateK?: boolean;
   /** Shown in the subtitle when σ differs between rows and is not the x axis (Figure 3a's σ*(ε, k)). */
   sigmaNote?: string;
 }
@@ -52,6 +73,8 @@ export const FIGURES: Record<FigureId, FigureDefinition> = {
     caption: "accuracy vs privacy budget, one removal",
     x: { field: "epsilon", title: "privacy budget ε", log: true },
     panels: [{ y: "accuracy", title: ACCURACY, log: false }],
+    legendTitle: "method (k, I: unlearning steps)",
+    spread: "band",
     sigmaNote: "σ = σ*(ε, k)",
   },
   fig3b: {
@@ -63,16 +86,23 @@ export const FIGURES: Record<FigureId, FigureDefinition> = {
       { y: "accumulatedK", title: "accumulated steps K (Langevin) / I (D2D)", log: false },
       { y: "accuracy", title: ACCURACY, log: false },
     ],
+    legendTitle: "method (batch size S, D2D factor f)",
+    spread: "band",
   },
   fig3c: {
     id: "fig3c",
     name: "Figure 3c",
     caption: "effect of the noise σ",
     x: { field: "sigma", title: "noise σ", log: true },
+    // As the paper: ε0 (log, left axis) and accuracy (right axis) over one σ axis.
+    layout: "twin",
     panels: [
-      { y: "epsilon0", title: "initial privacy loss ε0", log: true },
-      { y: "accuracy", title: ACCURACY, log: false },
+      { y: "epsilon0", title: "initial privacy loss ε0 (log scale)", log: true, axis: "left" },
+      { y: "accuracy", title: ACCURACY, log: false, axis: "right" },
     ],
+    legendTitle: "curve",
+    spread: "bars",
+    annotateK: true,
   },
   fig4: {
     id: "fig4",
@@ -81,8 +111,10 @@ export const FIGURES: Record<FigureId, FigureDefinition> = {
     x: { field: "epsilon", title: "privacy budget ε", log: true },
     panels: [
       { y: "K", title: "unlearning steps K", log: false },
-      { y: "accuracy", title: "test accuracy of unlearned chains (mean ± std)", log: false },
+      { y: "accuracy", title: "unlearned accuracy (mean ± std)", log: false },
     ],
+    legendTitle: "points removed",
+    spread: "bars",
   },
   fig5: {
     id: "fig5",
@@ -90,5 +122,7 @@ export const FIGURES: Record<FigureId, FigureDefinition> = {
     caption: "unlearning vs retraining",
     x: { field: "removals", title: "points removed S", log: true },
     panels: [{ y: "accuracy", title: ACCURACY, log: false }],
+    legendTitle: "method, privacy budget",
+    spread: "bars",
   },
 };

@@ -62,24 +62,30 @@ describe.each(FIGURE_IDS)("%s", (figure) => {
     const texts = svgTexts(rendered[figure].svg);
     expect(texts).toContain(`${definition.name}: ${definition.caption}`);
     expect(texts.some((t) => t.startsWith("mnist-3v8 · ") && t.endsWith("100 chains"))).toBe(true);
-    expect(texts.filter((t) => t === definition.x.title)).toHaveLength(definition.panels.length);
+    // A twin-axis figure is one plot with one x axis; side-by-side panels each have their own.
+    const plots = definition.layout === "twin" ? 1 : definition.panels.length;
+    expect(texts.filter((t) => t === definition.x.title)).toHaveLength(plots);
     for (const panel of definition.panels) expect(texts).toContain(panel.title);
     const series = seriesOrder(selectRows(figure, fixtureRows[figure]));
     expect(series.length).toBeGreaterThanOrEqual(3);
     for (const label of series) expect(texts).toContain(label);
     // Dependencies (figure "") are not drawn.
     expect(texts.some((t) => t.startsWith("learning on D"))).toBe(false);
-    expect(texts).toContain("series");
+    // The legend says what tells the series apart, not the field name.
+    expect(texts).toContain(definition.legendTitle);
+    expect(texts).not.toContain("series");
   });
 
   it("uses a log scale exactly where the paper does", () => {
     const { scales } = rendered[figure];
     const typeOf = (name: string) => scales.find((s) => s.name === name)?.type ?? "linear";
     const multi = definition.panels.length > 1;
+    const twin = definition.layout === "twin";
     definition.panels.forEach((panel, i) => {
-      const prefix = multi ? `concat_${i}_` : "";
+      const prefix = multi && !twin ? `concat_${i}_` : "";
       expect(typeOf(`${prefix}x`), `panel ${i + 1} x`).toBe(definition.x.log ? "log" : "linear");
-      expect(typeOf(`${prefix}y`), `panel ${i + 1} y`).toBe(panel.log ? "log" : "linear");
+      const y = twin ? `layer_${i}_y` : `${prefix}y`;
+      expect(typeOf(y), `panel ${i + 1} y`).toBe(panel.log ? "log" : "linear");
     });
     expect(typeOf("color")).toBe("ordinal");
   });
@@ -87,7 +93,7 @@ describe.each(FIGURE_IDS)("%s", (figure) => {
   it("renders a PNG of the SVG's size at twice the resolution", () => {
     const { svg, png } = rendered[figure];
     const [, width, height] = svg.match(/<svg[^>]* width="(\d+)" height="(\d+)"/)!.map(Number);
-    expect(width).toBeGreaterThan(400 * definition.panels.length);
+    expect(width).toBeGreaterThan(400 * (definition.layout === "twin" ? 1 : definition.panels.length));
     expect(height).toBeGreaterThan(250);
     expect(pngSize(png)).toEqual({ width: 2 * width, height: 2 * height });
   });
@@ -100,16 +106,19 @@ describe.each(FIGURE_IDS)("%s", (figure) => {
 });
 
 describe("figureSpec", () => {
-  it("draws a band (errorband) under each accuracy line and a dashed rule for rows without ε", () => {
-    const spec = figureSpec("fig3a", fixtureRows.fig3a) as unknown as { layer: { mark: { type: string } }[] };
-    expect(spec.layer.map((l) => l.mark.type)).toEqual(["errorband", "line", "rect", "rule"]);
+  it("draws a light band under each accuracy line and a dotted rule for rows without ε (Figure 3a)", () => {
+    const spec = figureSpec("fig3a", fixtureRows.fig3a) as unknown as {
+      layer: { mark: { type: string; opacity?: number } }[];
+    };
+    expect(spec.layer.map((l) => l.mark.type)).toEqual(["area", "line", "point", "rect", "rule"]);
+    expect(spec.layer[0].mark.opacity).toBeLessThanOrEqual(0.15);
     const texts = svgTexts(rendered.fig3a.svg);
     expect(texts).toContain("noiseless (σ=0)");
   });
 
-  it("keeps one colour per series across panels", () => {
+  it("keeps one colour and one dash per series across panels", () => {
     const spec = figureSpec("fig4", fixtureRows.fig4) as unknown as { resolve: unknown };
-    expect(spec.resolve).toEqual({ scale: { color: "shared" } });
+    expect(spec.resolve).toEqual({ scale: { color: "shared", strokeDash: "shared" } });
   });
 
   it("takes its size and title from the options and refuses an unknown figure", () => {

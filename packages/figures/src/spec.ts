@@ -1,13 +1,20 @@
 /**
- * `figureSpec`: a paper figure as a Vega-Lite spec, built from its definition (./definitions.ts) and the
- * result rows. Pure and self-contained (the data travel inside the spec as named datasets), so the CLI
- * renders it to SVG/PNG and the dashboard embeds the very same object.
+ * `figureSpec`: a paper figure as a Vega-Lite spec, built from its definition (./definitions.ts), the
+ * result rows and the series styles (./style.ts). Pure and self-contained (the data travel inside the
+ * spec as named datasets), so the CLI renders it to SVG/PNG and the dashboard embeds the very same object.
  */
 import type { ResultRow } from "@unlearn/protocol";
 import type { TopLevelSpec } from "vega-lite";
 import type { Field } from "vega-lite/types_unstable/channeldef.js";
 import type { LayerSpec, UnitSpec } from "vega-lite/types_unstable/spec/index.js";
-import { FigureError, panelData, selectRows, seriesOrder, subtitle } from "./data.ts";
+import {
+  FigureError,
+  type FigurePoint,
+  type FigureReference,
+  panelData,
+  selectRows,
+  subtitle,
+} from "./data.ts";
 import {
   FIGURE_IDS,
   FIGURES,
@@ -16,6 +23,7 @@ import {
   isFigureId,
   type PanelDefinition,
 } from "./definitions.ts";
+import { type SeriesStyles, seriesStyles } from "./style.ts";
 
 export interface FigureOptions {
   /** Which dataset to draw when the rows hold several (otherwise an error names them). */
@@ -30,107 +38,236 @@ export interface FigureOptions {
 type Layer = UnitSpec<Field> | LayerSpec<Field>;
 type Encoding = NonNullable<UnitSpec<Field>["encoding"]>;
 
-/** One colour per series, the same in every panel; tableau20 once tableau10 would repeat colours. */
-function colorEncoding(series: readonly string[]): Encoding["color"] {
+/** A series with more points than this is drawn as a line only (Figure 3b's 100 single D2D removals). */
+const MAX_MARKED_POINTS = 25;
+/** Ticks at the x values that were run, unless there are more of them than an axis can label. */
+const MAX_RUN_TICKS = 12;
+/** Distance between neighbouring series' error bars, as a share of the x axis (log or linear). */
+const DODGE_SHARE = 0.014;
+
+/** A point as drawn: `xPlot` is its position (x set apart per series for error bars), `marker` whether it gets a dot. */
+type DrawnPoint = FigurePoint & { xPlot: number; marker: boolean };
+
+/** What every layer of one figure shares: styles, legend, axes and sizes. */
+interface Context {
+  definition: FigureDefinition;
+  styles: SeriesStyles;
+  size: { width: number; height: number };
+  /** the x values the rows ran, for the ticks */
+  xValues: number[];
+}
+
+/** One colour and one dash per series, merged by Vega-Lite into one legend (same field, same title). */
+function seriesEncodings(ctx: Context): Pick<Encoding, "color" | "strokeDash"> {
+  const { domain, color, dash } = ctx.styles;
+  // Symbols as opaque strokes (the bands' pale fills would otherwise set the legend's look).
+  const legend = {
+    title: ctx.definition.legendTitle,
+    titleLimit: 360,
+    labelLimit: 280,
+    symbolType: "stroke",
+    symbolStrokeWidth: 2.5,
+    symbolOpacity: 1,
+  };
   return {
-    field: "series",
-    type: "nominal",
-    scale: { domain: [...series], scheme: series.length > 10 ? "tableau20" : "tableau10" },
-    // Line strokes as symbols (as the paper's legends), not the bands' pale fills.
-    legend: {
-      title: "series",
-      labelLimit: 260,
-      symbolType: "stroke",
-      symbolStrokeWidth: 3,
-      symbolOpacity: 1,
-    },
+    color: { field: "series", type: "nominal", scale: { domain, range: color }, legend },
+    strokeDash: { field: "series", type: "nominal", scale: { domain, range: dash }, legend },
   };
 }
 
 /** Log axes end at the data, padded, instead of rounding out to whole decades (0.05…5, not 0.01…10). */
-function scaleOf(log: boolean, zero: boolean) {
-  return log ? { type: "log" as const, nice: false, padding: 12 } : { zero };
+function scaleOf(log: boolean, zero: boolean, padding = 12) {
+  return log ? { type: "log" as const, nice: false, padding } : { zero };
 }
 
-function panelSpec(
-  definition: FigureDefinition,
-  panel: PanelDefinition,
-  names: { points: string; references: string | null },
-  series: readonly string[],
-  size: { width: number; height: number },
-): Layer {
-  const x: Encoding["x"] = {
-    field: "x",
+function xEncoding(ctx: Context): Encoding["x"] {
+  const { x } = ctx.definition;
+  const runTicks = ctx.xValues.length <= MAX_RUN_TICKS;
+  return {
+    field: "xPlot",
     type: "quantitative",
-    title: definition.x.title,
-    scale: scaleOf(definition.x.log, true),
+    title: x.title,
+    // "K=…" labels are centred on the first and last points: leave them room inside the plot.
+    scale: scaleOf(x.log, true, ctx.definition.annotateK ? 30 : 12),
+    // Ticks and grid lines at the values the sweep ran (S = 50, 500 included), not at round numbers.
+    axis: runTicks ? { values: ctx.xValues, format: "~r", labelFlush: false } : { format: "~r" },
   };
+}
+
+function yEncoding(panel: PanelDefinition, field: string, axis: object = {}): Encoding["y"] {
   // Accuracy curves sit far from 0 (the paper's axes start near the lowest curve); counts start at 0.
-  const yScale = scaleOf(panel.log, panel.y !== "accuracy");
-  const y = (field: string): Encoding["y"] => ({
+  return {
     field,
     type: "quantitative",
     title: panel.title,
-    scale: yScale,
-  });
-  const tooltip: Encoding["tooltip"] = [
+    scale: scaleOf(panel.log, panel.y !== "accuracy"),
+    axis: { format: panel.log ? "~r" : undefined, ...axis },
+  };
+}
+
+function tooltip(ctx: Context, panel: PanelDefinition, withX = true): Encoding["tooltip"] {
+  return [
     { field: "series", type: "nominal" },
-    { field: "x", type: "quantitative", title: definition.x.title },
+    ...(withX ? [{ field: "x", type: "quantitative" as const, title: ctx.definition.x.title }] : []),
     { field: "y", type: "quantitative", title: panel.title, format: ".4~g" },
     ...(panel.y === "accuracy" ? [{ field: "std", type: "quantitative" as const, format: ".4~g" }] : []),
+    ...(panel.y === "accuracy" ? [{ field: "K", type: "quantitative" as const }] : []),
     { field: "chains", type: "quantitative" },
     { field: "job", type: "nominal" },
   ];
-  const points = { name: names.points };
+}
 
-  if (panel.y === "epsilon0") {
-    // ε0 is a property of σ, not of a series: one line, no legend entry.
+/** Line and dots of each series; dots only where a series has few enough points to tell them apart. */
+function curveLayers(ctx: Context, panel: PanelDefinition, data: string, axis?: object): Layer[] {
+  const x = xEncoding(ctx);
+  const y = yEncoding(panel, "y", axis);
+  const series = seriesEncodings(ctx);
+  return [
+    { data: { name: data }, mark: { type: "line", strokeWidth: 2 }, encoding: { x, y, ...series } },
+    {
+      data: { name: data },
+      transform: [{ filter: "datum.marker" }],
+      mark: { type: "point", filled: true, size: 36, opacity: 1 },
+      encoding: { x, y, color: series.color, tooltip: tooltip(ctx, panel) },
+    },
+  ];
+}
+
+/** The ±std spread under the curves: light bands, or error bars at the (set apart) points. */
+function spreadLayer(ctx: Context, panel: PanelDefinition, data: string): Layer {
+  const x = xEncoding(ctx);
+  const y = yEncoding(panel, "lower");
+  const { color } = seriesEncodings(ctx);
+  if (ctx.definition.spread === "band") {
     return {
-      ...size,
-      data: points,
-      mark: { type: "line", point: { size: 30, color: "#4c4c4c" }, color: "#4c4c4c" },
-      encoding: { x, y: y("y"), tooltip },
+      data: { name: data },
+      mark: { type: "area", opacity: 0.1 },
+      encoding: { x, y, y2: { field: "upper" }, color },
     };
   }
-  const color = colorEncoding(series);
-  const line: Layer = {
-    data: points,
-    mark: { type: "line", point: { size: 30 } },
-    encoding: { x, y: y("y"), color, tooltip },
+  return {
+    data: { name: data },
+    mark: { type: "errorbar", ticks: true, thickness: 1.5 },
+    encoding: { x, y, y2: { field: "upper" }, color },
   };
-  if (panel.y !== "accuracy") return { ...size, ...line };
+}
 
-  const layer: Layer[] = [
+/** Rows without an x value hold at every x: a horizontal line across the panel, with a light band. */
+function referenceLayers(ctx: Context, panel: PanelDefinition, data: string): Layer[] {
+  const { color, strokeDash } = seriesEncodings(ctx);
+  return [
     {
-      data: points,
-      mark: { type: "errorband" },
-      encoding: { x, y: y("lower"), y2: { field: "upper" }, color },
+      data: { name: data },
+      mark: { type: "rect", opacity: 0.1 },
+      encoding: { y: yEncoding(panel, "lower"), y2: { field: "upper" }, color },
     },
-    line,
+    {
+      data: { name: data },
+      mark: { type: "rule", strokeWidth: 2 },
+      encoding: { y: yEncoding(panel, "y"), color, strokeDash, tooltip: tooltip(ctx, panel, false) },
+    },
   ];
-  if (names.references) {
-    // Rows without an x value hold at every x: a dashed horizontal line across the panel with its band.
-    const data = { name: names.references };
-    layer.push(
-      {
-        data,
-        mark: { type: "rect", opacity: 0.15 },
-        encoding: { y: y("lower"), y2: { field: "upper" }, color },
-      },
-      {
-        data,
-        mark: { type: "rule", strokeDash: [6, 4], strokeWidth: 2 },
-        encoding: { y: y("y"), color, tooltip: tooltip.filter((t) => "field" in t && t.field !== "x") },
-      },
-    );
+}
+
+/** "K=…" above each unlearning point's error bar (the paper's Figure 3c says how many steps each σ needed). */
+function stepLabels(ctx: Context, panel: PanelDefinition, data: string, axis?: object): Layer {
+  return {
+    data: { name: data },
+    transform: [{ filter: "isValid(datum.K)" }, { calculate: "'K=' + datum.K", as: "label" }],
+    mark: { type: "text", align: "center", baseline: "bottom", dy: -4, fontSize: 11 },
+    encoding: {
+      x: xEncoding(ctx),
+      y: yEncoding(panel, "upper", axis),
+      text: { field: "label" },
+      color: seriesEncodings(ctx).color,
+    },
+  };
+}
+
+/** ε0 per σ: one black dashed curve with triangles (as the paper), in the legend as "ε0". */
+function epsilon0Layers(ctx: Context, panel: PanelDefinition, data: string): Layer[] {
+  const x = xEncoding(ctx);
+  const y = yEncoding(panel, "y");
+  const series = seriesEncodings(ctx);
+  return [
+    { data: { name: data }, mark: { type: "line", strokeWidth: 2 }, encoding: { x, y, ...series } },
+    {
+      data: { name: data },
+      mark: { type: "point", shape: "triangle-up", filled: true, size: 60, opacity: 1 },
+      encoding: { x, y, color: series.color, tooltip: tooltip(ctx, panel) },
+    },
+  ];
+}
+
+interface PanelNames {
+  points: string;
+  references: string | null;
+}
+
+/** Every layer one panel draws (`axis`: extra y-axis properties, e.g. the right side of a twin plot). */
+function panelLayers(ctx: Context, panel: PanelDefinition, names: PanelNames, axis?: object): Layer[] {
+  if (panel.y === "epsilon0") return epsilon0Layers(ctx, panel, names.points);
+  if (panel.y !== "accuracy") return curveLayers(ctx, panel, names.points, axis);
+  const layers = [spreadLayer(ctx, panel, names.points), ...curveLayers(ctx, panel, names.points, axis)];
+  if (names.references) layers.push(...referenceLayers(ctx, panel, names.references));
+  if (ctx.definition.annotateK) layers.push(stepLabels(ctx, panel, names.points, axis));
+  if (axis) {
+    // The spread layers take their axis from the first layer: give them the same side.
+    const first = layers[0] as UnitSpec<Field>;
+    first.encoding = { ...first.encoding, y: yEncoding(panel, "lower", axis) };
   }
-  return { ...size, layer };
+  return layers;
+}
+
+/**
+ * Positions along x: each series' points moved by a small, fixed share of the axis (multiplicative on a
+ * log axis) when the panel draws error bars, so that bars of series with nearly equal means sit side by
+ * side instead of on top of each other. Tooltips keep the true x.
+ */
+function drawnPoints(ctx: Context, panel: PanelDefinition, points: readonly FigurePoint[]): DrawnPoint[] {
+  const count = new Map<string, number>();
+  for (const p of points) count.set(p.series, (count.get(p.series) ?? 0) + 1);
+  const present = ctx.styles.domain.filter((s) => count.has(s));
+  const dodge = panel.y === "accuracy" && ctx.definition.spread === "bars" && present.length > 1;
+  const xs = points.map((p) => p.x);
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+  const log = ctx.definition.x.log;
+  const width = log ? Math.log(hi / lo) || 1 : hi - lo || 1;
+  return points.map((point) => {
+    const marker = (count.get(point.series) ?? 0) <= MAX_MARKED_POINTS;
+    if (!dodge) return { ...point, xPlot: point.x, marker };
+    const shift = (present.indexOf(point.series) - (present.length - 1) / 2) * DODGE_SHARE * width;
+    return { ...point, xPlot: log ? point.x * Math.exp(shift) : point.x + shift, marker };
+  });
+}
+
+/** The figure's panels: their datasets (filled in) and their layers. */
+function buildPanels(ctx: Context, rows: readonly ResultRow[], datasets: Record<string, object[]>) {
+  return ctx.definition.panels.map((panel, i) => {
+    const data = panelData(ctx.definition, panel.y, rows);
+    const names: PanelNames = {
+      points: `panel${i + 1}`,
+      references: data.references.length ? `panel${i + 1}-ref` : null,
+    };
+    datasets[names.points] = drawnPoints(ctx, panel, data.points);
+    if (names.references) datasets[names.references] = data.references as FigureReference[];
+    return { panel, names };
+  });
+}
+
+function xValuesOf(definition: FigureDefinition, rows: readonly ResultRow[]): number[] {
+  const values = rows.flatMap((row) => {
+    const value = row[definition.x.field];
+    return value === null ? [] : [value];
+  });
+  return [...new Set(values)].sort((a, b) => a - b);
 }
 
 /**
  * The Vega-Lite spec of `figure` drawn from `rows` (rows of other figures are ignored): one line per
- * series, mean ± std bands on accuracy, log axes where the paper has them, a shared legend, and a title
- * naming the dataset, σ and the number of chains. Throws FigureError when the rows cannot make the figure.
+ * series (unlearning solid, retraining dashed, see ./style.ts), mean ± std as light bands or error bars,
+ * log axes and ticks at the values run, one legend with a title, and a title naming the dataset, σ and the
+ * number of chains. Throws FigureError when the rows cannot make the figure.
  */
 export function figureSpec(
   figure: FigureId,
@@ -142,19 +279,14 @@ export function figureSpec(
   }
   const definition = FIGURES[figure];
   const selected = selectRows(figure, rows, options.dataset);
-  const series = seriesOrder(selected);
-  const size = { width: options.width ?? 360, height: options.height ?? 260 };
+  const ctx: Context = {
+    definition,
+    styles: seriesStyles(selected, { epsilon0: definition.panels.some((p) => p.y === "epsilon0") }),
+    size: { width: options.width ?? 360, height: options.height ?? 260 },
+    xValues: xValuesOf(definition, selected),
+  };
   const datasets: Record<string, object[]> = {};
-  const panels = definition.panels.map((panel, i) => {
-    const data = panelData(definition, panel.y, selected);
-    const names = {
-      points: `panel${i + 1}`,
-      references: data.references.length ? `panel${i + 1}-ref` : null,
-    };
-    datasets[names.points] = data.points;
-    if (names.references) datasets[names.references] = data.references;
-    return panelSpec(definition, panel, names, series, size);
-  });
+  const panels = buildPanels(ctx, selected, datasets);
   const top = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
@@ -166,6 +298,20 @@ export function figureSpec(
     background: "white",
     padding: 12,
   };
-  if (panels.length === 1) return { ...top, ...panels[0] } as TopLevelSpec;
-  return { ...top, hconcat: panels, spacing: 40, resolve: { scale: { color: "shared" } } };
+  if (definition.layout === "twin") {
+    // One plot, a y axis per side (the paper's Figure 3c): each panel's layers on its own y scale.
+    const layer = panels.map(({ panel, names }) => {
+      const axis = panel.axis === "right" ? { orient: "right", grid: false } : undefined;
+      return { layer: panelLayers(ctx, panel, names, axis) };
+    });
+    return { ...top, ...ctx.size, layer, resolve: { scale: { y: "independent" } } } as TopLevelSpec;
+  }
+  const units = panels.map(({ panel, names }) => ({ ...ctx.size, layer: panelLayers(ctx, panel, names) }));
+  if (units.length === 1) return { ...top, ...units[0] } as TopLevelSpec;
+  return {
+    ...top,
+    hconcat: units,
+    spacing: 40,
+    resolve: { scale: { color: "shared", strokeDash: "shared" } },
+  } as TopLevelSpec;
 }
