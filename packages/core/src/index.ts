@@ -15,6 +15,36 @@ export {
   type RunCommon,
 } from "./algorithms.ts";
 export {
+  CIFAR10_CLASSES,
+  CIFAR10_FILES,
+  CIFAR10_RECORD_BYTES,
+  CIFAR10_RECORDS_PER_FILE,
+  type Cifar10Data,
+  Cifar10Error,
+  type Cifar10File,
+  cifar10Labels,
+  readCifar10,
+} from "./cifar10.ts";
+export {
+  DEFAULT_BATCH,
+  type ExtractCifar10Options,
+  type ExtractProgress,
+  type ExtractSummary,
+  extractCifar10Features,
+  PARTIAL_DIR,
+  PROVENANCE_FILE,
+} from "./cifar10-features.ts";
+export {
+  cutAtGlobalPool,
+  FEATURE_DIM,
+  type FeatureModel,
+  FeatureModelError,
+  loadFeatureModel,
+  MODEL_FORMATS,
+  type ModelFormat,
+} from "./cifar10-model.ts";
+export { bilinearTaps, CifarPreprocessor, IMAGENET_MEAN, IMAGENET_STD } from "./cifar10-preprocess.ts";
+export {
   type ConstantsOptions,
   cachedLambdaMax,
   type Dataset,
