@@ -11,7 +11,7 @@ export { referenceStep } from "./reference.ts";
 export type * from "./types.ts";
 export { EngineInputError } from "./validate.ts";
 
-export const ENGINE_NAMES: readonly EngineName[] = ["onnx", "tfjs", "reference"];
+export const ENGINE_NAMES: readonly EngineName[] = ["onnx", "tfjs", "reference", "webgpu"];
 
 export async function createEngine(name: EngineName, options: EngineOptions = {}): Promise<Engine> {
   switch (name) {
@@ -21,6 +21,8 @@ export async function createEngine(name: EngineName, options: EngineOptions = {}
       return (await import("./onnx.ts")).createOnnxEngine(options);
     case "tfjs":
       return (await import("./tfjs.ts")).createTfjsEngine(options);
+    case "webgpu":
+      return (await import("./webgpu.ts")).createWebGpuEngine(options);
     default:
       throw new EngineInputError(
         `unknown engine "${String(name)}"; expected one of ${ENGINE_NAMES.join(", ")}`,

@@ -11,8 +11,9 @@
  *   engine gives bit-identical results.
  */
 
-export type EngineName = "onnx" | "tfjs" | "reference";
-export type Device = "cpu" | "cuda";
+export type EngineName = "onnx" | "tfjs" | "reference" | "webgpu";
+/** "gpu": a WebGPU adapter (Vulkan, Metal or D3D12) of the webgpu engine. */
+export type Device = "cpu" | "cuda" | "gpu";
 
 /** A training set as the engines see it. */
 export interface TrainMatrix {
