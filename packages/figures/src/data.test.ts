@@ -27,12 +27,13 @@ describe("panelData", () => {
     const batch5 = points.filter((p) => p.series === "Langevin S=5");
     // Batch 0 is the model learned on D: nothing removed, no step taken yet.
     expect(batch5.map((p) => p.x)).toEqual(Array.from({ length: 21 }, (_, i) => 5 * i));
-    expect(batch5.slice(0, 4).map((p) => p.y)).toEqual([0, 512, 575, 638]);
-    expect(batch5.at(-1)!.y).toBe(512 + 19 * 63);
-    // Sequential D2D: I_i = 44 for i < 8, then 45 (fixture), summed over 100 single removals.
+    expect(batch5.slice(0, 4).map((p) => p.y)).toEqual([0, 263, 794, 1380]);
+    // The accountant's accumulated schedule for batches of 5 ends at 19717 steps.
+    expect(batch5.at(-1)!.y).toBe(19717);
+    // Sequential D2D: I_i = 90 for i ≤ 6, 91 up to i = 76, then 92, summed over 100 single removals.
     const d2d = points.filter((p) => p.series === "D2D f=1");
     expect(d2d).toHaveLength(101);
-    expect(d2d.at(-1)!.y).toBe(7 * 44 + 93 * 45);
+    expect(d2d.at(-1)!.y).toBe(6 * 90 + 70 * 91 + 24 * 92);
   });
 
   it("rejects a sequential row without its batch number, or two rows for one batch", () => {

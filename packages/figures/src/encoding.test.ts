@@ -134,7 +134,7 @@ describe("Figure 3b", () => {
     expect(d2d.every((p) => !p.marker)).toBe(true);
     expect(langevin.every((p) => p.marker)).toBe(true);
     expect(langevin.map((p) => [p.x, p.xPlot])).toEqual(langevin.map((p) => [p.x, p.x]));
-    expect(langevin.map((p) => p.y)).toEqual([0, 1127, 1358, 1589, 1820, 2051]);
+    expect(langevin.map((p) => p.y)).toEqual([0, 864, 1894, 2938, 3992, 5058]);
     expect(lines(svgs.fig3b).get("D2D f=2")!.dash).toMatch(DASH_DOT);
     expect(lines(svgs.fig3b).get("Langevin S=5")!.dash).toBe(SOLID);
   });
