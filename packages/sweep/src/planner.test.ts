@@ -9,6 +9,8 @@ import {
   burnInWarnings,
   canonicalJson,
   type DatasetFacts,
+  estimatedSeconds,
+  formatDuration,
   planSweep,
   sweepIdOf,
 } from "./planner.ts";
@@ -241,6 +243,11 @@ describe("planSweep", () => {
         file,
       ).toBe(true);
       if (config.dataset === "mnist-3v8") expect(plan.jobs.length, file).toBe(expected[config.figure]);
+      // The paper's grids ask for no absurd K (the largest, Figure 4's ε = 0.1, is about 2× the burn-in).
+      expect(
+        plan.warnings.filter((w) => w.includes("× the burn-in")),
+        file,
+      ).toEqual([]);
     }
   });
 });
@@ -255,5 +262,43 @@ describe("burnInWarnings", () => {
     expect(warning).toMatch(/burnIn 1500 is below 5452 steps/);
     expect(burnInWarnings(parseConfig({ ...fig5, burnIn: 5452 }), MNIST)).toEqual([]);
     expect(burnInWarnings(short, { ...MNIST, classes: 10 })).toEqual([]);
+  });
+});
+
+describe("stepsWarnings", () => {
+  it("warns, with the estimated time, when ε near its floor makes K absurd", () => {
+    const floor = accountant.epsilonFloor(c);
+    const near = parseConfig({ ...fig4, epsilons: [floor * 1.01, 1], removals: [100] });
+    const plan = planSweep(near, MNIST, accountant);
+    const K = Math.max(...plan.jobs.map((j) => j.spec!.steps));
+    expect(K).toBeGreaterThan(1e6);
+    const [warning, ...rest] = plan.warnings;
+    expect(rest).toEqual([]);
+    // 16.8 ms per MNIST step of 100 chains (pnpm bench:step): K steps take K·16.8 ms.
+    const hours = (K * 0.0168) / 3600;
+    expect(estimatedSeconds(K, MNIST, 100) / 3600).toBeCloseTo(hours, 1);
+    expect(warning).toContain(`unlearn job with ${K.toLocaleString("en-US")} steps (σ = 0.03, 100 removals)`);
+    expect(warning).toContain(`${Math.round(K / 10000)}× the burn-in of 10,000: about ${hours.toFixed(1)} h`);
+    // Two absurd jobs: the longest is named and the total given.
+    const two = planSweep(parseConfig({ ...near, removals: [50, 100] }), MNIST, accountant);
+    expect(two.warnings[0]).toMatch(/\(2 jobs above 100,000 steps: [\d.]+ (h|days) together\)/);
+    // At ε = 1 (K = 1485) nothing is said.
+    expect(planSweep(parseConfig({ ...near, epsilons: [1] }), MNIST, accountant).warnings).toEqual([]);
+  });
+
+  it("formats durations from seconds to days", () => {
+    expect([0.2, 59, 61, 3599, 7200, 86400 * 3].map(formatDuration)).toEqual([
+      "1 s",
+      "59 s",
+      "1 min",
+      "60 min",
+      "2.0 h",
+      "3.0 days",
+    ]);
+    // Multiclass W has C columns per chain: C times the work.
+    expect(estimatedSeconds(10, { ...MNIST, classes: 10 }, 100)).toBeCloseTo(
+      10 * estimatedSeconds(10, MNIST, 100),
+      9,
+    );
   });
 });

@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type * as Accountant from "@unlearn/accountant";
-import { type Job, JobKind, type JobSpec, jobId, Smoothness } from "@unlearn/protocol";
+import { type Job, JobKind, type JobSpec, jobId, kindName, Smoothness } from "@unlearn/protocol";
 import type { ConfigOf, Figure, SweepConfig } from "./config.ts";
 
 /** The accountant functions the planner calls (injected so tests can count or replace them). */
@@ -349,7 +349,60 @@ export function planSweep(config: SweepConfig, facts: DatasetFacts, accountant: 
   });
   const b = new PlanBuilder(config, sweepId, featuresKey);
   (PLANNERS[config.figure] as Planner<Figure>)(b, config as ConfigOf<Figure>, { facts, c, acc: accountant });
-  return { sweepId, jobs: [...b.jobs.values()], links: b.links, warnings: burnInWarnings(config, facts) };
+  const jobs = [...b.jobs.values()];
+  return {
+    sweepId,
+    jobs,
+    links: b.links,
+    warnings: [...burnInWarnings(config, facts), ...stepsWarnings(config, facts, jobs)],
+  };
+}
+
+/**
+ * The compute rate behind the planner's time estimates: `pnpm bench:step` measured 224 GFLOP/s for
+ * one MNIST step of 100 chains on the onnx engine (2-core CPU). Other engines and machines differ, so
+ * the estimate only says whether a job takes minutes or days.
+ */
+export const ESTIMATE_FLOPS_PER_SECOND = 224e9;
+
+/** A job this many times longer than the burn-in (retraining's cost) is called out. */
+export const ABSURD_STEPS_FACTOR = 10;
+
+/** Seconds for `steps` steps of `chains` chains: two n×d by d×columns products per step. */
+export function estimatedSeconds(steps: number, facts: DatasetFacts, chains: number): number {
+  const columns = facts.classes > 2 ? chains * facts.classes : chains;
+  return (steps * 4 * facts.n * facts.d * columns) / ESTIMATE_FLOPS_PER_SECOND;
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400 * 2) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} days`;
+}
+
+/**
+ * K from the accountant grows without bound as ε nears its floor (ε at 1.01× the floor on MNIST gives
+ * K = 2,409,371, about 11 h of one job): such a K runs, but is almost certainly not what was meant, and
+ * costs far more than retraining. One warning names the longest job, its estimated time and how many
+ * jobs are that long.
+ */
+export function stepsWarnings(config: SweepConfig, facts: DatasetFacts, jobs: readonly Job[]): string[] {
+  const limit = ABSURD_STEPS_FACTOR * config.burnIn;
+  const long = jobs.filter((j) => j.spec!.steps > limit).sort((a, b) => b.spec!.steps - a.spec!.steps);
+  if (long.length === 0) return [];
+  const worst = long[0]!.spec!;
+  const total = long.reduce((s, j) => s + estimatedSeconds(j.spec!.steps, facts, j.spec!.chains), 0);
+  const others =
+    long.length > 1
+      ? ` (${long.length} jobs above ${limit.toLocaleString("en-US")} steps: ${formatDuration(total)} together)`
+      : "";
+  return [
+    `${kindName(worst.kind)} job with ${worst.steps.toLocaleString("en-US")} steps (σ = ${worst.sigma}, ${worst.removals} removals) ` +
+      `is ${Math.round(worst.steps / config.burnIn)}× the burn-in of ${config.burnIn.toLocaleString("en-US")}: about ` +
+      `${formatDuration(estimatedSeconds(worst.steps, facts, worst.chains))} at ${ESTIMATE_FLOPS_PER_SECOND / 1e9} GFLOP/s${others}; ` +
+      "an ε this close to its floor (or a small σ) makes K explode: retraining is cheaper",
+  ];
 }
 
 /**
