@@ -1,0 +1,294 @@
+/**
+ * The coordinator's sweeps: each submitted sweep runs through packages/sweep's scheduler (runSweep) with
+ * a NatsDispatcher, so planning, DAG order, reuse, failure propagation, progress and the outcome are
+ * the embedded mode's. Watchers of a running sweep get its latest state, then every event until it
+ * ends; a sweep that ended answers with its end from the database.
+ *
+ * Restart: the submitted config is kept in the sweep's events ("submitted"); on start every sweep left
+ * running (or interrupted) by a coordinator resumes from the database, reusing each stored result.
+ */
+import * as accountant from "@unlearn/accountant";
+import type { Store, SweepSummary } from "@unlearn/db";
+import type { JobResult, SweepDone, SweepEvent, SweepPlanned, SweepProgress } from "@unlearn/protocol";
+import {
+  ConfigError,
+  type DatasetFacts,
+  datasetFacts,
+  PlanError,
+  parseConfig,
+  planSweep,
+  type RunEvent,
+  runSweep,
+  type SweepConfig,
+  type SweepOutcome,
+} from "@unlearn/sweep";
+import { NatsDispatcher } from "./dispatcher.ts";
+import type { ClusterLink } from "./link.ts";
+
+/** A caller's mistake (bad config, unknown sweep): the gRPC layer answers INVALID_ARGUMENT / NOT_FOUND. */
+export class RequestError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "invalid" | "not-found",
+  ) {
+    super(message);
+  }
+}
+
+type Watcher = (event: SweepEvent) => void;
+
+interface Active {
+  sweepId: string;
+  controller: AbortController;
+  dispatcher?: NatsDispatcher;
+  watchers: Set<Watcher>;
+  planned?: SweepPlanned;
+  progress?: SweepProgress;
+  done?: SweepDone;
+  finished: Promise<void>;
+}
+
+const RESUMABLE = new Set(["running", "interrupted", "planned"]);
+
+export class SweepManager {
+  private readonly active = new Map<string, Active>();
+  private readonly ended = new Map<string, SweepDone>();
+
+  constructor(
+    /** the store runSweep writes through (it tells the link when a result is stored) */
+    private readonly store: Store,
+    private readonly link: ClusterLink,
+  ) {}
+
+  async submit(configJson: string): Promise<{ sweepId: string; jobs: number; cached: number }> {
+    let config: SweepConfig;
+    try {
+      config = parseConfig(JSON.parse(configJson), "submitted config");
+    } catch (error) {
+      throw new RequestError((error as Error).message, "invalid");
+    }
+    return this.launch(config, true);
+  }
+
+  private async launch(config: SweepConfig, fresh: boolean) {
+    let facts: DatasetFacts;
+    let plan: ReturnType<typeof planSweep>;
+    try {
+      facts = await datasetFacts(config);
+      plan = planSweep(config, facts, accountant);
+    } catch (error) {
+      if (error instanceof PlanError || error instanceof ConfigError)
+        throw new RequestError(error.message, "invalid");
+      throw new RequestError(`cannot plan the sweep: ${(error as Error).message}`, "invalid");
+    }
+    const { sweepId } = plan;
+    const cached = (await this.store.doneJobIds(plan.jobs.map((j) => j.id))).size;
+    if (!this.active.has(sweepId)) this.run(config, facts, sweepId, fresh);
+    return { sweepId, jobs: plan.jobs.length, cached };
+  }
+
+  private run(config: SweepConfig, facts: DatasetFacts, sweepId: string, fresh: boolean): void {
+    const controller = new AbortController();
+    const active: Active = { sweepId, controller, watchers: new Set(), finished: Promise.resolve() };
+    this.active.set(sweepId, active);
+    this.ended.delete(sweepId);
+    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d);
+    active.dispatcher = dispatcher;
+    active.finished = runSweep(config, {
+      db: this.store,
+      dispatcher,
+      facts,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === "planned" && fresh)
+          void this.store
+            .appendEvent({ sweepId, type: "submitted", payload: { config } })
+            .catch((error) =>
+              this.link.log(`sweep ${sweepId}: config not recorded: ${(error as Error).message}`),
+            );
+        this.onEvent(active, e);
+      },
+    } as Parameters<typeof runSweep>[1])
+      .then((outcome) => this.finish(active, doneOf(outcome, config)))
+      .catch((error: unknown) => {
+        this.link.log(`sweep ${sweepId} stopped: ${(error as Error).stack ?? error}`);
+        this.finish(active, { ...emptyDone(config), state: "failed" });
+      })
+      .finally(() => dispatcher.close());
+  }
+
+  private onEvent(active: Active, e: RunEvent): void {
+    let event: SweepEvent["event"];
+    if (e.type === "planned") {
+      active.planned = {
+        jobs: e.jobs,
+        reused: e.reused,
+        toRun: e.toRun,
+        workers: e.workers,
+        threads: e.threads,
+        warnings: e.warnings,
+      };
+      event = { $case: "planned", value: active.planned };
+    } else if (e.type === "progress") {
+      const p = e.progress;
+      active.progress = {
+        total: p.total,
+        done: p.done,
+        reused: p.reused,
+        failed: p.failed,
+        running: p.running,
+        stepsPerSecond: p.stepsPerSecond,
+        etaSeconds: p.etaSeconds ?? undefined,
+      };
+      event = { $case: "sweepProgress", value: active.progress };
+    } else if (e.type === "result") event = { $case: "result", value: e.result as JobResult };
+    else if (e.type === "skipped") event = { $case: "skipped", value: { jobId: e.job.id, reason: e.reason } };
+    if (event) this.broadcast(active, { sweepId: active.sweepId, event });
+  }
+
+  private broadcast(active: Active, event: SweepEvent): void {
+    for (const watcher of active.watchers) watcher(event);
+  }
+
+  private finish(active: Active, done: SweepDone): void {
+    active.done = done;
+    this.ended.set(active.sweepId, done);
+    this.active.delete(active.sweepId);
+    this.broadcast(active, { sweepId: active.sweepId, event: { $case: "done", value: done } });
+    this.link.log(
+      `sweep ${active.sweepId} ${done.cancelled ? "cancelled" : done.state}: ${done.ran} run, ${done.reused} reused, ${done.failed} failed`,
+    );
+  }
+
+  /** Every sweep a coordinator left running: resumed as they were submitted. */
+  async resume(): Promise<string[]> {
+    const resumed: string[] = [];
+    for (const s of await this.store.listSweeps()) {
+      if (!RESUMABLE.has(s.state) || this.active.has(s.id)) continue;
+      const submitted = (await this.store.listEvents(s.id, { limit: 100_000 })).find(
+        (e) => e.type === "submitted",
+      );
+      if (!submitted) continue; // an embedded sweep: its own `pnpm sweep` resumes it
+      try {
+        const config = parseConfig((submitted.payload as { config: unknown }).config, `sweep ${s.id}`);
+        const { sweepId } = await this.launch(config, false);
+        resumed.push(sweepId);
+      } catch (error) {
+        this.link.log(`sweep ${s.id} not resumed: ${(error as Error).message}`);
+      }
+    }
+    return resumed;
+  }
+
+  /** A sweep by id or unique id prefix. */
+  async find(wanted: string): Promise<SweepSummary> {
+    if (!wanted) throw new RequestError("sweep_id is empty", "invalid");
+    const sweeps = await this.store.listSweeps();
+    const exact = sweeps.find((s) => s.id === wanted);
+    if (exact) return exact;
+    const matches = sweeps.filter((s) => s.id.startsWith(wanted));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1)
+      throw new RequestError(
+        `sweep "${wanted}" is ambiguous: ${matches.map((s) => s.id).join(", ")}`,
+        "invalid",
+      );
+    throw new RequestError(`unknown sweep "${wanted}"`, "not-found");
+  }
+
+  /**
+   * Sends the sweep's state now and then its events; `end` is called after its done event. Returns
+   * the function that stops watching (the client went away).
+   */
+  async watch(wanted: string, send: Watcher, end: () => void): Promise<() => void> {
+    const id = this.active.has(wanted) ? wanted : (await this.find(wanted)).id;
+    const active = this.active.get(id);
+    if (!active) {
+      send({
+        sweepId: id,
+        event: { $case: "done", value: this.ended.get(id) ?? (await this.doneFromStore(id)) },
+      });
+      end();
+      return () => {};
+    }
+    if (active.planned) send({ sweepId: id, event: { $case: "planned", value: active.planned } });
+    if (active.progress) send({ sweepId: id, event: { $case: "sweepProgress", value: active.progress } });
+    const watcher: Watcher = (event) => {
+      send(event);
+      if (event.event?.$case === "done") {
+        active.watchers.delete(watcher);
+        end();
+      }
+    };
+    active.watchers.add(watcher);
+    return () => active.watchers.delete(watcher);
+  }
+
+  /** A sweep that ended before this coordinator started: its end as the database recorded it. */
+  private async doneFromStore(id: string): Promise<SweepDone> {
+    const s = await this.find(id);
+    const events = await this.store.listEvents(id, { limit: 100_000 });
+    const last = [...events].reverse().find((e) => e.type === "done")?.payload as
+      | { ran?: number; reused?: number; wallMs?: number }
+      | undefined;
+    return {
+      state: s.state === "done" ? "done" : "failed",
+      jobs: s.jobs,
+      failed: s.failed,
+      ran: last?.ran ?? 0,
+      reused: last?.reused ?? 0,
+      notRun: Math.max(0, s.jobs - s.done - s.failed),
+      cancelled: events.some((e) => e.type === "cancelled"),
+      wallMs: last?.wallMs ?? s.updatedAt.getTime() - s.createdAt.getTime(),
+      location: this.store.location,
+      name: s.name,
+      figure: s.figure,
+    };
+  }
+
+  async cancel(wanted: string): Promise<{ sweepId: string; wasRunning: boolean }> {
+    const id = this.active.has(wanted) ? wanted : (await this.find(wanted)).id;
+    const active = this.active.get(id);
+    if (!active) return { sweepId: id, wasRunning: false };
+    active.controller.abort();
+    await active.dispatcher?.close();
+    await active.finished;
+    return { sweepId: id, wasRunning: true };
+  }
+
+  runningIds(): string[] {
+    return [...this.active.keys()];
+  }
+}
+
+function doneOf(outcome: SweepOutcome, config: SweepConfig): SweepDone {
+  return {
+    state: outcome.state,
+    jobs: outcome.jobs,
+    failed: outcome.failed,
+    ran: outcome.ran,
+    reused: outcome.reused,
+    notRun: outcome.notRun,
+    cancelled: outcome.cancelled,
+    wallMs: outcome.wallMs,
+    location: outcome.location,
+    name: config.name,
+    figure: config.figure,
+  };
+}
+
+function emptyDone(config: SweepConfig): SweepDone {
+  return {
+    state: "failed",
+    jobs: 0,
+    failed: 0,
+    ran: 0,
+    reused: 0,
+    notRun: 0,
+    cancelled: false,
+    wallMs: 0,
+    location: "",
+    name: config.name,
+    figure: config.figure,
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Decoding with validation: anything that arrives over NATS is untrusted bytes. A message that does not
+ * decode, or decodes to something no job/result/worker can be, throws a MalformedMessage naming the
+ * subject and the bad field; the receiver logs it and drops it (terminates it in JetStream), and goes on.
+ */
+import { Job, JobKind, JobProgress, JobResult, jobId, WorkerInfo } from "@unlearn/protocol";
+
+export class MalformedMessage extends Error {
+  override name = "MalformedMessage";
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function decode<T>(what: string, subject: string, bytes: Uint8Array, fn: (b: Uint8Array) => T): T {
+  try {
+    return fn(bytes);
+  } catch (error) {
+    throw new MalformedMessage(
+      `${subject}: ${bytes.length} bytes do not decode as a ${what}: ${(error as Error).message}`,
+    );
+  }
+}
+
+function bad(subject: string, field: string, why: string): never {
+  throw new MalformedMessage(`${subject}: field ${field} ${why}`);
+}
+
+/** A Job whose id is the content address of its spec (so a tampered spec cannot pose as another job). */
+export function decodeJob(subject: string, bytes: Uint8Array): Job {
+  const job = decode("Job", subject, bytes, (b) => Job.decode(b));
+  if (!HEX64.test(job.id)) bad(subject, "id", `must be 64 hex digits, got ${JSON.stringify(job.id)}`);
+  if (!job.spec) bad(subject, "spec", "is missing");
+  if (!(job.spec.kind in JobKind) || job.spec.kind === JobKind.JOB_KIND_UNSPECIFIED)
+    bad(subject, "spec.kind", `is not a job kind: ${job.spec.kind}`);
+  if (jobId(job.spec) !== job.id) bad(subject, "id", "is not the SHA-256 of the spec");
+  if (!job.sweepId) bad(subject, "sweep_id", "is empty");
+  if (!job.engine) bad(subject, "engine", "is empty");
+  return job;
+}
+
+export function decodeResult(subject: string, bytes: Uint8Array): JobResult {
+  const r = decode("JobResult", subject, bytes, (b) => JobResult.decode(b));
+  if (!HEX64.test(r.jobId)) bad(subject, "job_id", `must be 64 hex digits, got ${JSON.stringify(r.jobId)}`);
+  if (r.ok) {
+    if (r.accuracies.length === 0) bad(subject, "accuracies", "is empty in an ok result");
+    if (r.accuracies.some((a) => !(a >= 0 && a <= 1)))
+      bad(subject, "accuracies", "has a value outside [0, 1]");
+    if (r.artifactKey !== r.jobId) bad(subject, "artifact_key", "must be the job id in an ok result");
+  } else if (!r.error) bad(subject, "error", "is empty in a failed result");
+  return r;
+}
+
+export function decodeProgress(subject: string, bytes: Uint8Array): JobProgress {
+  const p = decode("JobProgress", subject, bytes, (b) => JobProgress.decode(b));
+  if (!HEX64.test(p.jobId)) bad(subject, "job_id", "must be 64 hex digits");
+  if (p.stepsDone > p.stepsTotal) bad(subject, "steps_done", "exceeds steps_total");
+  return p;
+}
+
+export function decodeWorker(subject: string, bytes: Uint8Array): WorkerInfo {
+  const w = decode("WorkerInfo", subject, bytes, (b) => WorkerInfo.decode(b));
+  if (!w.id) bad(subject, "id", "is empty");
+  if (!w.engine) bad(subject, "engine", "is empty");
+  if (w.concurrency < 1) bad(subject, "concurrency", `must be ≥ 1, got ${w.concurrency}`);
+  return w;
+}

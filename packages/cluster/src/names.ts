@@ -1,0 +1,61 @@
+/**
+ * The NATS names the coordinator and the workers agree on: one place, so the two apps cannot drift.
+ *
+ *   UNLEARN_JOBS     work-queue stream, subjects unlearn.jobs.<engine>.<sweep id>; one durable pull
+ *                    consumer per engine ("workers-<engine>") shared by every worker of that engine, so
+ *                    each job goes to exactly one live worker and comes back after a crash.
+ *   UNLEARN_RESULTS  stream of JobResult messages (unlearn.results.<job id>), read by the coordinator's
+ *                    durable consumer: a result published while the coordinator is down waits for it.
+ *   unlearn.progress.<sweep id>   JobProgress, core NATS (lossy on purpose: the next one replaces it)
+ *   unlearn.workers               WorkerInfo announcements and heartbeats, core NATS
+ *   unlearn-chains   object store bucket: a job's final chains under its job id
+ */
+export const JOBS_STREAM = "UNLEARN_JOBS";
+export const RESULTS_STREAM = "UNLEARN_RESULTS";
+export const CHAINS_BUCKET = "unlearn-chains";
+export const COORDINATOR_CONSUMER = "coordinator";
+export const WORKERS_SUBJECT = "unlearn.workers";
+
+/** Engine names as they may appear in a subject token (the job's engine field is checked against it). */
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+function token(what: string, value: string): string {
+  if (!TOKEN.test(value))
+    throw new Error(
+      `${what} must be letters, digits, '_' or '-' (a NATS subject token), got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
+export function jobSubject(engine: string, sweepId: string): string {
+  return `unlearn.jobs.${token("engine", engine)}.${token("sweep id", sweepId)}`;
+}
+
+/** Every job of one sweep, whatever its engine (to purge a cancelled sweep's queued jobs). */
+export function sweepJobsFilter(sweepId: string): string {
+  return `unlearn.jobs.*.${token("sweep id", sweepId)}`;
+}
+
+export function engineJobsFilter(engine: string): string {
+  return `unlearn.jobs.${token("engine", engine)}.>`;
+}
+
+export function workerConsumer(engine: string): string {
+  return `workers-${token("engine", engine)}`;
+}
+
+export function resultSubject(jobId: string): string {
+  return `unlearn.results.${token("job id", jobId)}`;
+}
+
+export function progressSubject(sweepId: string): string {
+  return `unlearn.progress.${token("sweep id", sweepId)}`;
+}
+
+export const PROGRESS_ALL = "unlearn.progress.>";
+
+/** JetStream's advisory when a job message used up its deliveries (a worker died with it each time). */
+export function maxDeliveriesAdvisory(engine: string): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.${workerConsumer(engine)}`;
+}
+export const MAX_DELIVERIES_ALL = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.*`;
