@@ -1,6 +1,6 @@
 /**
  * `pnpm bench:accountant [--repeats N] [--json]`: how long the accountant takes to produce every K and σ
- * the paper's five figures need (SPEC §6), for MNIST 3v8, CIFAR-10 3v8 and CIFAR-10 multiclass constants,
+ * the paper's five figures need (docs/science.md §6), for MNIST 3v8, CIFAR-10 3v8 and CIFAR-10 multiclass constants,
  * and how that compares with the paper's own method, a linear scan K = 1, 2, 3, … with one α
  * minimisation per K, run on the same K values in the same process.
  */
@@ -21,7 +21,7 @@ interface DatasetSetup {
   name: string;
   constants: AccountantConstants;
   d: number;
-  /** Figures this dataset appears in (SPEC §6: 3c and 4 are binary only). */
+  /** Figures this dataset appears in (docs/science.md §6: 3c and 4 are binary only). */
   figures: Set<string>;
   /** σ of Figures 3b, 4, 5 (the paper used 0.015 for CIFAR-10 multiclass Figure 5). */
   sigmaFig5: number;
@@ -30,7 +30,7 @@ interface DatasetSetup {
 const DATASETS: DatasetSetup[] = [
   {
     name: "mnist-3v8",
-    constants: accountantConstants({ n: 11982, lambda: 1e-6, L: 0.194700544 }), // L_data (SPEC §2)
+    constants: accountantConstants({ n: 11982, lambda: 1e-6, L: 0.194700544 }), // L_data (docs/science.md §2)
     d: 784,
     figures: new Set(["3a", "3b", "3c", "4", "5"]),
     sigmaFig5: 0.03,

@@ -1,5 +1,5 @@
 /**
- * The python references of bench/step.ts compute SPEC §3's step: their one noiseless step equals the
+ * The python references of bench/step.ts compute docs/science.md §3's step: their one noiseless step equals the
  * float64 reference engine's on a small synthetic task. Skipped where python3/numpy/torch are missing.
  */
 import { mkdtemp, rm } from "node:fs/promises";

@@ -1,5 +1,5 @@
 /**
- * Step benchmark (not a test): one noisy clipped gradient step of SPEC §3 on MNIST 3v8 with T = 100
+ * Step benchmark (not a test): one noisy clipped gradient step of docs/science.md §3 on MNIST 3v8 with T = 100
  * chains, timed on an engine of @unlearn/core and compared, in the same run, with
  *   1. the same batched step in numpy (bench/reference/step_numpy.py), and
  *   2. the original research code's way: PyTorch on the CPU, one chain at a time, materialising the

@@ -1,5 +1,5 @@
 /**
- * The problem constants the accountant needs (SPEC §2) and the Rényi-order range it optimises over.
+ * The problem constants the accountant needs (docs/science.md §2) and the Rényi-order range it optimises over.
  */
 import { AccountantError, requireInteger, requirePositive } from "./errors.ts";
 
@@ -25,7 +25,7 @@ export interface AlphaRange {
 
 /** The paper's default range [1, 1e4]. */
 export const DEFAULT_ALPHA_RANGE = { alphaMin: 1, alphaMax: 1e4 } as const;
-/** The sequential schedule's range [2, 1e5] (SPEC §5): ε_s(α) reads ε_{s−1}(2α). */
+/** The sequential schedule's range [2, 1e5] (docs/science.md §5): ε_s(α) reads ε_{s−1}(2α). */
 export const SEQUENTIAL_ALPHA_RANGE = { alphaMin: 2, alphaMax: 1e5 } as const;
 
 export interface ResolvedRange {
@@ -34,7 +34,7 @@ export interface ResolvedRange {
 }
 
 /**
- * Constants from n, λ and (optionally) L. Without L, L is the SPEC's bound: 1/4 + λn for binary
+ * Constants from n, λ and (optionally) L. Without L, L is the bound of docs/science.md §2: 1/4 + λn for binary
  * logistic regression, 1 + λn for multiclass (softmax) regression.
  */
 export function accountantConstants(options: {

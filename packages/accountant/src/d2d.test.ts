@@ -4,7 +4,7 @@ import { d2dSequential, d2dSigma } from "./d2d.ts";
 
 const MNIST = accountantConstants({ n: 11982, lambda: 1e-6, L: 0.194700544 });
 
-// Reference numbers from an independent Python transcription of SPEC §4's formulas.
+// Reference numbers from an independent Python transcription of docs/science.md §4's formulas.
 describe("D2D noise", () => {
   it("σ_D2D(I, ε) matches the reference", () => {
     expect(d2dSigma(1, 1, MNIST)).toBeCloseTo(1.8890978210920082, 12);

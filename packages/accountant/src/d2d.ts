@@ -1,5 +1,5 @@
 /**
- * Descent-to-Delete (Neel, Roth & Sharifi-Malvajerdi 2021), the paper's baseline (SPEC §4): noiseless
+ * Descent-to-Delete (Neel, Roth & Sharifi-Malvajerdi 2021), the paper's baseline (docs/science.md §4): noiseless
  * gradient descent with step 2/(L+m) contracts by γ = (L − m)/(L + m) per step, and the published
  * weights get Gaussian noise large enough to hide the remaining distance.
  */
@@ -45,7 +45,7 @@ export interface D2DSequentialRequest {
 }
 
 /**
- * Sequential D2D, the i-th single removal for i = 1 … total (SPEC §4):
+ * Sequential D2D, the i-th single removal for i = 1 … total (docs/science.md §4):
  *   I_min = ⌈log(√(2d)/(1 − γ) / (√(2log(2/δ) + ε) − √(2log(2/δ)))) / log(1/γ)⌉,
  *   I_i   = ⌊f·I_min⌋ + ⌈log(log(4·d·i/δ)) / log(1/γ)⌉,
  *   σ_i   = 8·M·γ^{I_i} / (m·n·(1 − γ^{I_i})·(√(2log(2/δ) + 3ε) − √(2log(2/δ) + 2ε))).

@@ -13,7 +13,7 @@ import {
   stepsFor,
 } from "./langevin.ts";
 
-// SPEC §2: MNIST 3v8, λ = 1e-6, L_data.
+// docs/science.md §2: MNIST 3v8, λ = 1e-6, L_data.
 const MNIST = accountantConstants({ n: 11982, lambda: 1e-6, L: 0.194700544 });
 
 /** The paper's method, as a reference: K = first, first + g, … until ε*(K) ≤ ε. */
@@ -24,7 +24,7 @@ function linearScan(epsilon: number, sigma: number, S: number, c: AccountantCons
 }
 
 describe("constants", () => {
-  it("defaults L to the SPEC bound, binary and multiclass", () => {
+  it("defaults L to the bound of docs/science.md §2, binary and multiclass", () => {
     const b = accountantConstants({ n: 11982, lambda: 1e-6 });
     expect(b.m).toBeCloseTo(0.011982, 12);
     expect(b.L).toBeCloseTo(0.261982, 12);
@@ -44,7 +44,7 @@ describe("constants", () => {
 });
 
 describe("ε(α; K, σ, S) and ε*(K)", () => {
-  it("evaluates the SPEC formula", () => {
+  it("evaluates the formula of docs/science.md §5", () => {
     const { m, L, n, M } = MNIST;
     const alpha = 10;
     const expected =
@@ -90,7 +90,7 @@ describe("ε(α; K, σ, S) and ε*(K)", () => {
 });
 
 describe("K(ε, σ, S)", () => {
-  it("SPEC check: K(ε=1, σ=0.03, S=100) = 1485, and 1491 with granularity 10", () => {
+  it("docs/science.md §5 check: K(ε=1, σ=0.03, S=100) = 1485, and 1491 with granularity 10", () => {
     expect(stepsFor(1, 0.03, 100, MNIST)).toMatchObject({ K: 1485 });
     expect(stepsFor(1, 0.03, 100, MNIST).epsilon).toBeLessThanOrEqual(1);
     expect(stepsFor(1, 0.03, 100, MNIST, { granularity: 10 })).toMatchObject({ K: 1491 });
@@ -174,7 +174,7 @@ describe("K(ε, σ, S)", () => {
 });
 
 describe("σ*(ε, k)", () => {
-  it("SPEC check values for k = 2, α in [2, 1e4], to 4 significant digits", () => {
+  it("docs/science.md §5 check values for k = 2, α in [2, 1e4], to 4 significant digits", () => {
     const expected: [number, number][] = [
       [0.05, 0.18714],
       [0.1, 0.093678],
@@ -230,7 +230,7 @@ describe("ε0(σ, S)", () => {
 });
 
 describe("sequential schedule", () => {
-  // An independent brute force: the SPEC recursion written out plainly, and k_s by linear scan.
+  // An independent brute force: the recursion of docs/science.md §5 written out plainly, and k_s by linear scan.
   function bruteForce(
     sigma: number,
     epsilon: number,

@@ -1,5 +1,5 @@
 /**
- * The Langevin unlearning accountant (SPEC §5): full-batch noisy gradient descent, one removal
+ * The Langevin unlearning accountant (docs/science.md §5): full-batch noisy gradient descent, one removal
  * request of S points, and the sequential schedule for repeated requests.
  */
 import {
@@ -194,7 +194,7 @@ export interface SequentialSchedule {
 }
 
 /**
- * The sequential unlearning schedule (SPEC §5), α in [2, 1e5] by default:
+ * The sequential unlearning schedule (docs/science.md §5), α in [2, 1e5] by default:
  *   ε_1(α) = exp(−ηm·k_1/α)·ε0(α),
  *   ε_s(α) = exp(−ηm·k_s/α)·(α − ½)/(α − 1)·(ε0(2α) + ε_{s−1}(2α)),  s ≥ 2
  * (weak triangle inequality of Rényi divergence between the old chain and the new target), and k_s is

@@ -1,6 +1,6 @@
 /**
  * Mini-batch noisy SGD unlearning, the companion paper (Chien et al., "Certified Machine Unlearning via
- * Noisy Stochastic Gradient Descent", NeurIPS 2024), as SPEC §5 states it. With batch size b, one epoch
+ * Noisy Stochastic Gradient Descent", NeurIPS 2024), as docs/science.md §5 states it. With batch size b, one epoch
  * is n/b steps and each step contracts by ρ = 1 − η·m; Z_B bounds the W∞ distance between the
  * learned chains on D and D', and K epochs of unlearning shrink it by ρ^{K·n/b}.
  */

@@ -1,5 +1,5 @@
 /**
- * Test accuracy per chain (SPEC §3): the fraction of test rows with sign(x·w) = y (binary) or
+ * Test accuracy per chain (docs/science.md §3): the fraction of test rows with sign(x·w) = y (binary) or
  * argmax(xᵀW) = label (multiclass).
  */
 import type { TrainMatrix } from "./engine/types.ts";

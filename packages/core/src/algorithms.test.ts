@@ -55,7 +55,7 @@ function variance(a: ArrayLike<number>): number {
   return s / a.length;
 }
 
-describe("initialChains (SPEC §3–4)", () => {
+describe("initialChains (docs/science.md §3–4)", () => {
   it("langevin binary: exactly 1000·1 when σ = 0, else N(1000·1, 2σ²/m)", () => {
     const base = { init: "langevin" as const, d: 50, classes: 2, chains: 40, m: 0.5, seed: 1 };
     expect(initialChains({ ...base, sigma: 0 })).toEqual(new Float32Array(2000).fill(1000));

@@ -1,5 +1,5 @@
 /**
- * The algorithms of SPEC §3–4, each written once on the Engine interface:
+ * The algorithms of docs/science.md §3–4, each written once on the Engine interface:
  *   langevinLearn   — from scratch (paper's initialisation); also retraining (on D') and noiseless GD (σ = 0)
  *   langevinUnlearn — K more steps from given chains on D'
  *   d2dLearn / d2dUnlearn — Descent-to-Delete: noiseless GD with step 2/(L+m), publish W + N(0, σ²)
@@ -16,7 +16,7 @@ import type { Engine, NoiseSource, StepParams, StepRunOptions, TrainMatrix } fro
 import { AlgorithmInputError } from "./errors.ts";
 import { deriveSeed, GaussianStream, type SeedPart } from "./rng.ts";
 
-/** The far-away starting point of the paper's binary runs (SPEC §3): burn-in matters from there. */
+/** The far-away starting point of the paper's binary runs (docs/science.md §3): burn-in matters from there. */
 const FAR_INIT = 1000;
 
 export interface InitialChainsOptions {
@@ -144,7 +144,7 @@ export interface LangevinLearnOptions extends RunCommon {
   chains: number;
 }
 
-/** Langevin learning from scratch (SPEC §3); on D' it is retraining, with σ = 0 noiseless clipped GD. */
+/** Langevin learning from scratch (docs/science.md §3); on D' it is retraining, with σ = 0 noiseless clipped GD. */
 export async function langevinLearn(options: LangevinLearnOptions): Promise<Float32Array> {
   const { data, constants, sigma, steps, chains, seed } = options;
   checkCommon("langevinLearn", options, steps);
@@ -170,7 +170,7 @@ export interface LangevinUnlearnOptions extends RunCommon {
   W: Float32Array;
 }
 
-/** Langevin unlearning (SPEC §4): `steps` (K) more steps of §3 on D' from the given chains. */
+/** Langevin unlearning (docs/science.md §4): `steps` (K) more steps of §3 on D' from the given chains. */
 export async function langevinUnlearn(options: LangevinUnlearnOptions): Promise<Float32Array> {
   const { data, constants, sigma, steps, W, seed } = options;
   checkCommon("langevinUnlearn", options, steps);
@@ -185,7 +185,7 @@ export interface D2dLearnOptions extends RunCommon {
   chains: number;
 }
 
-/** D2D burn-in on D: noiseless clipped GD with step 2/(L+m) from N(1000·1, I) (SPEC §4). */
+/** D2D burn-in on D: noiseless clipped GD with step 2/(L+m) from N(1000·1, I) (docs/science.md §4). */
 export async function d2dLearn(options: D2dLearnOptions): Promise<Float32Array> {
   const { data, constants, steps, chains, seed } = options;
   checkCommon("d2dLearn", options, steps);
@@ -208,7 +208,7 @@ export interface D2dUnlearnOptions extends RunCommon {
   steps: number;
   /** Chains after the D2D burn-in on D (not modified). */
   W: Float32Array;
-  /** σ_D2D of SPEC §4 (from the accountant's d2dSigma / d2dSequential). */
+  /** σ_D2D of docs/science.md §4 (from the accountant's d2dSigma / d2dSequential). */
   publishSigma: number;
 }
 

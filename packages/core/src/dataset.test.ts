@@ -79,7 +79,7 @@ describe("λ_max cache", () => {
   });
 });
 
-describe("datasetConstants (SPEC §2)", () => {
+describe("datasetConstants (docs/science.md §2)", () => {
   it("binary: m = λn, L = λ_max/4 + λn (data) or 1/4 + λn (bound), η = 1/L, M = 1, δ = 1/n", async () => {
     const ds = await loadDataset("synthetic?n=400&d=8&test=1&seed=2", { cacheDir: await tmpCache() });
     const c = datasetConstants(ds, { lambda: 1e-3, smoothness: "data" });

@@ -1,5 +1,5 @@
 /**
- * loadDataset / datasetConstants: the data of SPEC §1 and the constants of SPEC §2.
+ * loadDataset / datasetConstants: the data of docs/science.md §1 and the constants of docs/science.md §2.
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -19,7 +19,7 @@ export interface Dataset {
   test: TrainMatrix;
   /** 2 = binary (y = ±1); C > 2 = multiclass (y = class index). */
   classes: number;
-  /** λ_max(XᵀX/n) of the training features (float64 Lanczos), for L_data (SPEC §2). */
+  /** λ_max(XᵀX/n) of the training features (float64 Lanczos), for L_data (docs/science.md §2). */
   lambdaMax: number;
 }
 
@@ -198,7 +198,7 @@ export async function cachedLambdaMax(train: TrainMatrix, cacheDir: string): Pro
 }
 
 /**
- * Loads a dataset (SPEC §1): "mnist-3v8", "cifar10-3v8", "cifar10-multi",
+ * Loads a dataset (docs/science.md §1): "mnist-3v8", "cifar10-3v8", "cifar10-multi",
  * "features?dir=…&classes=C[&binary=a,b]", or "synthetic?n=…&d=…&test=…&classes=…&seed=…[&sep=…]".
  */
 export async function loadDataset(spec: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
@@ -224,13 +224,13 @@ export interface DatasetConstants {
 }
 
 export interface ConstantsOptions {
-  /** Regularisation λ (SPEC default 1e-6). */
+  /** Regularisation λ (default 1e-6, docs/science.md §2). */
   lambda?: number;
   /** "data": L = λ_max(XᵀX/n)/4 + λn for binary (what the paper's figures used); "bound": 1/4 + λn. */
   smoothness?: "data" | "bound";
 }
 
-/** The table of SPEC §2. Multiclass uses L = 1 + λn for either smoothness (the paper has no data bound). */
+/** The table of docs/science.md §2. Multiclass uses L = 1 + λn for either smoothness (the paper has no data bound). */
 export function datasetConstants(
   ds: Pick<Dataset, "train" | "classes" | "lambdaMax">,
   options: ConstantsOptions = {},

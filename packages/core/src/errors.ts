@@ -3,7 +3,7 @@ export class DatasetError extends Error {
   override name = "DatasetError";
 }
 
-/** A bad argument to one of the algorithms (SPEC §3–4); the message names the field. */
+/** A bad argument to one of the algorithms (docs/science.md §3–4); the message names the field. */
 export class AlgorithmInputError extends Error {
   override name = "AlgorithmInputError";
 }

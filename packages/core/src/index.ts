@@ -1,4 +1,4 @@
-/** @unlearn/core: datasets, removal, the Langevin / D2D algorithms, accuracy (SPEC §1–4), and the engines. */
+/** @unlearn/core: datasets, removal, the Langevin / D2D algorithms, accuracy (docs/science.md §1–4), and the engines. */
 
 export { testAccuracy } from "./accuracy.ts";
 export {

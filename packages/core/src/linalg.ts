@@ -1,5 +1,5 @@
 /**
- * Float64 linear algebra the datasets need: row normalisation and λ_max(XᵀX/n) (SPEC §2, L_data).
+ * Float64 linear algebra the datasets need: row normalisation and λ_max(XᵀX/n) (docs/science.md §2, L_data).
  */
 import { DatasetError } from "./errors.ts";
 import { deriveSeed, GaussianStream } from "./rng.ts";

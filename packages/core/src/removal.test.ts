@@ -11,7 +11,7 @@ function row(m: TrainMatrix, i: number): Float32Array {
   return m.X.subarray(i * m.d, (i + 1) * m.d);
 }
 
-describe("withReplacedRows (SPEC §4)", () => {
+describe("withReplacedRows (docs/science.md §4)", () => {
   it("replaces exactly the last S rows with unit-norm rows and valid labels, leaving D untouched", () => {
     const before = binary.X.slice();
     const D1 = withReplacedRows(binary, 10, 5);

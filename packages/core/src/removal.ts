@@ -1,5 +1,5 @@
 /**
- * The removal protocol of SPEC §4: D' = D with its last S rows replaced by fresh rows.
+ * The removal protocol of docs/science.md §4: D' = D with its last S rows replaced by fresh rows.
  */
 import type { TrainMatrix } from "./engine/types.ts";
 import { DatasetError } from "./errors.ts";
@@ -29,7 +29,7 @@ export function replacementRow(
 
 /**
  * D' for `removals` removed points: a copy of `train` whose last `removals` rows are replaced
- * (SPEC §4). `removals` = 0 returns `train` itself (nothing to copy).
+ * (docs/science.md §4). `removals` = 0 returns `train` itself (nothing to copy).
  */
 export function withReplacedRows(train: TrainMatrix, removals: number, seed: SeedPart): TrainMatrix {
   const { n, d, classes } = train;

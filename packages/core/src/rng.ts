@@ -1,5 +1,5 @@
 /**
- * Seeded randomness for every draw in packages/core (SPEC: same seed → identical numbers).
+ * Seeded randomness for every draw in packages/core (docs/science.md: same seed → identical numbers).
  *
  * - `deriveSeed(...parts)`: SHA-256 of the parts → a 64-bit seed, so each purpose gets its own stream
  *   (e.g. the replacement of row j is drawn from `deriveSeed(seed, "replace", j)`).

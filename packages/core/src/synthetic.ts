@@ -1,8 +1,8 @@
 /**
- * `synthetic`: C Gaussian clusters drawn from a seed (SPEC §1), for tests and quick runs.
+ * `synthetic`: C Gaussian clusters drawn from a seed (docs/science.md §1), for tests and quick runs.
  * Cluster c has mean μ_c (a random direction scaled to length `sep`) and identity covariance; with the
  * default sep = 2 a linear classifier reaches about 0.9–0.97 test accuracy (d = 10: 0.97), so accuracy tests are
- * neither trivial nor noise. Train rows are grouped by class (class 0 first, as SPEC §1 orders real
+ * neither trivial nor noise. Train rows are grouped by class (class 0 first, as docs/science.md §1 orders real
  * data), test labels are drawn uniformly per row. Every row is then scaled to unit norm.
  */
 import type { TrainMatrix } from "./engine/types.ts";

@@ -1,5 +1,5 @@
 /**
- * SPEC §3 on real data, on the fast `onnx` engine: noiseless clipped gradient descent (σ = 0, L_data,
+ * docs/science.md §3 on real data, on the fast `onnx` engine: noiseless clipped gradient descent (σ = 0, L_data,
  * η = 1/L) on MNIST 3-vs-8 gives the same accuracy in every chain, and that accuracy is the one
  * L2-regularised logistic regression reaches: the final w is checked to be the optimum (full
  * gradient ≈ 0, no per-sample gradient clipped), not just compared with a number.

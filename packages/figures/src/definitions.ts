@@ -1,5 +1,5 @@
 /**
- * One definition per paper figure (SPEC §6, docs/contracts.md "Figures and series"): which row field is
+ * One definition per paper figure (docs/science.md §6, docs/contracts.md "Figures and series"): which row field is
  * the x axis, which panels it has, and which axes are logarithmic. Everything else (series, bands,
  * legend, titles) is derived from the rows by ./spec.ts, identically for every figure, so the CLI's
  * SVG/PNG and the dashboard's interactive chart come from the same place.

@@ -3,7 +3,7 @@
  * and Store.sweepResults produce them: the planner's series names and labels, batch 0 for the model a
  * sequential series starts from, and rows with figure "" for jobs a figure depends on but does not draw.
  * The numbers are plausible MNIST 3-vs-8 ones: accuracies in the 0.8–0.97 range the paper reports,
- * σ*(ε, k=2) and K(ε=1, σ=0.03, S=100) = 1485 from SPEC §5, ε0 from the SPEC §5 formula.
+ * σ*(ε, k=2) and K(ε=1, σ=0.03, S=100) = 1485 from docs/science.md §5, ε0 from the docs/science.md §5 formula.
  * Used by this package's tests and exported as "@unlearn/figures/fixtures" for the CLI's and the
  * dashboard's tests.
  */
@@ -51,7 +51,7 @@ type Accuracy = [number, number][];
 // ---- Figure 3a: S = 1, ε × k with σ = σ*(ε, k), against retraining, noiseless GD and D2D ----
 
 const EPSILONS_3A = [0.05, 0.1, 0.5, 1, 2, 5];
-/** σ*(ε, k) for k = 2 is SPEC §5's list; k = 1 needs a little more noise, k = 5 a little less. */
+/** σ*(ε, k) for k = 2 is docs/science.md §5's list; k = 1 needs a little more noise, k = 5 a little less. */
 const SIGMA_STAR: Record<number, number[]> = {
   1: [0.2021, 0.1012, 0.02042, 0.01032, 0.005273, 0.002232],
   2: [0.18714, 0.093678, 0.018908, 0.0095594, 0.004882, 0.0020668],
@@ -260,7 +260,7 @@ const learnOnD = row("", {
 });
 
 const EPSILONS_4 = [0.1, 0.5, 1, 2, 5];
-/** K(ε, σ=0.03, S); S = 100, ε = 1 is SPEC §5's check value 1485. */
+/** K(ε, σ=0.03, S); S = 100, ε = 1 is docs/science.md §5's check value 1485. */
 const K_4: Record<number, number[]> = {
   1: [402, 241, 187, 139, 83],
   50: [1688, 1409, 1301, 1198, 1071],

@@ -13,7 +13,7 @@ export const FIGURES = ["fig3a", "fig3b", "fig3c", "fig4", "fig5"] as const;
 export type Figure = (typeof FIGURES)[number];
 export const ENGINES = ["onnx", "tfjs", "reference"] as const;
 export const NAMED_DATASETS = ["mnist-3v8", "cifar10-3v8", "cifar10-multi"] as const;
-/** Datasets read from a user-provided features file (SPEC §1): they need `featuresDir`. */
+/** Datasets read from a user-provided features file (docs/science.md §1): they need `featuresDir`. */
 export const FEATURE_DATASETS: readonly string[] = ["cifar10-3v8", "cifar10-multi"];
 
 const positive = z.number().positive().finite();
@@ -26,7 +26,7 @@ const dataset = z
     message: `expected one of ${NAMED_DATASETS.map((d) => `"${d}"`).join(" | ")} | "synthetic?n=…&d=…&test=…&classes=…&seed=…"`,
   });
 
-/** Fields shared by every figure; defaults are the paper's settings (SPEC §6). */
+/** Fields shared by every figure; defaults are the paper's settings (docs/science.md §6). */
 const common = {
   name: z.string().min(1),
   dataset,
@@ -265,7 +265,7 @@ export function loadConfig(
   return { config, path };
 }
 
-/** CIFAR-10 datasets read precomputed ResNet-18 features that cannot be made here (SPEC §1). */
+/** CIFAR-10 datasets read precomputed ResNet-18 features that cannot be made here (docs/science.md §1). */
 export function checkFeatures(config: SweepConfig, source = "config"): void {
   if (!FEATURE_DATASETS.includes(config.dataset)) return;
   if (config.featuresDir === undefined)

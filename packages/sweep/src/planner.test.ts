@@ -15,7 +15,7 @@ import {
   sweepIdOf,
 } from "./planner.ts";
 
-// MNIST 3 vs 8 (SPEC §2): n, d and L_data = λ_max(XᵀX/n)/4 + λn for λ = 1e-6.
+// MNIST 3 vs 8 (docs/science.md §2): n, d and L_data = λ_max(XᵀX/n)/4 + λn for λ = 1e-6.
 const MNIST: DatasetFacts = { n: 11982, d: 784, classes: 2, L: 0.194700544 };
 const base = { dataset: "mnist-3v8", chains: 100, burnIn: 10000 };
 const fig5 = parseConfig({
@@ -94,7 +94,7 @@ describe("planSweep", () => {
     const u = plan.links.find(
       (l) => l.series === "unlearning ε=1" && plan.jobs.find((j) => j.id === l.jobId)!.spec!.removals === 100,
     )!;
-    // SPEC §5 check: K(ε=1, σ=0.03, S=100) = 1491 with granularity 10.
+    // docs/science.md §5 check: K(ε=1, σ=0.03, S=100) = 1491 with granularity 10.
     expect(u.labels.K).toBe(1491);
     const job = plan.jobs.find((j) => j.id === u.jobId)!;
     expect(job.spec).toMatchObject({ steps: 1491, removals: 100, parentId: learn.id, sigma: 0.03 });
@@ -151,7 +151,7 @@ describe("planSweep", () => {
     });
     const u = plan.links.find((l) => l.series === "unlearning k=2" && l.labels.epsilon === 1)!;
     const job = plan.jobs.find((j) => j.id === u.jobId)!;
-    // SPEC §5 check: σ*(ε=1, k=2) = 0.0095594 with α in [2, 1e4].
+    // docs/science.md §5 check: σ*(ε=1, k=2) = 0.0095594 with α in [2, 1e4].
     expect(job.spec!.sigma).toBeCloseTo(0.0095594, 6);
     expect(job.spec).toMatchObject({ steps: 2, removals: 1 });
     expect(plan.jobs.find((j) => j.id === job.spec!.parentId)!.spec).toMatchObject({
@@ -227,7 +227,7 @@ describe("planSweep", () => {
 
   it("plans every preset in sweeps/ (paper grids; the accountant answers every point)", () => {
     const sweeps = findSweepsDir(import.meta.dirname)!;
-    // CIFAR-10 ResNet-18 features: n and d from SPEC §1; L = the SPEC bound stands in for λ_max.
+    // CIFAR-10 ResNet-18 features: n and d from docs/science.md §1; L = the bound of docs/science.md §2 stands in for λ_max.
     const facts: Record<string, DatasetFacts> = {
       "mnist-3v8": MNIST,
       "cifar10-3v8": { n: 10000, d: 512, classes: 2, L: 0.25 + 0.01 },

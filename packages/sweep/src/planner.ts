@@ -1,5 +1,5 @@
 /**
- * The planner: a sweep config becomes a DAG of content-addressed jobs (SPEC §4, §6).
+ * The planner: a sweep config becomes a DAG of content-addressed jobs (docs/science.md §4, §6).
  *
  * Pure and deterministic: the same config and dataset facts give the same jobs, ids and links, so a
  * rerun finds its own sweep and every stored result again. A job's id is `jobId(spec)`, the hash of

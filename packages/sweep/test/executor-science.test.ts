@@ -1,7 +1,7 @@
 /**
  * Science-level tests of the executor: a small fig5 sweep (learn on D, unlearn on D′, retrain on D′)
  * planned by the planner and run job by job through `executeJob`, checked against independent float64
- * oracles written here from SPEC §3 (clipped gradient, its optimum, the stationary spread of the chain).
+ * oracles written here from docs/science.md §3 (clipped gradient, its optimum, the stationary spread of the chain).
  *
  * Why these settings: λ = 1e-3 on n = 200 rows gives m = λn = 0.2 against L ≈ 0.33, so every direction
  * contracts by at least 1 − m/L ≈ 0.4 per step and a chain forgets its start within tens of steps. The
@@ -32,7 +32,7 @@ const EPSILON = 0.5;
 const CHAINS = 100;
 const TIMEOUT = 60_000;
 
-/** Mean over rows of the clipped per-row gradient of SPEC §3 (binary), in float64. */
+/** Mean over rows of the clipped per-row gradient of docs/science.md §3 (binary), in float64. */
 function clippedGradient(data: TrainMatrix, m: number, clip: number, w: Float64Array): Float64Array {
   const { X, y, n, d } = data;
   const out = new Float64Array(d);

@@ -1,5 +1,5 @@
 /**
- * `pnpm accountant <quantity> [flags]`: the Rényi-DP accountant of SPEC §5 from the command line.
+ * `pnpm accountant <quantity> [flags]`: the Rényi-DP accountant of docs/science.md §5 from the command line.
  * With --json it prints exactly one JSON object on stdout (nothing else), without it an aligned table.
  * Errors go to stderr: exit code 2 for a bad command line, 1 for a request the accountant refuses.
  */

@@ -1,5 +1,5 @@
 /**
- * The conformance suite: every engine must agree with the float64 reference (SPEC §3) on
+ * The conformance suite: every engine must agree with the float64 reference (docs/science.md §3) on
  * gradients and clipping, on trajectories under injected noise, and on accuracy statistics.
  * tfjs is an optional dependency: where none of its backends is installed its tests are skipped;
  * the other engines must always load.
@@ -39,7 +39,7 @@ function expectClose(actual: Float32Array, expected: ArrayLike<number>, rel: num
 }
 
 function clippedFraction(data: TrainMatrix, p: StepParams, W: Float32Array): number {
-  // Fraction of (row, chain) pairs whose per-sample gradient norm (SPEC §3) exceeds M: the step tests
+  // Fraction of (row, chain) pairs whose per-sample gradient norm (docs/science.md §3) exceeds M: the step tests
   // need both clipped and unclipped rows to test clipping at all.
   const { X, y, n, d, classes } = data;
   const C = classes === 2 ? 1 : classes;

@@ -1,5 +1,5 @@
 /**
- * The `onnx` engine: one noisy clipped gradient step of SPEC §3 as a single ONNX graph, run by
+ * The `onnx` engine: one noisy clipped gradient step of docs/science.md §3 as a single ONNX graph, run by
  * onnxruntime-node once per step. The graph holds two matrix products (X·W and Xᵀ·(S∘C)) and
  * elementwise work on n×T values; it never forms the n×d per-sample gradients.
  */
@@ -257,7 +257,7 @@ export async function createOnnxEngine(
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
-    // Chains start far from the optimum (w0 ≈ 1000·1, SPEC §3), where sigmoid(−y·z) underflows to
+    // Chains start far from the optimum (w0 ≈ 1000·1, docs/science.md §3), where sigmoid(−y·z) underflows to
     // denormals; flushing them to zero avoids the x86 denormal slow path and changes nothing above 1e-38.
     extra: { session: { set_denormal_as_zero: "1" } },
   };

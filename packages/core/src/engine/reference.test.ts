@@ -4,7 +4,7 @@ import { ArrayNoise, fixedNoise, makeData, weights } from "./test-fixtures.ts";
 import type { NoiseSource, StepParams, TrainMatrix } from "./types.ts";
 
 /**
- * SPEC §3 the slow, obvious way: materialise every per-sample gradient g_i (d values, or d×C),
+ * docs/science.md §3 the slow, obvious way: materialise every per-sample gradient g_i (d values, or d×C),
  * take its true norm, clip, average. The reference engine must agree with it although it never
  * builds g_i (it uses the ‖x_i‖ = 1 shortcut for the norm).
  */

@@ -1,5 +1,5 @@
 /**
- * The float64 scalar reference engine: SPEC §3 written as plainly as possible, one loop per formula.
+ * The float64 scalar reference engine: docs/science.md §3 written as plainly as possible, one loop per formula.
  * It is the oracle of the conformance suite and small enough for other packages' tests; it is slow
  * (about 2·n·d·T·2 scalar multiply-adds per step) and not meant for real runs.
  *
@@ -25,7 +25,7 @@ import {
 } from "./validate.ts";
 
 /**
- * One step of SPEC §3 in float64: returns W − η·(mean clipped gradient) + sqrt(2ησ²)·ξ.
+ * One step of docs/science.md §3 in float64: returns W − η·(mean clipped gradient) + sqrt(2ησ²)·ξ.
  * W is d×cols row-major (cols = T binary, T·C multiclass); xi may be null when σ = 0.
  */
 export function referenceStep(

@@ -1,5 +1,5 @@
 /**
- * The `tfjs` engine: the step of SPEC §3 with TensorFlow.js ops, the same two matrix products and
+ * The `tfjs` engine: the step of docs/science.md §3 with TensorFlow.js ops, the same two matrix products and
  * elementwise work as the onnx graph. TensorFlow.js is optional and loaded on demand; the backend is
  * chosen at run time: @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node, then the wasm backend,
  * then the plain JavaScript cpu backend, whichever loads first.

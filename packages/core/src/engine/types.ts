@@ -1,5 +1,5 @@
 /**
- * The one compute interface every algorithm of SPEC §3–4 is written against.
+ * The one compute interface every algorithm of docs/science.md §3–4 is written against.
  *
  * Layout conventions (all float32, row-major, no copies per step):
  * - X: n×d training features, rows of unit L2 norm.
@@ -26,7 +26,7 @@ export interface TrainMatrix {
   readonly classes: number;
 }
 
-/** What one noisy clipped gradient step needs besides the data (SPEC §2–3). */
+/** What one noisy clipped gradient step needs besides the data (docs/science.md §2–3). */
 export interface StepParams {
   /** Step size: 1/L for Langevin, 2/(L+m) for D2D. */
   readonly eta: number;

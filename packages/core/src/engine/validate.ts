@@ -8,7 +8,7 @@ export class EngineInputError extends Error {
   override name = "EngineInputError";
 }
 
-/** Row norms may drift from 1 by float32 rounding; the clipping shortcut of SPEC §3 needs ‖x_i‖ = 1. */
+/** Row norms may drift from 1 by float32 rounding; the clipping shortcut of docs/science.md §3 needs ‖x_i‖ = 1. */
 const UNIT_NORM_TOLERANCE = 1e-3;
 
 function isPositiveInteger(v: number): boolean {
@@ -38,7 +38,7 @@ export function checkTrainMatrix(data: TrainMatrix): void {
     for (let j = i * d, end = j + d; j < end; j++) sq += X[j] * X[j];
     if (!Number.isFinite(sq) || Math.abs(Math.sqrt(sq) - 1) > UNIT_NORM_TOLERANCE) {
       throw new EngineInputError(
-        `TrainMatrix.X row ${i} has L2 norm ${Math.sqrt(sq)}; engines need unit-norm rows (SPEC §1)`,
+        `TrainMatrix.X row ${i} has L2 norm ${Math.sqrt(sq)}; engines need unit-norm rows (docs/science.md §1)`,
       );
     }
   }

@@ -1,12 +1,12 @@
 /**
- * WGSL compute kernels of the `webgpu` engine (SPEC §3). One step is, per block of rows of X:
+ * WGSL compute kernels of the `webgpu` engine (docs/science.md §3). One step is, per block of rows of X:
  *   Z = X_b·W (tiled matmul) → R = s∘c in place (sigmoid / softmax and the clip factor, fused) →
  *   G += X_bᵀ·R (tiled matmul, split over rows so that a short d×cols output still fills the GPU)
  * and then one update kernel W' = W·(1 − η·m·reg) − (η/n)·G + √(2η)·σ_t·ξ.
  * Never an n×d-per-chain tensor; X stays on the GPU for the stepper's life.
  *
  * σ and the last step are per chain (arrays indexed by chain), so that one dispatch can later serve
- * several jobs side by side (job fusion, ARCHITECTURE.md) without new kernels.
+ * several jobs side by side (job fusion, docs/architecture.md) without new kernels.
  */
 
 /** Threads of a matmul workgroup (16×16) and outputs per thread (TM×TN): the tile is 16·TM × 16·TN. */

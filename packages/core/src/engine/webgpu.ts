@@ -1,5 +1,5 @@
 /**
- * The `webgpu` engine: SPEC §3's step as WGSL compute kernels (./webgpu-kernels.ts) on the npm
+ * The `webgpu` engine: docs/science.md §3's step as WGSL compute kernels (./webgpu-kernels.ts) on the npm
  * package `webgpu` (Dawn's Node binding: Vulkan on Linux, Metal on macOS, D3D12 on Windows). On a
  * machine without a GPU it runs on Mesa's software Vulkan adapter (llvmpipe/lavapipe), which is how
  * the conformance suite runs it in CI.
