@@ -8,6 +8,7 @@ const COMMANDS = {
   results: "list stored sweeps, or print one sweep's results as a table, JSON or CSV",
   figures: "render a sweep's paper figure to SVG and PNG",
   accountant: "the Rényi-DP accountant: K, σ*, ε0, sequential schedules, D2D noise",
+  features: "extract CIFAR-10's ResNet-18 features (the cifar10-* datasets) from the official archive",
 } as const;
 type CommandName = keyof typeof COMMANDS;
 
