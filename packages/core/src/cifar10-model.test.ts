@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import onnxProto from "onnx-proto";
 import { afterAll, describe, expect, it } from "vitest";
 import { resnet18FeatureModel, type TinyModelOptions, tinyFeatureModel } from "./cifar10-fixtures.ts";
 import { FeatureModelError, loadFeatureModel } from "./cifar10-model.ts";
@@ -54,6 +55,26 @@ describe("loadFeatureModel", () => {
     await expect(loadFeatureModel(zoo)).rejects.toThrow(
       /zoo\.onnx: output "logits" has shape \[N, 1000\], expected \[N, 512\] .*classifier is still attached.*--model-format zoo/,
     );
+  });
+
+  it("cuts a legacy-style zoo file too (IR 3, opset 7, initializers listed as graph inputs)", async () => {
+    const { onnx } = onnxProto;
+    const m = onnx.ModelProto.decode(tinyFeatureModel({ head: "classifier", inputName: "data", seed: 8 }));
+    m.irVersion = 3;
+    m.opsetImport = [onnx.OperatorSetIdProto.create({ domain: "", version: 7 })];
+    for (const t of m.graph!.initializer!) {
+      m.graph!.input!.push(
+        onnx.ValueInfoProto.create({
+          name: t.name,
+          type: {
+            tensorType: { elemType: t.dataType, shape: { dim: t.dims!.map((d) => ({ dimValue: d })) } },
+          },
+        }),
+      );
+    }
+    const legacy = join(dir, "legacy.onnx");
+    writeFileSync(legacy, onnx.ModelProto.encode(m).finish());
+    expect(await features(legacy, "zoo")).toEqual(await features(modelFile("flat8", { seed: 8 })));
   });
 
   it("refuses wrong input or output shapes, naming the file", async () => {
