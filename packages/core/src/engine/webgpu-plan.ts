@@ -23,6 +23,8 @@ export interface PlanInput {
   maxChunkBytes: number;
   /** Workgroups the backward product should have at least (hardware GPUs want ~1000; llvmpipe few). */
   targetWorkgroups: number;
+  /** Fewest rows one split-K slice takes (more slices cost memory and a longer sum in the update). */
+  minSliceRows: number;
 }
 
 export interface StepPlan {
@@ -44,7 +46,7 @@ function fail(message: string): never {
 }
 
 export function planStep(input: PlanInput, limits: PlanLimits): StepPlan {
-  const { n, d, cols, tile, maxChunkBytes, targetWorkgroups } = input;
+  const { n, d, cols, tile, maxChunkBytes, targetWorkgroups, minSliceRows } = input;
   const { maxBinding, maxBuffer } = limits;
   if (n * d * F32 > maxBuffer)
     fail(`X (${n}×${d} float32, ${n * d * F32} bytes) exceeds the device's maxBufferSize ${maxBuffer}`);
@@ -65,7 +67,7 @@ export function planStep(input: PlanInput, limits: PlanLimits): StepPlan {
   const t = matmulTile(tile);
   const tiles = Math.ceil(d / t.rows) * Math.ceil(cols / t.cols);
   const maxSplitsByMemory = Math.max(1, Math.floor(maxBinding / (d * cols * F32)));
-  const maxSplitsByRows = Math.max(1, Math.floor(chunkRows / 256)); // at least 256 rows per slice
+  const maxSplitsByRows = Math.max(1, Math.floor(chunkRows / minSliceRows));
   let splits = Math.min(Math.ceil(targetWorkgroups / tiles), maxSplitsByMemory, maxSplitsByRows);
   splits = Math.max(1, splits);
   const kSplit = Math.ceil(Math.ceil(chunkRows / splits) / K_TILE) * K_TILE;

@@ -62,6 +62,8 @@ export interface WebGpuEngineTuning {
   maxChunkBytes?: number;
   /** Workgroups the backward product aims for (split over rows); default 1024 hardware, 4 software. */
   targetWorkgroups?: number;
+  /** Fewest rows of X per split-K slice of the backward product; default 256. */
+  minSliceRows?: number;
   /** Options for Dawn's `create` (e.g. "adapter=NAME", "backend=vulkan"); default none. */
   dawnOptions?: string[];
 }
@@ -533,6 +535,7 @@ export async function createWebGpuEngine(
           tile,
           maxChunkBytes: tuning.maxChunkBytes ?? 256 * 2 ** 20,
           targetWorkgroups: tuning.targetWorkgroups ?? (software ? 4 : 1024),
+          minSliceRows: tuning.minSliceRows ?? 256,
         },
         { maxBinding: device.limits.maxStorageBufferBindingSize, maxBuffer: device.limits.maxBufferSize },
       );
