@@ -155,16 +155,16 @@ async function chunkDone(work: string, split: string, b: number, rows: number): 
   return info !== undefined && info.size === rows * FEATURE_DIM * 4;
 }
 
-/** Runs every missing batch; preprocessing of the next batch overlaps the model run of the current one. */
-async function extractSplits(
-  splits: Split[],
-  model: FeatureModel,
-  batch: number,
-  work: string,
-  options: ExtractCifar10Options,
-): Promise<number> {
-  const total = splits.reduce((a, s) => a + s.rows, 0);
-  const todo: { split: Split; b: number; start: number; rows: number }[] = [];
+interface BatchJob {
+  split: Split;
+  b: number;
+  start: number;
+  rows: number;
+}
+
+/** The batches still to run, and how many images earlier runs already finished. */
+async function planBatches(splits: Split[], batch: number, work: string) {
+  const todo: BatchJob[] = [];
   let resumed = 0;
   for (const split of splits) {
     for (let b = 0, start = 0; start < split.rows; b++, start += batch) {
@@ -173,14 +173,18 @@ async function extractSplits(
       else todo.push({ split, b, start, rows });
     }
   }
-  if (resumed > 0) options.onNote?.(`resuming: ${resumed} of ${total} images already extracted in ${work}`);
+  return { todo, resumed, total: splits.reduce((a, s) => a + s.rows, 0) };
+}
+
+/** Progress reports: the rate counts only this run's images, so resumed ones do not inflate it. */
+function progressTracker(total: number, resumed: number, onProgress?: (p: ExtractProgress) => void) {
   const started = performance.now();
   let extracted = 0;
   const report = () => {
     const elapsed = (performance.now() - started) / 1000;
     const rate = extracted > 0 && elapsed > 0 ? extracted / elapsed : 0;
     const left = total - resumed - extracted;
-    options.onProgress?.({
+    onProgress?.({
       done: resumed + extracted,
       total,
       resumed,
@@ -189,38 +193,64 @@ async function extractSplits(
       eta: rate > 0 ? left / rate : null,
     });
   };
-  report();
-  const pre = new CifarPreprocessor();
-  const buffers = [
-    new Float32Array(batch * MODEL_IMAGE_FLOATS),
-    new Float32Array(batch * MODEL_IMAGE_FLOATS),
-  ];
-  let pending: { job: (typeof todo)[number]; result: Promise<Float32Array> } | undefined;
-  const finish = async (p: NonNullable<typeof pending>) => {
-    const features = await p.result;
-    await writeAtomic(
-      chunkPath(work, p.job.split.name, p.job.b),
-      new Uint8Array(features.buffer, features.byteOffset, p.job.rows * FEATURE_DIM * 4),
-    );
-    extracted += p.job.rows;
-    report();
+  return {
+    add(rows: number) {
+      extracted += rows;
+      report();
+    },
+    report,
+    get extracted() {
+      return extracted;
+    },
   };
-  for (const [k, job] of todo.entries()) {
-    options.signal?.throwIfAborted();
-    const input = buffers[k % 2];
-    const records = job.split.files[0].records;
-    for (let r = 0; r < job.rows; r++) {
-      const i = job.start + r;
-      pre.image(job.split.files[Math.floor(i / records)].bytes, i % records, input, r * MODEL_IMAGE_FLOATS);
+}
+
+/** Runs every missing batch; preprocessing of the next batch overlaps the model run of the current one. */
+async function extractSplits(
+  splits: Split[],
+  model: FeatureModel,
+  batch: number,
+  work: string,
+  options: ExtractCifar10Options,
+): Promise<number> {
+  const { todo, resumed, total } = await planBatches(splits, batch, work);
+  if (resumed > 0) options.onNote?.(`resuming: ${resumed} of ${total} images already extracted in ${work}`);
+  const progress = progressTracker(total, resumed, options.onProgress);
+  progress.report();
+  const pre = new CifarPreprocessor();
+  const buffers = [0, 1].map(() => new Float32Array(batch * MODEL_IMAGE_FLOATS));
+  let pending: { job: BatchJob; result: Promise<Float32Array> } | undefined;
+  const finish = async (p: { job: BatchJob; result: Promise<Float32Array> }) => {
+    const features = await p.result;
+    const bytes = new Uint8Array(features.buffer, features.byteOffset, p.job.rows * FEATURE_DIM * 4);
+    await writeAtomic(chunkPath(work, p.job.split.name, p.job.b), bytes);
+    progress.add(p.job.rows);
+  };
+  try {
+    for (const [k, job] of todo.entries()) {
+      if (options.signal?.aborted) break;
+      const input = buffers[k % 2];
+      const records = job.split.files[0].records;
+      for (let r = 0; r < job.rows; r++) {
+        const i = job.start + r;
+        pre.image(job.split.files[Math.floor(i / records)].bytes, i % records, input, r * MODEL_IMAGE_FLOATS);
+      }
+      if (pending) await finish(pending);
+      pending = undefined;
+      if (options.signal?.aborted) break;
+      const result = model.run(input, job.rows);
+      result.catch(() => {}); // awaited in finish(); this only keeps an early rejection from being "unhandled"
+      pending = { job, result };
     }
+    // An interrupted run still saves the batch in flight.
     if (pending) await finish(pending);
-    options.signal?.throwIfAborted();
-    const result = model.run(input, job.rows);
-    result.catch(() => {}); // awaited in finish(); this only keeps an early rejection from being "unhandled"
-    pending = { job, result };
+    pending = undefined;
+  } finally {
+    // Never leave a run in flight: the caller releases the session next.
+    if (pending) await pending.result.catch(() => {});
   }
-  if (pending) await finish(pending);
-  return extracted;
+  options.signal?.throwIfAborted();
+  return progress.extracted;
 }
 
 /** Concatenates a split's batch files into one [rows, 512] array. */
