@@ -67,7 +67,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
       epsilon: { type: "string", help: "target ε" },
       sigma: { type: "string", help: "Langevin noise σ" },
       removals: { type: "string", help: "S, points removed" },
-      granularity: { type: "string", help: "search K in {1, 1+G, 1+2G, …} (the paper's figures: 10)" },
+      granularity: {
+        type: "string",
+        // Users compare this command's K with the figures': say why they differ (1485 vs 1491).
+        help: "round K up to the grid 1, 1+G, 1+2G, … (fig4/fig5 presets, as the paper: 10, so 1491 for 1485)",
+      },
     },
     required: ["epsilon", "sigma", "removals"],
     alphaDefault: "[1, 1e4]",

@@ -117,6 +117,31 @@ describe("pnpm results", () => {
     );
   }, 30_000);
 
+  it("says why a sweep has more results than jobs (one job, several points)", async () => {
+    const store = await openStore(dir);
+    try {
+      // As Figure 5's S = 1 job (K = 1 at every ε): one job, a point at ε = 0.5 and at ε = 1.
+      await store.createSweep({ id: "shared-0001", name: "shared", figure: "fig5", config: {}, seed: "7" });
+      await store.linkSweepJobs("shared-0001", [
+        {
+          jobId: jobId(unlearn),
+          figure: "fig5",
+          series: "unlearning ε=0.5",
+          labels: { epsilon: 0.5, K: 1485 },
+        },
+        { jobId: jobId(unlearn), figure: "fig5", series: "unlearning ε=1", labels: { epsilon: 1, K: 1485 } },
+      ]);
+    } finally {
+      await store.close();
+    }
+    const shared = await results("--db", dir, "--sweep", "shared");
+    expect(shared.code).toBe(0);
+    expect(shared.out).toMatch(/: 2 results, \d\/1 jobs done/);
+    expect(shared.out).toContain("one job can be several points");
+    // One point per job: no note.
+    expect((await results("--db", dir, "--sweep", "fig5")).out).not.toContain("several points");
+  }, 30_000);
+
   it("names an unknown or ambiguous sweep id", async () => {
     const unknown = await results("--db", dir, "--sweep", "fig9");
     expect(unknown.code).toBe(2);

@@ -134,6 +134,12 @@ function sweepTable(sweeps: SweepSummary[]): string {
 function resultTable(sweep: SweepSummary, rows: ResultRow[]): string {
   const head = `sweep ${sweep.id} (${sweep.name}, ${sweep.figure}, ${sweep.state}): ${rows.length} result${rows.length === 1 ? "" : "s"}, ${sweep.done}/${sweep.jobs} jobs done, ${sweep.failed} failed`;
   if (rows.length === 0) return head;
+  // More rows than jobs puzzles readers (Figure 5: 25 results, 23 jobs): a row is a point, not a job.
+  const note =
+    rows.length > sweep.jobs
+      ? "\n(a result is one point of a series, and one job can be several points: e.g. an S = 1 unlearning job" +
+        "\n with K = 1 serves every ε; jobs the figure starts from are listed too. See docs/science.md)"
+      : "";
   const cells = rows.map((r) => [
     r.kind,
     r.series,
@@ -146,7 +152,7 @@ function resultTable(sweep: SweepSummary, rows: ResultRow[]): string {
     `${r.accuracyMean.toFixed(4)} ± ${r.accuracyStd.toFixed(4)}`,
   ]);
   const headers = ["kind", "series", "dataset", "σ", "ε", "S", "K", "chains", "accuracy (mean ± std)"];
-  return `${head}\n\n${table(headers, cells, new Set([3, 4, 5, 6, 7]))}`;
+  return `${head}${note}\n\n${table(headers, cells, new Set([3, 4, 5, 6, 7]))}`;
 }
 
 function sweepRecord(s: SweepSummary): Record<(typeof SWEEP_COLUMNS)[number], CsvValue> {
