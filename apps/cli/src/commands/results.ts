@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { openStore, type Store, type SweepSummary } from "@unlearn/db";
 import { type CsvValue, type ResultRow, resultsCsv, toCsv } from "@unlearn/protocol";
+import { type RemoteTarget, remoteStore, remoteTarget } from "../remote.ts";
 import { resolveSweep, UsageError } from "../usage.ts";
 
 const USAGE = `usage: pnpm results [--db PATH|URL] [--sweep ID] [--json | --csv]
@@ -17,6 +18,8 @@ options:
   --db PATH|URL   a PGlite directory, memory://, or a postgres:// URL
                   (default: $DATABASE_URL, else $UNLEARN_DB, else .unlearn/db)
   --sweep ID      the sweep to print; a prefix of its id is enough when it is unique
+  --coordinator HOST:PORT  read from a cluster coordinator instead ($UNLEARN_COORDINATOR)
+  --token T       the coordinator's token ($UNLEARN_TOKEN)
   --json          print JSON (a ResultRow array with --sweep, the sweep list without)
   --csv           print CSV with a header row (accuracies joined with ';')
   --help          show this help`;
@@ -37,13 +40,24 @@ const processIo: Io = {
 const SWEEP_COLUMNS = ["id", "name", "figure", "state", "jobs", "done", "failed", "createdAt"] as const;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  let flags: { db?: string; sweep?: string; json?: boolean; csv?: boolean; help?: boolean };
+  let flags: {
+    db?: string;
+    sweep?: string;
+    json?: boolean;
+    csv?: boolean;
+    help?: boolean;
+    coordinator?: string;
+    token?: string;
+  };
+  let remote: RemoteTarget | undefined;
   try {
     flags = parseArgs({
       args: argv,
       options: {
         db: { type: "string" },
         sweep: { type: "string" },
+        coordinator: { type: "string" },
+        token: { type: "string" },
         json: { type: "boolean" },
         csv: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -55,6 +69,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     if (flags.sweep !== undefined && flags.sweep.trim() === "")
       throw new UsageError("--sweep needs a sweep id");
     if (flags.db !== undefined && flags.db.trim() === "") throw new UsageError("--db needs a path or URL");
+    remote = remoteTarget(flags);
   } catch (error) {
     io.err(`results: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -66,7 +81,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 
   let store: Store;
   try {
-    store = await openStore(flags.db);
+    store = remote ? remoteStore(remote) : await openStore(flags.db);
   } catch (error) {
     io.err(`results: ${(error as Error).message}`);
     return 1;
@@ -134,12 +149,6 @@ function sweepTable(sweeps: SweepSummary[]): string {
 function resultTable(sweep: SweepSummary, rows: ResultRow[]): string {
   const head = `sweep ${sweep.id} (${sweep.name}, ${sweep.figure}, ${sweep.state}): ${rows.length} result${rows.length === 1 ? "" : "s"}, ${sweep.done}/${sweep.jobs} jobs done, ${sweep.failed} failed`;
   if (rows.length === 0) return head;
-  // More rows than jobs puzzles readers (Figure 5: 25 results, 23 jobs): a row is a point, not a job.
-  const note =
-    rows.length > sweep.jobs
-      ? "\n(a result is one point of a series, and one job can be several points: e.g. an S = 1 unlearning job" +
-        "\n with K = 1 serves every ε; jobs the figure starts from are listed too. See docs/science.md)"
-      : "";
   const cells = rows.map((r) => [
     r.kind,
     r.series,
@@ -152,7 +161,7 @@ function resultTable(sweep: SweepSummary, rows: ResultRow[]): string {
     `${r.accuracyMean.toFixed(4)} ± ${r.accuracyStd.toFixed(4)}`,
   ]);
   const headers = ["kind", "series", "dataset", "σ", "ε", "S", "K", "chains", "accuracy (mean ± std)"];
-  return `${head}${note}\n\n${table(headers, cells, new Set([3, 4, 5, 6, 7]))}`;
+  return `${head}\n\n${table(headers, cells, new Set([3, 4, 5, 6, 7]))}`;
 }
 
 function sweepRecord(s: SweepSummary): Record<(typeof SWEEP_COLUMNS)[number], CsvValue> {

@@ -20,6 +20,7 @@ import {
   type SweepOutcome,
   type SweepProgress,
 } from "@unlearn/sweep";
+import { type RemoteTarget, remoteSweep, remoteTarget, type SweepUi } from "../remote.ts";
 import { UsageError } from "../usage.ts";
 
 function presetList(): string {
@@ -50,6 +51,10 @@ options:
   --db PATH|URL         a PGlite directory or a postgres:// URL (default: $UNLEARN_DB, else .unlearn/db)
   --figures-dir PATH    where the figure goes (default: .unlearn/figures/<sweep id>)
   --json                print one JSON object on stdout when the sweep ends (progress stays on stderr)
+  --coordinator HOST:PORT  submit to a cluster coordinator instead of running here ($UNLEARN_COORDINATOR)
+  --token T             the coordinator's token ($UNLEARN_TOKEN)
+  --watch ID            with --coordinator: reattach to a running sweep and follow it to its end
+  --cancel ID           with --coordinator: cancel a running sweep
   --help                show this help
 
 presets (sweeps/):
@@ -171,6 +176,9 @@ async function renderSweepFigure(
   }
 }
 
+/** The embedded mode's printing, shared with the coordinator mode (../remote.ts). */
+const sweepUi: SweepUi = { progressReporter, seriesTable, renderSweepFigure, duration };
+
 export async function run(argv: string[]): Promise<number> {
   let values: ReturnType<typeof parse>["values"];
   function parse(args: string[]) {
@@ -189,6 +197,10 @@ export async function run(argv: string[]): Promise<number> {
         workers: { type: "string" },
         db: { type: "string" },
         "figures-dir": { type: "string" },
+        coordinator: { type: "string" },
+        token: { type: "string" },
+        watch: { type: "string" },
+        cancel: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -196,11 +208,24 @@ export async function run(argv: string[]): Promise<number> {
   }
   let overrides: ConfigOverrides;
   let workers: number | undefined;
+  let remote: RemoteTarget | undefined;
   try {
     values = parse(argv).values;
     if (values.help) {
       console.log(usage());
       return 0;
+    }
+    remote = remoteTarget(values);
+    if ((values.watch || values.cancel) && !remote)
+      throw new UsageError("--watch and --cancel need --coordinator HOST:PORT (or UNLEARN_COORDINATOR)");
+    if (remote && (values.watch || values.cancel)) {
+      const target = {
+        watch: values.watch,
+        cancel: values.cancel,
+        json: values.json,
+        figuresDir: values["figures-dir"],
+      };
+      return await remoteSweep(remote, target, sweepUi);
     }
     if (!values.config) throw new UsageError("--config is required (a config file or a preset name)");
     overrides = {
@@ -228,6 +253,8 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
 
+  if (remote)
+    return remoteSweep(remote, { config, json: values.json, figuresDir: values["figures-dir"] }, sweepUi);
   const json = values.json;
   const out = (text: string) => (json ? process.stderr : process.stdout).write(`${text}\n`);
   const location = values.db ?? (process.env.UNLEARN_DB || undefined);

@@ -1,0 +1,286 @@
+/**
+ * `pnpm sweep` and `pnpm results` against a cluster coordinator (`--coordinator HOST:PORT --token T`,
+ * or UNLEARN_COORDINATOR / UNLEARN_TOKEN): the sweep is submitted over gRPC and watched with the same
+ * progress line and the same final `--json` object as the embedded mode; results are read from the
+ * coordinator with the same output. Ctrl-C detaches: the sweep goes on in the cluster.
+ */
+import type { ServiceError } from "@grpc/grpc-js";
+import { type Coordinator, connectCoordinator } from "@unlearn/cluster";
+import type { Store, SweepSummary } from "@unlearn/db";
+import type {
+  Job,
+  ResultKind,
+  ResultRecord,
+  ResultRow,
+  SweepDone,
+  SweepEvent,
+  SweepInfo,
+} from "@unlearn/protocol";
+import type { RunEvent, SweepConfig } from "@unlearn/sweep";
+import { UsageError } from "./usage.ts";
+
+export interface RemoteTarget {
+  address: string;
+  token: string;
+}
+
+/** The coordinator to use, from the flags or the environment; undefined for the embedded mode. */
+export function remoteTarget(
+  flags: { coordinator?: string; token?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): RemoteTarget | undefined {
+  const address = flags.coordinator ?? (env.UNLEARN_COORDINATOR || undefined);
+  const token = flags.token ?? (env.UNLEARN_TOKEN || undefined);
+  if (!address) {
+    if (flags.token !== undefined)
+      throw new UsageError("--token needs --coordinator HOST:PORT (or UNLEARN_COORDINATOR)");
+    return undefined;
+  }
+  if (!token)
+    throw new UsageError(`--coordinator ${address}: a token is required (--token T or UNLEARN_TOKEN)`);
+  if (!/^([a-z]+:\/\/)?[^\s/]+:\d+$/i.test(address))
+    throw new UsageError(`--coordinator: expected HOST:PORT, got ${JSON.stringify(address)}`);
+  return { address, token };
+}
+
+/** What the embedded sweep command prints with, handed in so both modes print alike. */
+export interface SweepUi {
+  progressReporter(stream: NodeJS.WriteStream): { event(e: RunEvent): void; end(): void };
+  seriesTable(rows: ResultRow[]): string;
+  renderSweepFigure(
+    rows: ResultRow[],
+    figure: string,
+    outDir: string,
+  ): Promise<{ svg?: string; png?: string; note?: string }>;
+  duration(seconds: number): string;
+}
+
+export interface RemoteSweepRequest {
+  config?: SweepConfig;
+  watch?: string;
+  cancel?: string;
+  json: boolean;
+  figuresDir?: string;
+}
+
+function grpcMessage(error: unknown): string {
+  const e = error as Partial<ServiceError>;
+  return e.details ? `${e.details}` : ((error as Error).message ?? String(error));
+}
+
+/** gRPC status codes a client retries on: the coordinator restarting or the network blinking. */
+const TRANSIENT = new Set([1, 4, 14]); // CANCELLED (server shutdown), DEADLINE_EXCEEDED, UNAVAILABLE
+
+export async function remoteSweep(
+  target: RemoteTarget,
+  request: RemoteSweepRequest,
+  ui: SweepUi,
+): Promise<number> {
+  const coordinator = connectCoordinator(target.address, target.token);
+  try {
+    if (request.cancel) {
+      const r = await coordinator.call("cancelSweep", { sweepId: request.cancel });
+      console.error(`sweep ${r.sweepId}: ${r.wasRunning ? "cancelled" : "had already ended"}`);
+      return 0;
+    }
+    let sweepId = request.watch;
+    if (!sweepId) {
+      const r = await coordinator.call("submitSweep", { configJson: JSON.stringify(request.config) });
+      sweepId = r.sweepId;
+      console.error(
+        `sweep ${sweepId} submitted to ${target.address}: ${r.jobs} jobs, ${r.cached} already stored`,
+      );
+    }
+    const done = await watchUntilDone(coordinator, sweepId, target, ui);
+    if (!done) return 130;
+    return await printEnd(coordinator, sweepId, done, request, ui);
+  } catch (error) {
+    const code = (error as Partial<ServiceError>).code;
+    console.error(`error: ${target.address}: ${grpcMessage(error)}`);
+    // UNAUTHENTICATED, INVALID_ARGUMENT, NOT_FOUND: the request was wrong.
+    return code === 16 || code === 3 || code === 5 ? 2 : 1;
+  } finally {
+    coordinator.close();
+  }
+}
+
+/** Streams the sweep's events to the progress line; resolves with its end, or null when detached (Ctrl-C). */
+async function watchUntilDone(
+  c: Coordinator,
+  sweepId: string,
+  target: RemoteTarget,
+  ui: SweepUi,
+): Promise<SweepDone | null> {
+  const progress = ui.progressReporter(process.stderr);
+  let detached = false;
+  let current: ReturnType<Coordinator["watch"]> | undefined;
+  const onSigint = () => {
+    detached = true;
+    current?.cancel();
+    progress.end();
+    const how = `pnpm sweep --coordinator ${target.address} --token …`;
+    process.stderr.write(
+      `\ndetached: sweep ${sweepId} goes on in the cluster.\n  reattach: ${how} --watch ${sweepId}\n  cancel:   ${how} --cancel ${sweepId}\n`,
+    );
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  let lostSince: number | undefined;
+  try {
+    while (!detached) {
+      const outcome = await watchOnce(
+        c,
+        sweepId,
+        (e) => progress.event(e),
+        (call) => (current = call),
+      );
+      if (outcome.done) return outcome.done;
+      if (detached) return null;
+      if (outcome.error && !TRANSIENT.has(outcome.error.code ?? -1)) throw outcome.error;
+      // The coordinator went away (restart): keep reattaching for a while.
+      lostSince ??= Date.now();
+      if (Date.now() - lostSince > 180_000)
+        throw new Error(
+          `lost the coordinator for 3 minutes: ${outcome.error ? grpcMessage(outcome.error) : "stream ended"}`,
+        );
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    return null;
+  } finally {
+    progress.end();
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+}
+
+function watchOnce(
+  c: Coordinator,
+  sweepId: string,
+  onEvent: (e: RunEvent) => void,
+  started: (call: ReturnType<Coordinator["watch"]>) => void,
+): Promise<{ done?: SweepDone; error?: Partial<ServiceError> }> {
+  return new Promise((resolve) => {
+    const call = c.watch({ sweepId });
+    started(call);
+    let done: SweepDone | undefined;
+    call.on("data", (event: SweepEvent) => {
+      const run = runEvent(sweepId, event);
+      if (run) onEvent(run);
+      if (event.event?.$case === "done") done = event.event.value;
+    });
+    call.on("error", (error: ServiceError) => resolve({ done, error }));
+    call.on("end", () => resolve({ done }));
+  });
+}
+
+/** A coordinator event as the embedded scheduler's RunEvent, for the shared progress reporter. */
+function runEvent(sweepId: string, e: SweepEvent): RunEvent | undefined {
+  const ev = e.event;
+  if (!ev) return undefined;
+  switch (ev.$case) {
+    case "planned":
+      return { type: "planned", sweepId, ...ev.value };
+    case "sweepProgress":
+      return {
+        type: "progress",
+        progress: { sweepId, ...ev.value, etaSeconds: ev.value.etaSeconds ?? null },
+      };
+    case "result":
+      return { type: "result", job: { id: ev.value.jobId } as Job, result: ev.value };
+    case "skipped":
+      return { type: "skipped", job: { id: ev.value.jobId } as Job, reason: ev.value.reason };
+    default:
+      return undefined;
+  }
+}
+
+async function printEnd(
+  c: Coordinator,
+  sweepId: string,
+  done: SweepDone,
+  request: RemoteSweepRequest,
+  ui: SweepUi,
+): Promise<number> {
+  const out = (text: string) => (request.json ? process.stderr : process.stdout).write(`${text}\n`);
+  const { rows: records } = await c.call("queryResults", { sweepId });
+  const rows = records.map(resultRow);
+  out(
+    `\nsweep ${sweepId} (${done.name}) ${done.cancelled ? "interrupted" : done.state}: ` +
+      `${done.jobs} jobs, ${done.ran} run, ${done.reused} reused, ${done.failed} failed` +
+      `${done.notRun ? `, ${done.notRun} not run` : ""}, ` +
+      `wall ${ui.duration(done.wallMs / 1000)}; results in ${done.location} (coordinator ${c.address})`,
+  );
+  if (rows.length > 0) out(ui.seriesTable(rows));
+  const { join, resolve } = await import("node:path");
+  const outDir = resolve(request.figuresDir ?? join(".unlearn", "figures", sweepId));
+  const figure = await ui.renderSweepFigure(rows, done.figure, outDir);
+  out(figure.note ?? `figure: ${[figure.svg, figure.png].filter(Boolean).join(", ")}`);
+  if (request.json) {
+    const summary = {
+      sweep: sweepId,
+      state: done.state,
+      jobs: done.jobs,
+      failed: done.failed,
+      ran: done.ran,
+      reused: done.reused,
+      cancelled: done.cancelled,
+      notRun: done.notRun,
+      wallMs: Math.round(done.wallMs),
+      db: done.location,
+      figure: figure.svg || figure.png ? { svg: figure.svg ?? null, png: figure.png ?? null } : null,
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  }
+  return done.cancelled ? 130 : done.state === "done" ? 0 : 1;
+}
+
+export function resultRow(r: ResultRecord): ResultRow {
+  const { k, ...rest } = r;
+  return {
+    ...rest,
+    kind: r.kind as ResultKind,
+    epsilon: r.epsilon ?? null,
+    K: k ?? null,
+    alpha: r.alpha ?? null,
+    epsilon0: r.epsilon0 ?? null,
+    batch: r.batch ?? null,
+  };
+}
+
+export function sweepSummary(s: SweepInfo): SweepSummary {
+  return {
+    id: s.id,
+    name: s.name,
+    figure: s.figure,
+    state: s.state as SweepSummary["state"],
+    error: s.error || null,
+    owner: null,
+    createdAt: new Date(s.createdAtMs),
+    updatedAt: new Date(s.updatedAtMs),
+    jobs: s.jobs,
+    done: s.done,
+    failed: s.failed,
+  };
+}
+
+/**
+ * The read side of a Store served by the coordinator: what `pnpm results` calls (listSweeps,
+ * sweepResults, location, close). Anything else is not offered over the API and throws saying so.
+ */
+export function remoteStore(target: RemoteTarget): Store {
+  const c = connectCoordinator(target.address, target.token);
+  const reads: Partial<Store> = {
+    location: `coordinator ${target.address}`,
+    listSweeps: async () => (await c.call("listSweeps", {})).sweeps.map(sweepSummary),
+    getSweep: async (id: string) => sweepSummary(await c.call("getSweep", { sweepId: id })),
+    sweepResults: async (id: string) => (await c.call("queryResults", { sweepId: id })).rows.map(resultRow),
+    close: async () => c.close(),
+  };
+  return new Proxy(reads as Store, {
+    get(target, property) {
+      if (property in target) return target[property as keyof Store];
+      if (typeof property === "symbol" || property === "then") return undefined;
+      throw new Error(`Store.${property} is not available through the coordinator (read-only results API)`);
+    },
+  });
+}
