@@ -20,6 +20,7 @@ export {
   isFigureId,
   type PanelDefinition,
   type PanelY,
+  type Spread,
   type XField,
 } from "./definitions.ts";
 export {
@@ -34,3 +35,4 @@ export {
   svgToPng,
 } from "./render.ts";
 export { type FigureOptions, figureSpec } from "./spec.ts";
+export { type SeriesRole, type SeriesStyles, seriesRole, seriesStyles } from "./style.ts";
