@@ -1,0 +1,205 @@
+/**
+ * The dashboard's services over one database (see ../lib/services.ts for why they live outside Next's
+ * bundle): the Store opened lazily and reopened after a failure, so a database that is down at start or
+ * goes away later shows as an error page naming it, and the page works again once it is back.
+ */
+import { type DbSource, isPostgresUrl, maskLocation, openStore, type Store } from "@unlearn/db";
+import { FIGURE_IDS, FIGURES, isFigureId, renderSvg } from "@unlearn/figures";
+import { type ResultRow, resultsCsv } from "@unlearn/protocol";
+import {
+  type AccountantInput,
+  type AccountantView,
+  type DashboardServices,
+  DatabaseError,
+  type WorkersView,
+} from "../lib/services.ts";
+import type { FigureView, SweepDetailView, SweepView } from "../lib/types.ts";
+import { computeAccountant, KNOWN_DATASETS } from "./accountant.ts";
+import { figureViews, jobViews, sweepView } from "./views.ts";
+import { listWorkers } from "./workers.ts";
+
+export interface ServicesOptions {
+  /** a PGlite directory or a postgres:// URL, as openStore takes it */
+  db: string;
+  /** where db came from, for the error page */
+  source?: DbSource;
+  /** host:port of a coordinator whose ListWorkers the workers page asks */
+  coordinator?: string;
+  /** Opens the store (tests pass a store opened elsewhere). */
+  open?: (location: string) => Promise<Store>;
+}
+
+export interface ServerServices extends DashboardServices {
+  close(): Promise<void>;
+}
+
+/** A sweep's whole event list, read in pages (Store.listEvents returns at most 1000 at a time). */
+async function allEvents(store: Store, sweepId: string) {
+  const out = [];
+  for (let after = 0; ; ) {
+    const page = await store.listEvents(sweepId, { afterId: after, limit: 1000 });
+    out.push(...page);
+    if (page.length < 1000) return out;
+    after = page[page.length - 1].id;
+  }
+}
+
+export function createServices(options: ServicesOptions): ServerServices {
+  const database = maskLocation(options.db);
+  // A reader: a database that does not exist yet is an error page ("no database here"), not created.
+  const open =
+    options.open ?? ((location: string) => openStore(location, { create: false, source: options.source }));
+  let opening: Promise<Store> | null = null;
+
+  /** The open store; a failed open is not cached, so the next request tries again. */
+  const store = (): Promise<Store> => {
+    opening ??= open(options.db).catch((error: unknown) => {
+      opening = null;
+      throw new DatabaseError(database, reasonOf(error, options.db));
+    });
+    return opening;
+  };
+
+  /** Runs a query; a failure of the database itself (not of the page's logic) becomes a DatabaseError. */
+  const query = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+    const s = await store();
+    try {
+      return await fn(s);
+    } catch (error) {
+      if (isConnectionError(error)) {
+        opening = null;
+        await s.close().catch(() => {});
+        throw new DatabaseError(database, reasonOf(error, options.db));
+      }
+      throw error;
+    }
+  };
+
+  const sweepOf = async (s: Store, id: string): Promise<SweepView | null> => {
+    const summary = await s.getSweep(id);
+    if (!summary) return null;
+    const [links, events] = await Promise.all([s.listSweepJobs(id), allEvents(s, id)]);
+    return sweepView(summary, links, events);
+  };
+
+  const services: ServerServices = {
+    database,
+    mode: isPostgresUrl(options.db) ? "cluster" : "embedded",
+
+    sweeps: () =>
+      query(async (s) => {
+        const list = await s.listSweeps();
+        const views = await Promise.all(list.map((summary) => sweepOf(s, summary.id)));
+        return views.filter((v): v is SweepView => v !== null);
+      }),
+
+    sweep: (wanted, options) =>
+      query(async (s): Promise<SweepDetailView | null> => {
+        const id = await resolveId(s, wanted);
+        if (id === null) return null;
+        const sweep = await sweepOf(s, id);
+        if (!sweep) return null;
+        const [links, rows] = await Promise.all([s.listSweepJobs(id), s.sweepResults(id)]);
+        const figures = figureViews(id, rows, links);
+        return { sweep, jobs: jobViews(links), figures: options?.svg ? await withSvg(figures) : figures };
+      }),
+
+    figureCatalog: () =>
+      FIGURE_IDS.map((id) => ({ id, name: FIGURES[id].name, caption: FIGURES[id].caption })),
+
+    figures: () => query(async (s) => withSvg(await newestFigures(s))),
+
+    results: () =>
+      query(async (s) => {
+        const rows: ResultRow[] = [];
+        for (const summary of await s.listSweeps()) rows.push(...(await s.sweepResults(summary.id)));
+        return rows;
+      }),
+
+    resultsCsv: (rows) => resultsCsv(rows),
+
+    accountant: (input: AccountantInput): Promise<AccountantView> => computeAccountant(input),
+
+    datasets: () => [...KNOWN_DATASETS],
+
+    workers: async (): Promise<WorkersView> => {
+      if (options.coordinator) return listWorkers(options.coordinator);
+      if (!isPostgresUrl(options.db)) {
+        return {
+          mode: "embedded",
+          source: "embedded",
+          workers: [],
+          error: null,
+        };
+      }
+      return {
+        mode: "cluster",
+        source: "none",
+        workers: [],
+        error:
+          "no coordinator address: start the dashboard with --coordinator HOST:PORT (or UNLEARN_COORDINATOR) to list the cluster's workers",
+      };
+    },
+
+    async close() {
+      const pending = opening;
+      opening = null;
+      if (pending) await (await pending.catch(() => null))?.close();
+    },
+  };
+  return services;
+}
+
+/** The figures with their server-side SVG (a figure Vega cannot draw keeps its interactive chart only). */
+async function withSvg(figures: FigureView[]): Promise<FigureView[]> {
+  return Promise.all(
+    figures.map(async (f) => (f.spec ? { ...f, svg: await renderSvg(f.spec).catch(() => null) } : f)),
+  );
+}
+
+/** An exact id, else the one sweep whose id starts with `wanted`; null for none or several. */
+async function resolveId(s: Store, wanted: string): Promise<string | null> {
+  if (!/^[0-9a-zA-Z_-]{1,128}$/.test(wanted)) return null;
+  if (await s.getSweep(wanted)) return wanted;
+  const matches = (await s.listSweeps()).filter((x) => x.id.startsWith(wanted));
+  return matches.length === 1 ? matches[0].id : null;
+}
+
+/** Per (figure, dataset), the figure of the newest sweep with rows for it. */
+async function newestFigures(s: Store): Promise<FigureView[]> {
+  const chosen = new Map<string, FigureView>();
+  for (const summary of await s.listSweeps()) {
+    const rows = await s.sweepResults(summary.id);
+    if (rows.length === 0) continue;
+    const links = await s.listSweepJobs(summary.id);
+    for (const view of figureViews(summary.id, rows, links)) {
+      const key = `${view.figure}\u0000${view.dataset}`;
+      if (!chosen.has(key) && (view.spec || view.error !== "no results stored yet")) chosen.set(key, view);
+    }
+  }
+  const order = (f: string) => (isFigureId(f) ? FIGURE_IDS.indexOf(f) : FIGURE_IDS.length);
+  return [...chosen.values()].sort(
+    (a, b) => order(a.figure) - order(b.figure) || a.dataset.localeCompare(b.dataset),
+  );
+}
+
+/** Errors that mean the database went away (connection refused or reset, server shut down). */
+function isConnectionError(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    const code = typeof e.code === "string" ? e.code : "";
+    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|CONNECTION_|57P0|08)/.test(code)) return true;
+  }
+  return false;
+}
+
+/** The innermost message, with the location (which may hold a password) masked. */
+function reasonOf(error: unknown, location: string): string {
+  let e = error as { message?: unknown; cause?: unknown };
+  const messages: string[] = [];
+  for (; e; e = e.cause as typeof e) {
+    if (typeof e.message === "string" && e.message) messages.push(e.message);
+    if (!(e.cause instanceof Error)) break;
+  }
+  const text = messages[messages.length - 1] ?? String(error);
+  return text.split(location).join(maskLocation(location));
+}
