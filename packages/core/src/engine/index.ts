@@ -4,7 +4,8 @@
  * dependencies are only touched when asked for.
  */
 import { createReferenceEngine } from "./reference.ts";
-import type { Engine, EngineName, EngineOptions } from "./types.ts";
+import type { AutoOptions } from "./select.ts";
+import type { Engine, EngineName } from "./types.ts";
 import { EngineInputError } from "./validate.ts";
 
 export { referenceStep } from "./reference.ts";
@@ -13,8 +14,14 @@ export { EngineInputError } from "./validate.ts";
 
 export const ENGINE_NAMES: readonly EngineName[] = ["onnx", "tfjs", "reference", "webgpu"];
 
-export async function createEngine(name: EngineName, options: EngineOptions = {}): Promise<Engine> {
+/** `auto` is not an engine: it probes the candidates (./select.ts) and returns the fastest. */
+export type EngineChoice = EngineName | "auto";
+export type { AutoChoice, AutoOptions, ProbeResult } from "./select.ts";
+
+export async function createEngine(name: EngineChoice, options: AutoOptions = {}): Promise<Engine> {
   switch (name) {
+    case "auto":
+      return (await import("./select.ts")).selectEngine(createEngine, options).then((c) => c.engine);
     case "reference":
       return createReferenceEngine(options);
     case "onnx":
@@ -25,7 +32,7 @@ export async function createEngine(name: EngineName, options: EngineOptions = {}
       return (await import("./webgpu.ts")).createWebGpuEngine(options);
     default:
       throw new EngineInputError(
-        `unknown engine "${String(name)}"; expected one of ${ENGINE_NAMES.join(", ")}`,
+        `unknown engine "${String(name)}"; expected one of ${ENGINE_NAMES.join(", ")}, auto`,
       );
   }
 }
