@@ -92,6 +92,9 @@ describe("panelData", () => {
     expect(() => panelData(FIGURES.fig5, "accuracy", withChange(fig5Rows, 0, { accuracyStd: -0.1 }))).toThrow(
       /accuracyStd = -0.1/,
     );
+    expect(() => panelData(FIGURES.fig4, "K", withChange(fig4Rows, 1, { K: 0 }))).toThrow(
+      /K = 0, which a logarithmic axis cannot show/,
+    );
     expect(() => panelData(FIGURES.fig4, "K", withChange(fig4Rows, 0, { epsilon: null }))).toThrow(
       /epsilon = null/,
     );

@@ -210,6 +210,7 @@ function bySeriesThenX(a: FigurePoint, b: FigurePoint): number {
 export function panelData(definition: FigureDefinition, y: PanelY, rows: readonly ResultRow[]): PanelData {
   const { id, x } = definition;
   const xOf = (row: ResultRow) => finite(row, x.field, row[x.field], x.log);
+  const kLog = definition.panels.some((panel) => panel.y === "K" && panel.log);
   if (y === "epsilon0") return { points: epsilon0Points(id, rows, xOf), references: [] };
   if (y === "accumulatedK") {
     const points = accumulatedSteps(id, rows, xOf);
@@ -221,7 +222,9 @@ export function panelData(definition: FigureDefinition, y: PanelY, rows: readonl
   for (const row of rows) {
     const base = { series: row.series, kind: row.kind, chains: row.chains, job: row.job };
     if (y === "K") {
-      points.push({ ...base, x: xOf(row), y: stepsOf(row) });
+      const K = stepsOf(row);
+      if (kLog && K === 0) finite(row, "K", K, true); // throws: a log axis cannot show K = 0
+      points.push({ ...base, x: xOf(row), y: K });
     } else if (row[x.field] === null) {
       // Only ε is nullable: a row that does not depend on ε (e.g. noiseless training) is the same at every ε.
       if (references.some((ref) => ref.series === row.series)) {

@@ -110,7 +110,8 @@ export const FIGURES: Record<FigureId, FigureDefinition> = {
     caption: "unlearning steps vs privacy budget",
     x: { field: "epsilon", title: "privacy budget ε", log: true },
     panels: [
-      { y: "K", title: "unlearning steps K", log: false },
+      // K spans 1 (S = 1, ε ≥ 0.5) to ~21000 (S = 100, ε = 0.1): only a log axis shows every line.
+      { y: "K", title: "unlearning steps K (log scale)", log: true },
       { y: "accuracy", title: "unlearned accuracy (mean ± std)", log: false },
     ],
     legendTitle: "points removed",
