@@ -56,7 +56,7 @@ describe("pnpm sweep arguments", () => {
     io = capture();
     expect(await run(["--config", "fig5", "--engine", "gpu"])).toBe(2);
     expect(io.err()).toMatch(
-      /fig5\.json: invalid sweep config:\n {2}engine: expected one of "onnx" \| "tfjs" \| "reference" \(got "gpu"\) \(from --engine\)/,
+      /fig5\.json: invalid sweep config:\n {2}engine: expected one of "onnx" \| "tfjs" \| "reference" \| "webgpu" \(got "gpu"\) \(from --engine\)/,
     );
     vi.restoreAllMocks();
     io = capture();

@@ -44,7 +44,7 @@ describe("parseConfig", () => {
 
   it("names the field and the allowed values of an enum", () => {
     expect(errorOf(() => parseConfig({ ...fig5, engine: "torch" }))).toMatch(
-      /engine: expected one of "onnx" \| "tfjs" \| "reference" \(got "torch"\)/,
+      /engine: expected one of "onnx" \| "tfjs" \| "reference" \| "webgpu" \(got "torch"\)/,
     );
     expect(errorOf(() => parseConfig({ ...fig5, figure: "fig6" }))).toMatch(
       /figure: expected one of "fig3a".*"fig5" \(got "fig6"\)/,

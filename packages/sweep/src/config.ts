@@ -11,7 +11,7 @@ import { z } from "zod";
 
 export const FIGURES = ["fig3a", "fig3b", "fig3c", "fig4", "fig5"] as const;
 export type Figure = (typeof FIGURES)[number];
-export const ENGINES = ["onnx", "tfjs", "reference"] as const;
+export const ENGINES = ["onnx", "tfjs", "reference", "webgpu"] as const;
 export const NAMED_DATASETS = ["mnist-3v8", "cifar10-3v8", "cifar10-multi"] as const;
 /** Datasets read from a user-provided features file (docs/science.md §1): they need `featuresDir`. */
 export const FEATURE_DATASETS: readonly string[] = ["cifar10-3v8", "cifar10-multi"];

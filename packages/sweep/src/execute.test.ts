@@ -86,7 +86,7 @@ describe("executeJob", async () => {
     expect(artifact).toBeUndefined();
     const bad = await executeJob({ ...unlearn, engine: "torch" }, { loadArtifact });
     expect(bad.result.error).toMatch(
-      /job engine: expected one of "onnx" \| "tfjs" \| "reference", got "torch"/,
+      /job engine: expected one of "onnx" \| "tfjs" \| "reference" \| "webgpu", got "torch"/,
     );
   });
 });

@@ -9,6 +9,7 @@
  */
 import {
   createEngine,
+  ENGINE_NAMES,
   type Dataset,
   type DatasetConstants,
   d2dLearn,
@@ -72,9 +73,9 @@ function datasetFor(spec: JobSpec): Promise<Dataset> {
 }
 
 function engineFor(name: string, threads: number | undefined): Promise<Engine> {
-  if (name !== "onnx" && name !== "tfjs" && name !== "reference")
+  if (!(ENGINE_NAMES as readonly string[]).includes(name))
     throw new JobInputError(
-      `job engine: expected one of "onnx" | "tfjs" | "reference", got ${JSON.stringify(name)}`,
+      `job engine: expected one of ${ENGINE_NAMES.map((e) => `"${e}"`).join(" | ")}, got ${JSON.stringify(name)}`,
     );
   const key = `${name}\u0000${threads ?? ""}`;
   let engine = engines.get(key);
