@@ -114,13 +114,16 @@ function parseFlags(argv: string[]): Flags | "help" {
   };
 }
 
-/** The presets' features folder (`featuresDir: "../data/cifar10-features"` in sweeps/cifar10-*.json). */
-async function defaultOut(): Promise<string> {
+/**
+ * The presets' features folder (`featuresDir: "../data/cifar10-features"` in sweeps/cifar10-*.json);
+ * without a sweeps/ folder above the working directory --out is required (`optional`: it was given).
+ */
+async function defaultOut(optional: boolean): Promise<string | undefined> {
   const { findSweepsDir } = await import("@unlearn/sweep");
   const sweeps = findSweepsDir();
-  if (!sweeps)
-    throw new UsageError("--out DIR is required here (no sweeps/ folder above the working directory)");
-  return resolve(sweeps, "../data/cifar10-features");
+  if (sweeps) return resolve(sweeps, "../data/cifar10-features");
+  if (optional) return undefined;
+  throw new UsageError("--out DIR is required here (no sweeps/ folder above the working directory)");
 }
 
 function duration(seconds: number): string {
@@ -169,19 +172,23 @@ function progressReporter(stream: NodeJS.WriteStream) {
   };
 }
 
-function summaryText(s: ExtractSummary): string {
+function summaryText(s: ExtractSummary, presetsRead: boolean): string {
   const made = s.upToDate
     ? "already up to date (same model and archive), nothing ran"
     : `${s.extracted} images in ${duration(s.seconds)}${s.extracted > 0 ? ` (${(s.extracted / s.seconds).toFixed(1)} images/s, ${s.model.device}, ${s.model.threads} threads, batch ${s.model.batch})` : ""}`;
-  return `${s.out}: ${s.train} train + ${s.test} test rows × 512 features, key ${s.key.slice(0, 16)}: ${made}
-use it with: pnpm sweep --config cifar10-3v8-fig5 --features-dir ${s.out}   (or any sweeps/cifar10-*.json)`;
+  const next = presetsRead
+    ? "the sweeps/cifar10-*.json presets read this folder: pnpm sweep --config cifar10-3v8-fig5"
+    : `use it with: pnpm sweep --config cifar10-3v8-fig5 --features-dir ${s.out}   (or any sweeps/cifar10-*.json)`;
+  return `${s.out}: ${s.train} train + ${s.test} test rows × 512 features, key ${s.key.slice(0, 16)}: ${made}\n${next}`;
 }
 
 export async function run(argv: string[]): Promise<number> {
   let flags: Flags | "help";
+  let presetsDir: string | undefined;
   try {
     flags = parseFlags(argv);
-    if (flags !== "help" && flags.out === undefined) flags.out = await defaultOut();
+    if (flags !== "help") presetsDir = await defaultOut(flags.out !== undefined);
+    if (flags !== "help" && flags.out === undefined) flags.out = presetsDir;
   } catch (error) {
     process.stderr.write(
       `features: ${(error as Error).message}\n\nRun "pnpm features --help" for the options.\n`,
@@ -212,7 +219,9 @@ export async function run(argv: string[]): Promise<number> {
       onNote: (t) => reporter.note(t),
     });
     reporter.end();
-    process.stdout.write(`${flags.json ? JSON.stringify(summary) : summaryText(summary)}\n`);
+    process.stdout.write(
+      `${flags.json ? JSON.stringify(summary) : summaryText(summary, presetsDir !== undefined && resolve(presetsDir) === out)}\n`,
+    );
     return 0;
   } catch (error) {
     reporter.end();
