@@ -1,9 +1,27 @@
 /**
  * @unlearn/db: the Drizzle schema, its migrations (../drizzle) and the Store over PGlite (embedded default)
- * or PostgreSQL. The coordinator is the only writer; the CLI and dashboard read.
+ * or PostgreSQL, with the one rule that picks the database (resolveDb) for every command.
  */
-export { defaultLocation, isPostgresUrl, MIGRATIONS_FOLDER, maskLocation, openStore } from "./open.ts";
+export {
+  DbLocationError,
+  defaultLocation,
+  MIGRATIONS_FOLDER,
+  maskLocation,
+  NoDatabaseError,
+  type OpenOptions,
+  openStore,
+} from "./open.ts";
 export { currentOwner, ownerAlive, type SweepOwner } from "./owner.ts";
+export {
+  DB_HELP,
+  type DbSource,
+  DEFAULT_DB_DIR,
+  dbHelp,
+  describeSource,
+  isPostgresUrl,
+  type ResolvedDb,
+  resolveDb,
+} from "./resolve.ts";
 export * as tables from "./schema.ts";
 export { JOB_STATES, SWEEP_STATES } from "./schema.ts";
 export type {
@@ -12,8 +30,10 @@ export type {
   JobRecord,
   JobState,
   Store,
+  StoreShare,
   SweepInput,
   SweepJobLink,
+  SweepJobRecord,
   SweepLabels,
   SweepState,
   SweepSummary,

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { JobKind, JobResult, JobSpec, jobId, Smoothness } from "@unlearn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends } from "../test/backends.ts";
-import { currentOwner, meanStd, openStore, type Store } from "./index.ts";
+import { currentOwner, DbLocationError, meanStd, NoDatabaseError, openStore, type Store } from "./index.ts";
 
 const learnSpec = (over: Partial<JobSpec> = {}) =>
   JobSpec.fromPartial({
@@ -90,6 +90,13 @@ for (const backend of await backends()) {
     it("reports its kind and location", () => {
       expect(store.kind).toBe(backend.name === "postgres" ? "postgres" : "pglite");
       expect(store.location).toBe(location === "memory://" ? "memory://" : location);
+      if (backend.name.startsWith("pglite directory")) {
+        const role = backend.name.includes("shared") ? "client" : "host";
+        expect(store.share).toMatchObject({
+          role,
+          url: expect.stringMatching(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//),
+        });
+      } else expect(store.share).toBeUndefined();
     });
 
     it("createSweep is idempotent on id and setSweepState moves the state", async () => {
@@ -424,24 +431,76 @@ describe("openStore", () => {
 });
 
 describe("a PGlite directory", () => {
-  it("is opened by one store at a time, and again once that one is closed", async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), "unlearn-db-lock-")), "db");
-    try {
-      const first = await openStore(dir);
-      expect(existsSync(`${dir}.lock`)).toBe(true);
-      await expect(openStore(dir)).rejects.toThrow(
-        new RegExp(
-          `cannot open the database at ${dir}: the PGlite directory ${dir} is in use by process ${process.pid}`,
-        ),
-      );
-      await first.createSweep({ id: "kept", name: "n", figure: "f", config: {}, seed: "1" });
-      await first.close();
-      expect(existsSync(`${dir}.lock`)).toBe(false);
-      const second = await openStore(dir);
-      expect((await second.listSweeps()).map((s) => s.id)).toEqual(["kept"]);
-      await second.close();
-    } finally {
-      rmSync(join(dir, ".."), { recursive: true, force: true });
-    }
+  const base = mkdtempSync(join(tmpdir(), "unlearn-db-dir-"));
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it("opened twice in one process: the second store goes through the first one's share", async () => {
+    const dir = join(base, "twice");
+    const first = await openStore(dir);
+    expect(first.share?.role).toBe("host");
+    const lock = JSON.parse(readFileSync(`${dir}.lock`, "utf8"));
+    expect(lock).toMatchObject({ pid: process.pid, url: first.share!.url });
+    const second = await openStore(dir);
+    expect(second.share).toMatchObject({ role: "client", pid: process.pid, url: first.share!.url });
+    await second.createSweep({ id: "kept", name: "n", figure: "f", config: {}, seed: "1" });
+    expect((await first.listSweeps()).map((s) => s.id)).toEqual(["kept"]);
+    await second.close();
+    await first.close();
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+    const third = await openStore(dir);
+    expect(third.share?.role).toBe("host");
+    expect((await third.listSweeps()).map((s) => s.id)).toEqual(["kept"]);
+    await third.close();
   }, 60_000);
+
+  it("takes over a lock whose process is gone, and one that is not a lock at all", async () => {
+    const dir = join(base, "stale");
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    writeFileSync(
+      `${dir}.lock`,
+      JSON.stringify({ pid: gone, host: hostname(), started: new Date().toISOString(), nonce: "x" }),
+    );
+    const store = await openStore(dir);
+    expect(store.share?.role).toBe("host");
+    await store.close();
+    writeFileSync(`${dir}.lock`, "");
+    const again = await openStore(dir);
+    expect(again.share?.role).toBe("host");
+    await again.close();
+  }, 60_000);
+
+  it("says in words what is wrong with a location that cannot hold a database", async () => {
+    const file = join(base, "a-file");
+    writeFileSync(file, "not a database");
+    await expect(openStore(file)).rejects.toThrow(
+      new RegExp(`^${file} is a regular file, not a database directory`),
+    );
+    await expect(openStore(join(file, "db"))).rejects.toThrow(
+      new RegExp(`cannot use ${file}/db as a database directory: ${file} is a regular file, not a directory`),
+    );
+    const foreign = join(base, "foreign");
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, "notes.txt"), "mine");
+    await expect(openStore(foreign)).rejects.toThrow(/is a directory of other files, not a PGlite database/);
+    await expect(openStore("mysql://x/y")).rejects.toThrow(/unsupported URL/);
+    for (const bad of [file, join(file, "db"), foreign]) {
+      await expect(openStore(bad)).rejects.toBeInstanceOf(DbLocationError);
+    }
+  });
+
+  it("reading (create: false) does not create a database: it says none exists yet, and where", async () => {
+    const missing = join(base, "missing", "db");
+    const error = await openStore(missing, { create: false, source: "default" }).catch((e) => e);
+    expect(error).toBeInstanceOf(NoDatabaseError);
+    expect(error.message).toBe(
+      `no database at ${missing} (the default: no --db, UNLEARN_DB or DATABASE_URL given) yet: nothing has been stored there (pnpm sweep creates it)`,
+    );
+    expect(existsSync(join(base, "missing"))).toBe(false);
+    expect(existsSync(`${missing}.lock`)).toBe(false);
+    const empty = join(base, "empty");
+    mkdirSync(empty);
+    await expect(openStore(empty, { create: false, source: "--db" })).rejects.toThrow(
+      `no database at ${empty} (from --db) yet: the directory is empty`,
+    );
+  });
 });

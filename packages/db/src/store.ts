@@ -22,6 +22,12 @@ import {
 
 export type { JobState, SweepOwner, SweepState };
 
+export interface StoreShare {
+  url: string;
+  role: "host" | "client";
+  pid: number;
+}
+
 export interface SweepInput {
   id: string;
   name: string;
@@ -86,6 +92,29 @@ export interface JobRecord {
   updatedAt: Date;
 }
 
+/** A job linked to a sweep, as the dashboard lists it: the link, the job's state, and its result's run facts. */
+export interface SweepJobRecord {
+  jobId: string;
+  figure: string;
+  series: string;
+  labels: SweepLabels;
+  kind: string;
+  spec: unknown;
+  state: JobState;
+  attempts: number;
+  error: string | null;
+  updatedAt: Date;
+  /** null until a result is stored */
+  result: {
+    worker: string;
+    engine: string;
+    msPerStep: number;
+    wallMs: number;
+    stepsRun: number;
+    createdAt: Date;
+  } | null;
+}
+
 export interface EventRecord {
   id: number;
   sweepId: string;
@@ -99,6 +128,11 @@ export interface Store {
   readonly kind: "pglite" | "postgres";
   /** where the data lives; a postgres URL with its password masked */
   readonly location: string;
+  /**
+   * For a PGlite directory: the loopback address it is shared at, and whether this process hosts it
+   * (opened the files) or is a client of the process `pid` that does. Absent for memory:// and postgres.
+   */
+  readonly share?: StoreShare;
   createSweep(s: SweepInput): Promise<{ created: boolean }>;
   /**
    * Moves a sweep to `state`. "running" records its owner (this process unless `owner` names another,
@@ -113,6 +147,8 @@ export interface Store {
   saveResult(r: JobResult): Promise<{ inserted: boolean }>;
   putArtifact(key: string, bytes: Uint8Array, meta: { shape: number[]; dtype: "float32" }): Promise<void>;
   getArtifact(key: string): Promise<Uint8Array | null>;
+  /** Which of `keys` have stored chains (existence only: no artifact bytes are read). */
+  hasArtifacts(keys: string[]): Promise<Set<string>>;
   appendEvent(e: { sweepId: string; jobId?: string; type: string; payload?: unknown }): Promise<void>;
   /** A sweep's events in order, those with id > afterId (for polling), at most `limit` (default 1000). */
   listEvents(sweepId: string, options?: { afterId?: number; limit?: number }): Promise<EventRecord[]>;
@@ -123,6 +159,8 @@ export interface Store {
   /** One sweep (same derivation as listSweeps), or null when it is not stored. */
   getSweep(id: string): Promise<SweepSummary | null>;
   sweepResults(sweepId: string): Promise<ResultRow[]>;
+  /** The jobs linked to a sweep, one record per link (a job may be several points), in link order of job id. */
+  listSweepJobs(sweepId: string): Promise<SweepJobRecord[]>;
   close(): Promise<void>;
 }
 
@@ -272,7 +310,7 @@ function summaryOf(row: SummaryRow): SweepSummary {
 /** Builds a Store over a migrated Drizzle database; `closeClient` releases the driver's connection(s). */
 export function createStore(
   db: Db,
-  info: { kind: "pglite" | "postgres"; location: string },
+  info: { kind: "pglite" | "postgres"; location: string; share?: StoreShare },
   closeClient: () => Promise<void>,
 ): Store {
   let closed = false;
@@ -283,6 +321,7 @@ export function createStore(
   const store: Store = {
     kind: info.kind,
     location: info.location,
+    share: info.share,
 
     async createSweep(s) {
       live();
@@ -489,6 +528,16 @@ export function createStore(
       return rows.length === 0 ? null : rows[0].bytes;
     },
 
+    async hasArtifacts(keys) {
+      live();
+      const found = new Set<string>();
+      for (const part of chunks([...new Set(keys)])) {
+        const rows = await db.select({ key: artifacts.key }).from(artifacts).where(inArray(artifacts.key, part));
+        for (const r of rows) found.add(r.key);
+      }
+      return found;
+    },
+
     async appendEvent(e) {
       live();
       try {
@@ -598,6 +647,49 @@ export function createStore(
           num(a.batch) - num(b.batch) ||
           text(a.job, b.job),
       );
+    },
+
+    async listSweepJobs(sweepId) {
+      live();
+      const rows = await db
+        .select({
+          jobId: sweepJobs.jobId,
+          figure: sweepJobs.figure,
+          series: sweepJobs.series,
+          labels: sweepJobs.labels,
+          kind: jobs.kind,
+          spec: jobs.spec,
+          state: jobs.state,
+          attempts: jobs.attempts,
+          error: jobs.error,
+          updatedAt: jobs.updatedAt,
+          worker: results.worker,
+          engine: results.engine,
+          msPerStep: results.msPerStep,
+          wallMs: results.wallMs,
+          stepsRun: results.stepsRun,
+          resultAt: results.createdAt,
+        })
+        .from(sweepJobs)
+        .innerJoin(jobs, eq(jobs.id, sweepJobs.jobId))
+        .leftJoin(results, eq(results.jobId, sweepJobs.jobId))
+        .where(eq(sweepJobs.sweepId, sweepId))
+        .orderBy(asc(sweepJobs.jobId), asc(sweepJobs.series), asc(sweepJobs.point));
+      return rows.map(({ worker, engine, msPerStep, wallMs, stepsRun, resultAt, labels, ...link }) => ({
+        ...link,
+        labels: (labels ?? {}) as SweepLabels,
+        result:
+          worker === null || engine === null || resultAt === null
+            ? null
+            : {
+                worker,
+                engine,
+                msPerStep: msPerStep!,
+                wallMs: wallMs!,
+                stepsRun: stepsRun!,
+                createdAt: resultAt,
+              },
+      }));
     },
 
     async close() {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { type Child, startChild } from "./processes.ts";
 
 export interface Backend {
   name: string;
@@ -34,6 +35,8 @@ async function postgresUnreachable(): Promise<string | null> {
 
 export async function backends(): Promise<Backend[]> {
   let dir = "";
+  let sharedDir = "";
+  let host: Child | undefined;
   const database = `unlearn_test_${randomBytes(6).toString("hex")}`;
   return [
     { name: "pglite memory://", skip: null, setup: async () => "memory://", teardown: async () => {} },
@@ -42,6 +45,22 @@ export async function backends(): Promise<Backend[]> {
       skip: null,
       setup: async () => (dir = mkdtempSync(join(tmpdir(), "unlearn-db-"))),
       teardown: async () => rmSync(dir, { recursive: true, force: true }),
+    },
+    {
+      // The whole Store suite as a client of another process that hosts the directory.
+      name: "pglite directory shared by another process",
+      skip: null,
+      async setup() {
+        sharedDir = mkdtempSync(join(tmpdir(), "unlearn-db-shared-"));
+        host = startChild("./host.ts", [join(sharedDir, "db")]);
+        await host.waitFor(/^ready host /);
+        return join(sharedDir, "db");
+      },
+      async teardown() {
+        host?.child.stdin?.end();
+        await host?.exited;
+        rmSync(sharedDir, { recursive: true, force: true });
+      },
     },
     {
       name: "postgres",
