@@ -11,6 +11,7 @@ import { ArrayNoise, fixedNoise, makeData, weights } from "./test-fixtures.ts";
 import type { StepParams } from "./types.ts";
 import { ADAPTER_PACKAGES, createWebGpuEngine, type WebGpuEngine, type WebGpuStepper } from "./webgpu.ts";
 import { COEF_ROWS } from "./webgpu-kernels.ts";
+import { PhiloxNoise, philox4x32 } from "./webgpu-noise.ts";
 import { planStep } from "./webgpu-plan.ts";
 
 let engine: WebGpuEngine | null = null;
@@ -92,6 +93,27 @@ describe.skipIf(engine === null && !process.env.CI)(`webgpu engine (${reason})`,
     await fused.dispose();
   });
 
+  it("PhiloxNoise drawn on the GPU follows the CPU's draws, and the same seed repeats bit for bit", async () => {
+    const data = makeData({ n: 70, d: 7, classes: 3, seed: 75 });
+    const params: StepParams = { eta: 0.6, m: 0.04, clip: 0.8, sigma: 0.5, chains: 3 }; // 63 values: not a multiple of 4
+    const stepper = await engine!.createStepper(data, params);
+    const W0 = weights(76, 63, 2);
+    const gpuNoise = new PhiloxNoise(5n);
+    const onGpu = await stepper.run(W0, 20, gpuNoise);
+    expect(gpuNoise.position).toBe(20);
+    const cpu = new PhiloxNoise(5n);
+    const draws = Array.from({ length: 20 }, () => {
+      const xi = new Float32Array(63);
+      cpu.fill(xi);
+      return xi;
+    });
+    const uploaded = await stepper.run(W0, 20, new ArrayNoise(draws));
+    expect(maxRelErr(onGpu, uploaded)).toBeLessThan(1e-4);
+    expect(await stepper.run(W0, 20, new PhiloxNoise(5n))).toEqual(onGpu);
+    expect(await stepper.run(W0, 20, new PhiloxNoise(6n))).not.toEqual(onGpu);
+    await stepper.dispose();
+  });
+
   it("a disposed stepper refuses to run, and an aborted run rejects with an AbortError", async () => {
     const data = makeData({ n: 40, d: 5, classes: 2, seed: 81 });
     const stepper = await engine!.createStepper(data, {
@@ -126,6 +148,42 @@ describe("webgpu engine without an adapter", () => {
 
   it("names the device it cannot use", async () => {
     await expect(createWebGpuEngine({ device: "cuda" })).rejects.toThrow('device "cuda" is not available');
+  });
+});
+
+describe("PhiloxNoise on the CPU", () => {
+  it("matches Random123's known-answer vectors for Philox4x32-10", () => {
+    const hex = (v: number[]) => v.map((x) => x.toString(16).padStart(8, "0")).join(" ");
+    expect(hex(philox4x32([0, 0, 0, 0], [0, 0]))).toBe("6627e8d5 e169c58d bc57ac4c 9b00dbd8");
+    const ones = 0xffffffff;
+    expect(hex(philox4x32([ones, ones, ones, ones], [ones, ones]))).toBe(
+      "408f276d 41c83b0e a20bc7c6 6d5451fd",
+    );
+    expect(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]))).toBe(
+      "d16cfe09 94fdcceb 5001e420 24126ea1",
+    );
+  });
+
+  it("draws N(0, 1): mean, variance and tail share of 400,000 values", () => {
+    const noise = new PhiloxNoise(123n);
+    const xi = new Float32Array(400_000);
+    noise.fill(xi);
+    let sum = 0;
+    let sq = 0;
+    let tail = 0;
+    for (const v of xi) {
+      sum += v;
+      sq += v * v;
+      if (Math.abs(v) > 1.96) tail++;
+    }
+    const mean = sum / xi.length;
+    expect(Math.abs(mean)).toBeLessThan(5 / Math.sqrt(xi.length));
+    expect(Math.abs(sq / xi.length - mean * mean - 1)).toBeLessThan(0.01);
+    expect(Math.abs(tail / xi.length - 0.05)).toBeLessThan(0.002);
+    // Fill s is keyed by its number: a second fill differs from the first.
+    const next = new Float32Array(8);
+    noise.fill(next);
+    expect(Array.from(next)).not.toEqual(Array.from(xi.subarray(0, 8)));
   });
 });
 

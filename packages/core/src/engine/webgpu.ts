@@ -6,9 +6,11 @@
  *
  * X, y and both copies of W (ping-pong) stay on the GPU for the stepper's life; per step only ξ (when
  * σ > 0) and a 32-byte step counter are uploaded, and W is read back once, at the end of a run.
- * ξ comes from the caller's NoiseSource on the CPU, as for every engine, so the same seed gives the
- * same trajectory on every engine (conformance); its cost is the CPU's fill plus a d·cols·4-byte
- * upload per step, overlapped with the GPU's work on the previous step.
+ * ξ: from a PhiloxNoise source (./webgpu-noise.ts) it is drawn on the GPU by a kernel, nothing is
+ * uploaded. From any other NoiseSource (rng.ts's GaussianStream, the algorithms' default) it is filled
+ * on the CPU and uploaded every step, as every engine does, so the same seed gives the same trajectory
+ * on every engine; that costs the CPU's fill plus a d·cols·4-byte upload per step, overlapped with the
+ * GPU's work on the previous step (at most STEPS_IN_FLIGHT steps ahead).
  */
 import { createRequire } from "node:module";
 import { runLoop } from "./run-loop.ts";
@@ -40,6 +42,7 @@ import {
   REG_WEIGHTS,
   updateShader,
 } from "./webgpu-kernels.ts";
+import { PHILOX_NOISE, PhiloxNoise } from "./webgpu-noise.ts";
 import { planStep, type StepPlan } from "./webgpu-plan.ts";
 
 /** What provides a WebGPU adapter where none was found (one line, for the error). */
@@ -142,6 +145,7 @@ interface Pipelines {
   norms: GPUComputePipeline | null;
   reg: GPUComputePipeline | null;
   update: GPUComputePipeline;
+  noise: GPUComputePipeline;
 }
 
 async function createPipelines(device: GPUDevice, classes: number, tile: MatmulShape): Promise<Pipelines> {
@@ -166,6 +170,7 @@ async function createPipelines(device: GPUDevice, classes: number, tile: MatmulS
     update: await make(updateShader(classes), "update"),
     norms: binary ? await make(COLUMN_NORMS, "column norms") : null,
     reg: binary ? await make(REG_WEIGHTS, "mean clip factor") : null,
+    noise: await make(PHILOX_NOISE, "philox noise"),
   };
 }
 
@@ -183,6 +188,7 @@ interface Buffers {
   wsq: GPUBuffer;
   sPart: GPUBuffer;
   updateParams: GPUBuffer;
+  noiseParams: GPUBuffer;
   readback: GPUBuffer;
   uniforms: GPUBuffer[];
 }
@@ -214,6 +220,7 @@ function createBuffers(
     wsq: buffer(device, T * 4, S, "wsq"),
     sPart: buffer(device, plan.blocks * T * 4, S, "s sums"),
     updateParams: buffer(device, 32, USAGE.UNIFORM | DST, "update params"),
+    noiseParams: buffer(device, 16, USAGE.UNIFORM | DST, "noise params"),
     readback: buffer(device, wBytes, USAGE.MAP_READ | DST, "readback"),
     uniforms: [],
   };
@@ -229,6 +236,8 @@ interface Program {
   /** Partial sums of G the update kernel adds up (split-K of the backward product). */
   splits: number;
   encode(pass: GPUComputePassEncoder, cur: 0 | 1): void;
+  /** Draws ξ into its buffer on the GPU (PhiloxNoise), before the step. */
+  encodeNoise(pass: GPUComputePassEncoder): void;
 }
 
 function buildProgram(
@@ -288,9 +297,16 @@ function buildProgram(
     ]),
   );
   const updateGrid = grid(Math.ceil((d * cols) / 64));
+  const noise = bindGroup(device, p.noise, [b.xi, b.noiseParams]);
+  const noiseGrid = grid(Math.ceil((d * cols) / 4 / 64));
   const coefGrid = grid(Math.ceil((plan.chunkRows * T) / 64));
   return {
     splits: plan.splits,
+    encodeNoise(pass) {
+      pass.setPipeline(p.noise);
+      pass.setBindGroup(0, noise);
+      pass.dispatchWorkgroups(...noiseGrid);
+    },
     encode(pass, cur) {
       if (norms) {
         pass.setPipeline(p.norms!);
@@ -381,16 +397,29 @@ export class WebGpuStepper implements Stepper {
     return this.sigmas.reduce((a, b) => Math.max(a, b), 0);
   }
 
-  private submitStep(cur: 0 | 1, step: number, xi: Float32Array | null): void {
+  /**
+   * Queues one step. ξ is `xi` (uploaded), or with `fill` the PhiloxNoise fill of that number (drawn
+   * on the GPU), or none.
+   */
+  private submitStep(
+    cur: 0 | 1,
+    step: number,
+    xi: Float32Array | null,
+    fill?: { index: number; key: number[] },
+  ): void {
     const { eta, m } = this.params;
     const u = new ArrayBuffer(32);
     new Uint32Array(u, 0, 4).set([this.length, this.cols, this.program.splits, step]);
     new Float32Array(u, 16, 3).set([eta, m, this.data.n]);
-    new Uint32Array(u, 28, 1)[0] = xi ? 1 : 0;
+    new Uint32Array(u, 28, 1)[0] = xi || fill ? 1 : 0;
     this.device.queue.writeBuffer(this.buffers.updateParams, 0, u);
-    if (xi) this.device.queue.writeBuffer(this.buffers.xi, 0, xi);
+    if (fill) {
+      const words = Uint32Array.of(this.length, fill.index, fill.key[0], fill.key[1]);
+      this.device.queue.writeBuffer(this.buffers.noiseParams, 0, words);
+    } else if (xi) this.device.queue.writeBuffer(this.buffers.xi, 0, xi);
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
+    if (fill) this.program.encodeNoise(pass);
     this.program.encode(pass, cur);
     pass.end();
     this.device.queue.submit([encoder.finish()]);
@@ -430,14 +459,17 @@ export class WebGpuStepper implements Stepper {
       this.device.queue.writeBuffer(this.buffers.W[0], 0, W);
       let k = 0;
       const inFlight: Promise<undefined>[] = [];
+      // PhiloxNoise: each step claims its fill number and the GPU draws it; the loop's own fill is idle.
+      const onGpu = noise instanceof PhiloxNoise ? noise : null;
       const cur = await runLoop<0 | 1>({
         state: 0,
         steps,
-        noise,
-        noiseLength: this.length,
+        noise: onGpu ? { fill: () => {} } : noise,
+        noiseLength: onGpu ? 0 : this.length,
         sigma: this.maxSigma,
         advance: async (state, xi) => {
-          this.submitStep(state, k++, xi);
+          const fill = onGpu && xi ? { index: onGpu.take(), key: onGpu.key } : undefined;
+          this.submitStep(state, k++, fill ? null : xi, fill);
           // Steps are queued without waiting, at most STEPS_IN_FLIGHT ahead of the GPU, so that
           // progress reports and aborts track the GPU and queued ξ uploads do not pile up in staging.
           inFlight.push(this.device.queue.onSubmittedWorkDone());
@@ -468,7 +500,7 @@ export class WebGpuStepper implements Stepper {
     const b = this.buffers;
     for (const buf of [b.X, b.y, ...b.W, b.Z, b.G, b.xi, b.noiseScale, b.lastStep, b.reg, b.wsq, b.sPart])
       buf.destroy();
-    for (const buf of [b.updateParams, b.readback, ...b.uniforms]) buf.destroy();
+    for (const buf of [b.updateParams, b.noiseParams, b.readback, ...b.uniforms]) buf.destroy();
   }
 }
 
