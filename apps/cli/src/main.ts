@@ -3,6 +3,8 @@
  * The unlearn-sweep command line: `pnpm sweep`, `pnpm results`, `pnpm figures`, `pnpm accountant`.
  * Each command lives in ./commands/<name>.ts and exports `run(argv): Promise<number>` (the exit code).
  */
+import { EXIT } from "./usage.ts";
+
 const COMMANDS = {
   sweep: "plan and run a sweep (a paper figure or your own grid) and store every result",
   results: "list stored sweeps, or print one sweep's results as a table, JSON or CSV",
@@ -20,12 +22,15 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h") {
-    console.log(usage());
-    return name ? 0 : 2;
+    if (name) console.log(usage());
+    else console.error(`error: no command given\n\n${usage()}`);
+    return name ? EXIT.ok : EXIT.usage;
   }
-  if (!(name in COMMANDS)) {
-    console.error(`unknown command "${name}"\n\n${usage()}`);
-    return 2;
+  // An own property only: "constructor" or "toString" are not commands.
+  if (!Object.hasOwn(COMMANDS, name)) {
+    console.error(`error: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})`);
+    console.error("(run `unlearn --help` for the commands)");
+    return EXIT.usage;
   }
   const command: { run(argv: string[]): Promise<number> } = await import(
     `./commands/${name as CommandName}.ts`
@@ -38,7 +43,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(error instanceof Error ? `error: ${error.message}` : error);
-    process.exitCode = 1;
+    // A command's own errors are reported by it; this is the unexpected rest, still in one line.
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = EXIT.failure;
   },
 );

@@ -1,5 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "@unlearn/db";
 import { JobKind, JobResult, JobSpec, jobId, type ResultRow } from "@unlearn/protocol";
@@ -154,15 +155,56 @@ describe("pnpm results", () => {
   it("names a bad flag, rejects --json with --csv, and prints help", async () => {
     const bad = await results("--sweeep", "x");
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/results: Unknown option '--sweeep'/);
-    expect(bad.err).toContain("usage: pnpm results");
+    // One error line and one pointer to --help, not the whole help.
+    expect(bad.err).toBe("error: unknown option --sweeep\n(run `pnpm results --help` for the options)");
     const both = await results("--json", "--csv");
     expect(both.code).toBe(2);
     expect(both.err).toContain("--json and --csv exclude each other");
     const help = await results("--help");
     expect(help).toMatchObject({ code: 0, err: "" });
     expect(help.out).toContain("--sweep ID");
+    expect(help.out).toMatch(/Without --db: \$UNLEARN_DB, else \$DATABASE_URL,\s+else \.unlearn\/db/);
   });
+
+  it("does not create a database to read: it says none exists yet and where it looked", async () => {
+    const fresh = join(dir, "..", `${dir.split("/").pop()}-fresh`, "db");
+    const { code, err, out } = await results("--db", fresh);
+    expect({ code, out }).toEqual({ code: 1, out: "" });
+    expect(err).toBe(
+      `error: no database at ${fresh} (from --db) yet: nothing has been stored there (pnpm sweep creates it)`,
+    );
+    expect(existsSync(join(fresh, ".."))).toBe(false);
+  });
+
+  it("says in words why a --db path cannot hold a database (exit 2)", async () => {
+    const file = join(dir, "PG_VERSION");
+    const { code, err } = await results("--db", file);
+    expect(code).toBe(2);
+    expect(err).toBe(
+      `error: ${file} (from --db) is a regular file, not a database directory: give a new or PGlite directory, memory:// or a postgres:// URL\n(run \`pnpm results --help\` for the options)`,
+    );
+  });
+
+  it("shows a sweep whose process died as interrupted, and says rerunning resumes it", async () => {
+    const store = await openStore(dir);
+    try {
+      await store.createSweep({ id: "ghost-0001", name: "ghost", figure: "fig5", config: {}, seed: "7" });
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+      await store.setSweepState("ghost-0001", "running", {
+        owner: { host: hostname(), pid: gone, startedAt: new Date() },
+      });
+    } finally {
+      await store.close();
+    }
+    const listed = await results("--db", dir);
+    expect(listed.out.split("\n").find((l) => l.startsWith("ghost-0001"))).toMatch(
+      /ghost\s+fig5\s+interrupted/,
+    );
+    const one = await results("--db", dir, "--sweep", "ghost-0001");
+    expect(one.out).toMatch(
+      /interrupted: its process \d+ on .* ended without finishing it; running its sweep command again resumes it/,
+    );
+  }, 30_000);
 
   it("names the database it cannot open", async () => {
     const { code, err } = await results("--db", "postgres://postgres@127.0.0.1:1/none");

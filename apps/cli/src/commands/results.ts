@@ -4,19 +4,27 @@
  * as a table, a JSON array of ResultRow (docs/contracts.md) or CSV. Exit code 2 for a bad command line or an
  * unknown sweep, 1 when the database cannot be opened.
  */
-import { parseArgs } from "node:util";
-import { openStore, type Store, type SweepSummary } from "@unlearn/db";
+import { dbHelp, type Store, type SweepSummary } from "@unlearn/db";
 import { type CsvValue, type ResultRow, resultsCsv, toCsv } from "@unlearn/protocol";
-import { type RemoteTarget, remoteStore, remoteTarget } from "../remote.ts";
-import { resolveSweep, UsageError } from "../usage.ts";
+import { remoteStore, remoteTarget } from "../remote.ts";
+import {
+  EXIT,
+  type Io,
+  openCommandStore,
+  parseFlags,
+  processIo,
+  resolveSweep,
+  UsageError,
+  usageFailure,
+} from "../usage.ts";
 
 const USAGE = `usage: pnpm results [--db PATH|URL] [--sweep ID] [--json | --csv]
 
-Lists the stored sweeps, or with --sweep prints one sweep's results.
+Lists the stored sweeps, or with --sweep prints one sweep's results. Reads only: it never creates a
+database, and it reads a PGlite directory while a sweep writes to it.
 
 options:
-  --db PATH|URL   a PGlite directory, memory://, or a postgres:// URL
-                  (default: $DATABASE_URL, else $UNLEARN_DB, else .unlearn/db)
+  --db PATH|URL   ${dbHelp(18)}
   --sweep ID      the sweep to print; a prefix of its id is enough when it is unique
   --coordinator HOST:PORT  read from a cluster coordinator instead ($UNLEARN_COORDINATOR)
   --token T       the coordinator's token ($UNLEARN_TOKEN)
@@ -24,88 +32,62 @@ options:
   --csv           print CSV with a header row (accuracies joined with ';')
   --help          show this help`;
 
-/** Where the command writes; tests pass their own. */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const processIo: Io = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
-};
-
-/** A command-line mistake: reported with the usage and exit code 2. */
+export type { Io };
 
 const SWEEP_COLUMNS = ["id", "name", "figure", "state", "jobs", "done", "failed", "createdAt"] as const;
 
+const COMMAND = "pnpm results";
+
+function parse(argv: string[]) {
+  const flags = parseFlags(argv, {
+    db: { type: "string" },
+    sweep: { type: "string" },
+    coordinator: { type: "string" },
+    token: { type: "string" },
+    json: { type: "boolean" },
+    csv: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (flags.json && flags.csv) throw new UsageError("--json and --csv exclude each other: pick one");
+  if (flags.sweep !== undefined && flags.sweep.trim() === "")
+    throw new UsageError("--sweep needs a sweep id");
+  if (flags.db !== undefined && flags.db.trim() === "") throw new UsageError("--db needs a path or URL");
+  return { ...flags, remote: remoteTarget(flags) };
+}
+
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  let flags: {
-    db?: string;
-    sweep?: string;
-    json?: boolean;
-    csv?: boolean;
-    help?: boolean;
-    coordinator?: string;
-    token?: string;
-  };
-  let remote: RemoteTarget | undefined;
+  let flags: ReturnType<typeof parse>;
   try {
-    flags = parseArgs({
-      args: argv,
-      options: {
-        db: { type: "string" },
-        sweep: { type: "string" },
-        coordinator: { type: "string" },
-        token: { type: "string" },
-        json: { type: "boolean" },
-        csv: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-    if (flags.json && flags.csv) throw new UsageError("--json and --csv exclude each other: pick one");
-    if (flags.sweep !== undefined && flags.sweep.trim() === "")
-      throw new UsageError("--sweep needs a sweep id");
-    if (flags.db !== undefined && flags.db.trim() === "") throw new UsageError("--db needs a path or URL");
-    remote = remoteTarget(flags);
+    flags = parse(argv);
   } catch (error) {
-    io.err(`results: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageFailure(COMMAND, error, io);
   }
   if (flags.help) {
     io.out(USAGE);
-    return 0;
+    return EXIT.ok;
   }
-
-  let store: Store;
+  const opened = flags.remote
+    ? remoteStore(flags.remote)
+    : await openCommandStore(COMMAND, flags.db, { create: false }, io);
+  if (typeof opened === "number") return opened;
+  const store: Store = opened;
   try {
-    store = remote ? remoteStore(remote) : await openStore(flags.db);
-  } catch (error) {
-    io.err(`results: ${(error as Error).message}`);
-    return 1;
-  }
-  try {
-    const sweeps = await store.listSweeps();
     if (flags.sweep === undefined) {
+      const sweeps = await store.listSweeps();
       if (flags.json) io.out(JSON.stringify(sweeps, null, 2));
       else if (flags.csv) io.out(toCsv(SWEEP_COLUMNS, sweeps.map(sweepRecord)));
       else if (sweeps.length === 0) io.out(`no sweeps stored in ${store.location}`);
       else io.out(sweepTable(sweeps));
-      return 0;
+      return EXIT.ok;
     }
-    const sweep = resolveSweep(flags.sweep, sweeps);
+    const sweep = resolveSweep(flags.sweep, await store.listSweeps());
     const rows = await store.sweepResults(sweep.id);
     if (flags.json) io.out(JSON.stringify(rows, null, 2));
     else if (flags.csv) io.out(resultsCsv(rows));
     else io.out(resultTable(sweep, rows));
-    return 0;
+    return EXIT.ok;
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`results: ${error.message}`);
-      return 2;
-    }
+    if (error instanceof UsageError) return usageFailure(COMMAND, error, io);
     throw error;
   } finally {
     await store.close();
@@ -147,8 +129,20 @@ function sweepTable(sweeps: SweepSummary[]): string {
 }
 
 function resultTable(sweep: SweepSummary, rows: ResultRow[]): string {
-  const head = `sweep ${sweep.id} (${sweep.name}, ${sweep.figure}, ${sweep.state}): ${rows.length} result${rows.length === 1 ? "" : "s"}, ${sweep.done}/${sweep.jobs} jobs done, ${sweep.failed} failed`;
+  const stopped =
+    sweep.state === "interrupted"
+      ? `\ninterrupted${sweep.error ? `: ${sweep.error}` : ""}; running its sweep command again resumes it`
+      : sweep.state === "failed" && sweep.error
+        ? `\nfailed: ${sweep.error}`
+        : "";
+  const head = `sweep ${sweep.id} (${sweep.name}, ${sweep.figure}, ${sweep.state}): ${rows.length} result${rows.length === 1 ? "" : "s"}, ${sweep.done}/${sweep.jobs} jobs done, ${sweep.failed} failed${stopped}`;
   if (rows.length === 0) return head;
+  // More rows than jobs puzzles readers (Figure 5: 25 results, 23 jobs): a row is a point, not a job.
+  const note =
+    rows.length > sweep.jobs
+      ? "\n(a result is one point of a series, and one job can be several points: e.g. an S = 1 unlearning job" +
+        "\n with K = 1 serves every ε; jobs the figure starts from are listed too. See docs/science.md)"
+      : "";
   const cells = rows.map((r) => [
     r.kind,
     r.series,
@@ -161,7 +155,7 @@ function resultTable(sweep: SweepSummary, rows: ResultRow[]): string {
     `${r.accuracyMean.toFixed(4)} ± ${r.accuracyStd.toFixed(4)}`,
   ]);
   const headers = ["kind", "series", "dataset", "σ", "ε", "S", "K", "chains", "accuracy (mean ± std)"];
-  return `${head}\n\n${table(headers, cells, new Set([3, 4, 5, 6, 7]))}`;
+  return `${head}${note}\n\n${table(headers, cells, new Set([3, 4, 5, 6, 7]))}`;
 }
 
 function sweepRecord(s: SweepSummary): Record<(typeof SWEEP_COLUMNS)[number], CsvValue> {
