@@ -4,9 +4,7 @@
  */
 import { JOBS_STREAM, jobSubject, putChains, sweepJobsFilter } from "@unlearn/cluster";
 import { Job } from "@unlearn/protocol";
-import type { PoolOutput } from "@unlearn/sweep";
-// TODO(scheduler): from "@unlearn/sweep" once its index exports the seam.
-import type { Dispatcher, DispatchRequest } from "../../../packages/sweep/src/dispatcher.ts";
+import type { Dispatcher, DispatchRequest, PoolOutput } from "@unlearn/sweep";
 import { type ClusterLink, failed } from "./link.ts";
 
 export class NatsDispatcher implements Dispatcher {
@@ -20,6 +18,8 @@ export class NatsDispatcher implements Dispatcher {
     private readonly link: ClusterLink,
     readonly sweepId: string,
     private readonly d: number,
+    /** called once a job is in the stream (the coordinator records when, for publish→stored latency) */
+    private readonly onQueued?: (job: Job) => void,
   ) {
     this.unlisten = link.onCapacity(() => this.onCapacityChange?.());
   }
@@ -62,6 +62,7 @@ export class NatsDispatcher implements Dispatcher {
         await this.link.js.publish(jobSubject(job.engine, this.sweepId), Job.encode(job).finish(), {
           msgID: `${job.id}:${job.attempt}`,
         });
+        this.onQueued?.(job);
         return;
       } catch (error) {
         const message = (error as Error).message;

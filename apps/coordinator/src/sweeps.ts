@@ -92,7 +92,11 @@ export class SweepManager {
     const active: Active = { sweepId, controller, watchers: new Set(), finished: Promise.resolve() };
     this.active.set(sweepId, active);
     this.ended.delete(sweepId);
-    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d);
+    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, (job) => {
+      void this.store
+        .appendEvent({ sweepId, jobId: job.id, type: "queued", payload: { attempt: job.attempt } })
+        .catch(() => {});
+    });
     active.dispatcher = dispatcher;
     active.finished = runSweep(config, {
       db: this.store,
@@ -108,7 +112,7 @@ export class SweepManager {
             );
         this.onEvent(active, e);
       },
-    } as Parameters<typeof runSweep>[1])
+    })
       .then((outcome) => this.finish(active, doneOf(outcome, config)))
       .catch((error: unknown) => {
         this.link.log(`sweep ${sweepId} stopped: ${(error as Error).stack ?? error}`);

@@ -1,51 +1,13 @@
 /**
  * `pnpm worker`: a cluster worker. Environment: NATS_URL (+ NATS_USER/NATS_PASSWORD or NATS_CREDS),
- * WORKER_ENGINE (onnx | tfjs | reference, default onnx), WORKER_DEVICE (cpu | cuda, default cpu),
+ * WORKER_ENGINE (an engine of @unlearn/sweep's ENGINES, default onnx), WORKER_DEVICE (cpu | cuda, default cpu),
  * WORKER_CONCURRENCY (jobs at once, default 1), WORKER_THREADS (engine threads per job, default
  * cores / concurrency), JOB_ACK_WAIT_MS / JOB_MAX_DELIVER (delivery limits, see @unlearn/cluster).
  * Exit code 2 for a bad environment, 1 when it cannot start.
  */
-import { ClusterConfigError, connectNats, exitWithParent, jobLimits, natsSettings } from "@unlearn/cluster";
+import { connectNats, exitWithParent, natsSettings } from "@unlearn/cluster";
+import { workerOptions } from "./options.ts";
 import { ClusterWorker, type WorkerOptions } from "./worker.ts";
-
-const ENGINES = ["onnx", "tfjs", "reference"];
-const DEVICES = ["cpu", "cuda"];
-
-function positive(name: string, raw: string | undefined, fallback: number | undefined): number | undefined {
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw new ClusterConfigError(`${name}: expected an integer ≥ 1, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-export function workerOptions(env: NodeJS.ProcessEnv = process.env): WorkerOptions {
-  const engine = env.WORKER_ENGINE || "onnx";
-  if (!ENGINES.includes(engine))
-    throw new ClusterConfigError(
-      `WORKER_ENGINE: expected one of ${ENGINES.join(", ")}, got ${JSON.stringify(engine)}`,
-    );
-  const device = env.WORKER_DEVICE || "cpu";
-  if (!DEVICES.includes(device))
-    throw new ClusterConfigError(
-      `WORKER_DEVICE: expected one of ${DEVICES.join(", ")}, got ${JSON.stringify(device)}`,
-    );
-  let limits: WorkerOptions["limits"];
-  try {
-    limits = jobLimits(env);
-  } catch (error) {
-    throw new ClusterConfigError((error as Error).message);
-  }
-  return {
-    engine,
-    device,
-    concurrency: positive("WORKER_CONCURRENCY", env.WORKER_CONCURRENCY, 1)!,
-    threads: positive("WORKER_THREADS", env.WORKER_THREADS, undefined),
-    heartbeatMs: positive("WORKER_HEARTBEAT_MS", env.WORKER_HEARTBEAT_MS, 2000),
-    stopGraceMs: positive("WORKER_STOP_GRACE_MS", env.WORKER_STOP_GRACE_MS, 30_000),
-    limits,
-  };
-}
 
 async function main(): Promise<number> {
   let options: WorkerOptions;

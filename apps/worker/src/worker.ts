@@ -169,7 +169,8 @@ export class ClusterWorker {
     }
   }
 
-  private async execute(job: Job): Promise<PoolOutput> {
+  /** Runs one job (protected: the fault tests substitute a job that fails every time). */
+  protected async execute(job: Job): Promise<PoolOutput> {
     const parentId = job.spec!.parentId;
     let parent: Float32Array | undefined;
     if (parentId) {
@@ -202,6 +203,9 @@ export class ClusterWorker {
     if (!result.ok) result.error = `${result.error} (failed on each of ${delivery} deliveries)`;
     await this.js.publish(resultSubject(job.id), JobResult.encode(result).finish());
     await msg.ackAck();
+    this.log(
+      `job ${job.id} ${result.ok ? "done" : "failed"} in ${Math.round(result.wallMs)} ms (delivery ${delivery})`,
+    );
   }
 
   private progress(p: JobProgress): void {

@@ -1,0 +1,223 @@
+/**
+ * The cluster end to end, with real processes: a nats-server (JetStream), PostgreSQL, the coordinator
+ * and two workers. Token checks, embedded-equal results through the CLI, a worker SIGKILLed mid-job, a
+ * job that fails on every delivery, and a duplicate result.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import * as accountant from "@unlearn/accountant";
+import { connectCoordinator, connectNats, resultSubject } from "@unlearn/cluster";
+import { openStore } from "@unlearn/db";
+import { CoordinatorClient, JobKind, JobResult, type ResultRow, type SweepEvent } from "@unlearn/protocol";
+import { datasetFacts, planSweep, runSweep } from "@unlearn/sweep";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cluster, TOKEN } from "./cluster.ts";
+import { tinyConfig } from "./fixtures.ts";
+import { spawnProc, waitFor } from "./harness.ts";
+
+/** The sweep whose learn job the fault workers fail on every delivery. */
+const FAILING = tinyConfig({ seed: 5, removals: [1], burnIn: 200 });
+let failingLearn: string;
+let cluster: Cluster;
+
+beforeAll(async () => {
+  const plan = planSweep(FAILING, await datasetFacts(FAILING), accountant);
+  failingLearn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!.id;
+  cluster = await Cluster.start({ workers: 2, faultWorkers: true, workerEnv: { FAIL_JOB: failingLearn } });
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawnProc(["--import", "tsx", "apps/cli/src/main.ts", ...args], {}, "cli");
+  let stdout = "";
+  proc.child.stdout!.on("data", (d) => (stdout += d));
+  const code = await proc.exited;
+  return { code, stdout, stderr: proc.output() };
+}
+
+function storedResults(jobIds: string[]): { rows: number; distinct: number } {
+  const list = jobIds.map((id) => `'${id}'`).join(",");
+  const out = execFileSync(
+    "psql",
+    [
+      cluster.db.url,
+      "-At",
+      "-c",
+      `select count(*), count(distinct job_id) from results where job_id in (${list})`,
+    ],
+    { encoding: "utf8" },
+  );
+  const [rows, distinct] = out.trim().split("|").map(Number);
+  return { rows: rows!, distinct: distinct! };
+}
+
+describe("the coordinator's token", () => {
+  it("answers UNAUTHENTICATED to a wrong or missing token, and plans nothing", async () => {
+    const wrong = connectCoordinator(`127.0.0.1:${cluster.grpcPort}`, "not-the-token");
+    const config = JSON.stringify(tinyConfig({ seed: 99 }));
+    await expect(wrong.call("submitSweep", { configJson: config })).rejects.toMatchObject({ code: 16 });
+    await expect(wrong.call("listSweeps", {})).rejects.toMatchObject({ code: 16 });
+    const watchError = await new Promise<ServiceError>((resolve) =>
+      wrong.watch({ sweepId: "x" }).on("error", resolve),
+    );
+    expect(watchError.code).toBe(16);
+    wrong.close();
+    const bare = new CoordinatorClient(`127.0.0.1:${cluster.grpcPort}`, credentials.createInsecure());
+    const missing = await new Promise<ServiceError | null>((resolve) =>
+      bare.submitSweep({ configJson: config }, (e) => resolve(e)),
+    );
+    expect(missing?.code).toBe(16);
+    bare.close();
+    expect((await cluster.client.call("listSweeps", {})).sweeps).toEqual([]);
+  });
+});
+
+describe("a sweep through the CLI", () => {
+  it("gives the embedded run's per-chain accuracies, with the embedded --json object", async () => {
+    const config = tinyConfig({ seed: 3 });
+    const store = await openStore("memory://");
+    const embedded = await runSweep(config, { db: store, workers: 1, threads: 1 });
+    const want = await store.sweepResults(embedded.sweepId);
+    await store.close();
+
+    const dir = mkdtempSync(join(tmpdir(), "unlearn-cli-"));
+    const file = join(dir, "tiny.json");
+    writeFileSync(file, JSON.stringify(config));
+    const address = `127.0.0.1:${cluster.grpcPort}`;
+    const run = await cli([
+      "sweep",
+      "--coordinator",
+      address,
+      "--token",
+      TOKEN,
+      "--config",
+      file,
+      "--json",
+      "--figures-dir",
+      dir,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+    expect(summary).toMatchObject({
+      sweep: embedded.sweepId,
+      state: "done",
+      jobs: embedded.jobs,
+      failed: 0,
+      cancelled: false,
+      notRun: 0,
+    });
+    expect(Object.keys(summary).sort()).toEqual([
+      "cancelled",
+      "db",
+      "failed",
+      "figure",
+      "jobs",
+      "notRun",
+      "ran",
+      "reused",
+      "state",
+      "sweep",
+      "wallMs",
+    ]);
+    expect(run.stderr).toMatch(/\d+\/\d+ jobs \(\d+ reused, \d+ failed, \d+ running\)/);
+
+    const results = await cli([
+      "results",
+      "--coordinator",
+      address,
+      "--token",
+      TOKEN,
+      "--sweep",
+      embedded.sweepId,
+      "--json",
+    ]);
+    expect(results.code, results.stderr).toBe(0);
+    const got = JSON.parse(results.stdout) as ResultRow[];
+    const strip = (rows: ResultRow[]) => rows.map(({ wallMs: _w, engine: _e, sweep: _s, ...r }) => r);
+    expect(strip(got)).toEqual(strip(want));
+  });
+});
+
+describe("faults", () => {
+  it("redelivers the job of a worker SIGKILLed mid-job: the sweep completes, one result per job", async () => {
+    const config = tinyConfig({ seed: 11, burnIn: 3000 });
+    const plan = planSweep(config, await datasetFacts(config), accountant);
+    const { sweepId } = await cluster.client.call("submitSweep", { configJson: JSON.stringify(config) });
+    const victim = cluster.workers[0]!;
+    await waitFor("worker 1 to be running a job", async () => {
+      const { workers } = await cluster.client.call("listWorkers", {});
+      return workers.some((w) => w.pid === victim.pid && w.running > 0);
+    });
+    victim.kill("SIGKILL");
+    const replacement = cluster.addWorker();
+    const done = await cluster.watch(sweepId);
+    expect(done).toMatchObject({ state: "done", failed: 0, jobs: plan.jobs.length });
+    expect(storedResults(plan.jobs.map((j) => j.id))).toEqual({
+      rows: plan.jobs.length,
+      distinct: plan.jobs.length,
+    });
+    // The killed worker never reported the job it was running; the others did, after its redelivery.
+    const finished = [...cluster.runsPerJob().keys()].filter((id) => plan.jobs.some((j) => j.id === id));
+    expect(finished.length).toBe(plan.jobs.length);
+    expect(replacement.child.exitCode).toBeNull();
+  });
+
+  it("stores a job that fails on every delivery as failed; its descendants are not run; the rest completes", async () => {
+    const plan = planSweep(FAILING, await datasetFacts(FAILING), accountant);
+    const children = plan.jobs.filter((j) => j.spec!.parentId === failingLearn);
+    const { sweepId } = await cluster.client.call("submitSweep", { configJson: JSON.stringify(FAILING) });
+    const events: SweepEvent[] = [];
+    const done = await cluster.watch(sweepId, (e) => events.push(e));
+    expect(done).toMatchObject({ state: "failed", failed: 1 + children.length, jobs: plan.jobs.length });
+    const failure = events.find((e) => e.event?.$case === "result" && e.event.value.jobId === failingLearn);
+    expect(failure?.event?.$case === "result" && failure.event.value.error).toMatch(
+      /injected fault.*each of 3 deliveries/,
+    );
+    const skipped = events
+      .filter((e) => e.event?.$case === "skipped")
+      .map((e) => (e.event as { value: { jobId: string } }).value.jobId);
+    expect(skipped.sort()).toEqual(children.map((c) => c.id).sort());
+    const retries = cluster.workers.map(
+      (w) =>
+        w.output().match(new RegExp(`job ${failingLearn.slice(0, 12)} failed on delivery`, "g"))?.length ?? 0,
+    );
+    expect(retries.reduce((a, b) => a + b, 0)).toBe(2);
+    const { sweep, rows } = await cluster.client.call("queryResults", { sweepId });
+    expect(sweep).toMatchObject({ state: "failed", failed: 1 + children.length });
+    expect(rows.every((r) => r.kind === "retrain")).toBe(true);
+    expect(rows.length).toBe(plan.jobs.length - 1 - children.length);
+  });
+
+  it("absorbs a duplicate result: the stored one stays, nothing crashes", async () => {
+    const { sweeps } = await cluster.client.call("listSweeps", {});
+    const finished = sweeps.find((s) => s.state === "done")!;
+    const before = await cluster.client.call("queryResults", { sweepId: finished.id });
+    const row = before.rows[0]!;
+    const nc = await connectNats({ servers: [cluster.nats.url] }, "duplicate test");
+    const { jetstream } = await import("@nats-io/jetstream");
+    const duplicate = JobResult.fromPartial({
+      jobId: row.job,
+      ok: true,
+      accuracies: row.accuracies.map(() => 0.125),
+      artifactKey: row.job,
+      engine: "onnx",
+      worker: "impostor",
+    });
+    await jetstream(nc).publish(resultSubject(row.job), JobResult.encode(duplicate).finish());
+    await jetstream(nc).publish(resultSubject(row.job), JobResult.encode(duplicate).finish());
+    await waitFor(
+      "the coordinator to absorb the duplicates",
+      () => (cluster.coordinator.output().match(/duplicate result for job/g)?.length ?? 0) >= 2,
+    );
+    await nc.close();
+    const after = await cluster.client.call("queryResults", { sweepId: finished.id });
+    expect(after.rows).toEqual(before.rows);
+    expect(cluster.coordinator.child.exitCode).toBeNull();
+  });
+});
