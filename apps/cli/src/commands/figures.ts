@@ -5,12 +5,21 @@
  * Exit code 2 for a bad command line or an unknown sweep, 1 when the database cannot be opened or the
  * sweep has nothing to draw.
  */
-import { parseArgs } from "node:util";
-import { openStore, type Store } from "@unlearn/db";
+import { dbHelp, type Store } from "@unlearn/db";
 import { FigureError, type FigureFormat, figureGroups, renderFigure } from "@unlearn/figures";
-import { resolveSweep, UsageError } from "../usage.ts";
+import {
+  EXIT,
+  failure,
+  type Io,
+  openCommandStore,
+  parseFlags as parseCommandLine,
+  resolveSweep,
+  UsageError,
+  usageFailure,
+} from "../usage.ts";
 
 const FORMATS: readonly FigureFormat[] = ["svg", "png", "both"];
+const COMMAND = "pnpm figures";
 
 const USAGE = `usage: pnpm figures --sweep ID [--out DIR] [--db PATH|URL] [--format svg|png|both]
 
@@ -20,8 +29,7 @@ options:
   --sweep ID        the sweep to draw; a prefix of its id is enough when it is unique
   --out DIR         where to write <figure>.svg and <figure>.png (default: .unlearn/figures/<sweep id>);
                     a sweep over several datasets gets <figure>-<dataset>.svg/.png
-  --db PATH|URL     a PGlite directory, memory://, or a postgres:// URL
-                    (default: $DATABASE_URL, else $UNLEARN_DB, else .unlearn/db)
+  --db PATH|URL     ${dbHelp(20)}
   --format FORMAT   svg, png or both (default both)
   --help            show this help`;
 
@@ -45,17 +53,12 @@ interface Flags {
 }
 
 function parseFlags(argv: string[]): Flags {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      sweep: { type: "string" },
-      out: { type: "string" },
-      db: { type: "string" },
-      format: { type: "string", default: "both" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = parseCommandLine(argv, {
+    sweep: { type: "string" },
+    out: { type: "string" },
+    db: { type: "string" },
+    format: { type: "string", default: "both" },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return { sweep: "", format: "both", help: true };
   if (values.sweep === undefined || values.sweep.trim() === "")
@@ -75,40 +78,45 @@ export async function run(argv: string[], deps: FiguresDeps = {}): Promise<numbe
   const out = deps.out ?? ((text: string) => process.stdout.write(`${text}\n`));
   const err = deps.err ?? ((text: string) => process.stderr.write(`${text}\n`));
   let flags: Flags;
+  const io: Io = { out, err };
   try {
     flags = parseFlags(argv);
   } catch (error) {
-    err(`figures: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageFailure(COMMAND, error, io);
   }
   if (flags.help) {
     out(USAGE);
-    return 0;
+    return EXIT.ok;
   }
 
   let store: SweepSource;
-  try {
-    store = await (deps.openStore ?? openStore)(flags.db);
-  } catch (error) {
-    err(`figures: ${(error as Error).message}`);
-    return 1;
+  if (deps.openStore) {
+    try {
+      store = await deps.openStore(flags.db);
+    } catch (error) {
+      return failure(error, io);
+    }
+  } else {
+    const opened = await openCommandStore(COMMAND, flags.db, { create: false }, io);
+    if (typeof opened === "number") return opened;
+    store = opened;
   }
   try {
     const sweep = resolveSweep(flags.sweep, await store.listSweeps());
     const rows = await store.sweepResults(sweep.id);
     const progress = `${sweep.done} of ${sweep.jobs} jobs done`;
     if (rows.length === 0) {
-      err(
-        `figures: sweep ${sweep.id} (${sweep.name}) has no results yet (${progress}, state ${sweep.state})`,
+      return failure(
+        `sweep ${sweep.id} (${sweep.name}) has no results yet (${progress}, state ${sweep.state})`,
+        io,
       );
-      return 1;
     }
     const groups = figureGroups(rows);
     if (groups.length === 0) {
-      err(
-        `figures: sweep ${sweep.id} (${sweep.name}) has results only for jobs its figure builds on, none that it draws yet (${progress})`,
+      return failure(
+        `sweep ${sweep.id} (${sweep.name}) has results only for jobs its figure builds on, none that it draws yet (${progress})`,
+        io,
       );
-      return 1;
     }
     if (sweep.done < sweep.jobs)
       out(`sweep ${sweep.id} is not finished (${progress}): drawing the results so far`);
@@ -125,14 +133,8 @@ export async function run(argv: string[], deps: FiguresDeps = {}): Promise<numbe
     }
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      err(`figures: ${error.message}`);
-      return 2;
-    }
-    if (error instanceof FigureError) {
-      err(`figures: sweep ${flags.sweep}: ${error.message}`);
-      return 1;
-    }
+    if (error instanceof UsageError) return usageFailure(COMMAND, error, io);
+    if (error instanceof FigureError) return failure(`sweep ${flags.sweep}: ${error.message}`, io);
     throw error;
   } finally {
     await store.close();
