@@ -5,7 +5,7 @@
  *   2. the original research code's way: PyTorch on the CPU, one chain at a time, materialising the
  *      n×d per-sample gradients each step (bench/reference/step_torch_original.py).
  *
- * Usage: pnpm bench:step [--json] [--engine onnx|tfjs|reference] [--steps N] [--threads K]
+ * Usage: pnpm bench:step [--json] [--engine onnx|tfjs|reference|webgpu|auto] [--steps N] [--threads K]
  * With --json, stdout is one JSON object: msPerStep, gflops, rssMb, vsNumpy, vsOriginal (ratios of
  * the reference's time to the engine's; null when that reference was skipped), plus details.
  */
@@ -17,6 +17,7 @@ import {
   createEngine,
   datasetConstants,
   deriveSeed,
+  ENGINE_NAMES,
   type EngineName,
   GaussianStream,
   initialChains,
@@ -42,9 +43,9 @@ const { values: args } = parseArgs({
     threads: { type: "string" },
   },
 });
-const engineName = args.engine as EngineName;
-if (!["onnx", "tfjs", "reference"].includes(engineName)) {
-  throw new Error(`--engine must be onnx, tfjs or reference, got "${args.engine}"`);
+const engineName = args.engine as EngineName | "auto";
+if (![...ENGINE_NAMES, "auto"].includes(engineName)) {
+  throw new Error(`--engine must be one of ${ENGINE_NAMES.join(", ")}, auto; got "${args.engine}"`);
 }
 const steps = positiveInt("--steps", args.steps!);
 const warmup = positiveInt("--warmup", args.warmup!);

@@ -11,6 +11,7 @@ import { EngineInputError } from "./validate.ts";
 export { referenceStep } from "./reference.ts";
 export type * from "./types.ts";
 export { EngineInputError } from "./validate.ts";
+export { PhiloxNoise } from "./webgpu-noise.ts";
 
 export const ENGINE_NAMES: readonly EngineName[] = ["onnx", "tfjs", "reference", "webgpu"];
 
