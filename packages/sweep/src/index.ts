@@ -1,6 +1,6 @@
 /**
- * @unlearn/sweep: sweep configs, the planner (config → job DAG), the job executor, the local worker pool
- * and the embedded coordinator behind `pnpm sweep`.
+ * @unlearn/sweep: sweep configs, the planner (config → job DAG), the job executor, the local worker pool,
+ * and the scheduler behind `pnpm sweep` and the cluster's coordinator (runSweep over a Dispatcher).
  */
 export {
   ConfigError,
@@ -18,6 +18,7 @@ export {
   type SweepConfig,
   sweepConfigSchema,
 } from "./config.ts";
+export type { Dispatcher, DispatchRequest } from "./dispatcher.ts";
 export {
   type Artifact,
   type ExecuteOptions,
@@ -36,12 +37,29 @@ export {
   type SweepPlan,
   sweepIdOf,
 } from "./planner.ts";
-export { defaultWorkers, type PoolOptions, type PoolOutput, threadsPerWorker, WorkerPool } from "./pool.ts";
+export {
+  defaultWorkers,
+  type PoolOptions,
+  type PoolOutput,
+  ThreadDispatcher,
+  threadsPerWorker,
+  WorkerPool,
+} from "./pool.ts";
 export {
   datasetFacts,
   type RunEvent,
+  type RunningJob,
   type RunSweepOptions,
   runSweep,
   type SweepOutcome,
   type SweepProgress,
 } from "./run.ts";
+export {
+  childrenOf,
+  criticalPath,
+  type MakespanEstimate,
+  ReadyQueue,
+  remainingPaths,
+  simulateMakespan,
+} from "./scheduler-dag.ts";
+export { jobName, jobNames, ProgressTracker, SmoothedRate } from "./scheduler-progress.ts";

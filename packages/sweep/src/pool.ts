@@ -5,10 +5,18 @@
  *
  * A worker that dies (uncaught error, out of memory, process.exit) fails only its current job: the job
  * is retried once on a fresh worker, and a second crash resolves it as a failed result with the error.
+ *
+ * close() stops workers politely: it raises each worker's cancel flag (shared memory, read between
+ * steps even while a synchronous engine keeps the worker's event loop busy), the running job aborts at
+ * its next progress point, the worker releases its engines and exits on its own. Terminating a worker
+ * while onnxruntime has a session.run in flight aborts the whole process natively ("terminate called
+ * after throwing an instance of 'Napi::Error'", exit 134), so terminate() is only the last resort for a
+ * worker that did not exit within STOP_GRACE_MS.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { Job, JobProgress, JobResult } from "@unlearn/protocol";
+import type { Dispatcher, DispatchRequest } from "./dispatcher.ts";
 import { failedResult } from "./job-result.ts";
 
 export interface WorkerData {
@@ -18,6 +26,8 @@ export interface WorkerData {
   name: string;
   /** the TypeScript module the boot script imports */
   entry: string;
+  /** Int32Array[1] over shared memory: set to 1 when the pool closes (the running job aborts) */
+  cancel: SharedArrayBuffer;
 }
 export type ToWorker = { type: "job"; job: Uint8Array; parent?: ArrayBuffer } | { type: "stop" };
 export type FromWorker =
@@ -55,6 +65,8 @@ export function threadsPerWorker(workers: number, cores = availableParallelism()
   return Math.max(1, Math.floor(cores / workers));
 }
 
+/** How long close() waits for a worker to abort its job and exit before terminating it. */
+const STOP_GRACE_MS = 20_000;
 const BOOT = new URL("./worker-boot.mjs", import.meta.url);
 const WORKER = new URL("./worker.ts", import.meta.url);
 
@@ -67,6 +79,8 @@ interface Task {
 
 interface Slot {
   worker: Worker;
+  cancel: Int32Array;
+  exited: Promise<void>;
   task: Task | null;
   /** set when the pool terminates it, so its exit is not treated as a crash */
   retired: boolean;
@@ -78,6 +92,7 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly options: PoolOptions = {}) {
     this.size = options.workers ?? defaultWorkers();
@@ -101,38 +116,59 @@ export class WorkerPool {
     });
   }
 
-  /** Stops every worker; jobs still queued or running resolve as failed ("cancelled"). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const task of this.queue.splice(0)) task.resolve(failed(task.job, "cancelled"));
-    await Promise.all(
-      this.slots.map(async (slot) => {
-        slot.retired = true;
-        const task = slot.task;
-        slot.task = null;
-        task?.resolve(failed(task.job, "cancelled"));
-        // terminate() rather than a polite stop: a running job may take minutes; its result is not wanted.
-        await slot.worker.terminate();
-      }),
-    );
+  /**
+   * Stops every worker; jobs still queued or running resolve as failed ("cancelled") at once, and the
+   * returned promise waits until the workers have exited.
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      for (const task of this.queue.splice(0)) task.resolve(failed(task.job, "cancelled"));
+      this.closing = Promise.all(this.slots.map((slot) => this.stopSlot(slot))).then(() => {});
+    }
+    return this.closing;
+  }
+
+  private async stopSlot(slot: Slot): Promise<void> {
+    slot.retired = true;
+    const task = slot.task;
+    slot.task = null;
+    task?.resolve(failed(task.job, "cancelled"));
+    Atomics.store(slot.cancel, 0, 1);
+    slot.worker.postMessage({ type: "stop" } satisfies ToWorker);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), STOP_GRACE_MS);
+    });
+    const how = await Promise.race([slot.exited.then(() => "exited" as const), late]);
+    clearTimeout(timer);
+    if (how === "late") await slot.worker.terminate();
   }
 
   private spawn(): Slot {
+    const cancel = new SharedArrayBuffer(4);
     const data: WorkerData = {
       threads: this.threads,
       name: this.options.name ?? "local",
       entry: (this.options.entry ?? WORKER).href,
+      cancel,
     };
     // Workers stay referenced: they keep the process alive while jobs run, so callers must close() the pool.
     const worker = new Worker(BOOT, { workerData: data });
-    const slot: Slot = { worker, task: null, retired: false };
+    let exit!: () => void;
+    const exited = new Promise<void>((resolve) => {
+      exit = resolve;
+    });
+    const slot: Slot = { worker, cancel: new Int32Array(cancel), exited, task: null, retired: false };
     let crash: Error | undefined;
     worker.on("message", (message: FromWorker) => this.onMessage(slot, message));
     worker.on("error", (error) => {
       crash = error;
     });
-    worker.on("exit", (code) => this.onExit(slot, code, crash));
+    worker.on("exit", (code) => {
+      exit();
+      this.onExit(slot, code, crash);
+    });
     return slot;
   }
 
@@ -188,4 +224,49 @@ export class WorkerPool {
 
 function failed(job: Job, error: string): PoolOutput {
   return { result: failedResult(job, error) };
+}
+
+/**
+ * The embedded mode's Dispatcher: jobs run on a WorkerPool of local threads, parent chains are read
+ * (from the scheduler's memory or the store) before the job is posted, and progress is routed to the
+ * job's own callback.
+ */
+export class ThreadDispatcher implements Dispatcher {
+  onCapacityChange?: () => void;
+  private readonly pool: WorkerPool;
+  private readonly listeners = new Map<string, (p: JobProgress) => void>();
+
+  constructor(options: Omit<PoolOptions, "onProgress"> = {}) {
+    this.pool = new WorkerPool({ ...options, onProgress: (p) => this.listeners.get(p.jobId)?.(p) });
+  }
+
+  get capacity(): number {
+    return this.pool.size;
+  }
+
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  async run({ job, parentChains, onProgress }: DispatchRequest): Promise<PoolOutput> {
+    let parent: Float32Array | undefined;
+    try {
+      parent = await parentChains?.();
+    } catch (error) {
+      return failed(
+        job,
+        `the chains of parent ${job.spec?.parentId} could not be read: ${(error as Error).message}`,
+      );
+    }
+    if (onProgress) this.listeners.set(job.id, onProgress);
+    try {
+      return await this.pool.run(job, parent);
+    } finally {
+      this.listeners.delete(job.id);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
 }

@@ -120,7 +120,17 @@ describe("runSweep", () => {
     store = await openStore("memory://");
     const config = fig5("synthetic?slow");
     const out = await runUntilResults(config, store, 3);
-    expect(out).toMatchObject({ cancelled: true, state: "failed", ran: 3, failed: 0, notRun: out.jobs - 3 });
+    expect(out).toMatchObject({
+      cancelled: true,
+      state: "interrupted",
+      ran: 3,
+      failed: 0,
+      notRun: out.jobs - 3,
+    });
+    const summary = (await store.listSweeps()).find((s) => s.id === out.sweepId)!;
+    expect(summary).toMatchObject({ state: "interrupted", done: 3 });
+    // Abandoned jobs go back to pending: no job of a stopped sweep reads as running.
+    for (const j of out.plan.jobs) expect((await store.getJob(j.id))!.state).not.toBe("running");
     const before = await store.sweepResults(out.sweepId);
     expect(new Set(before.map((r) => r.job)).size).toBe(3);
     const rerun = await runSweep(config, { db: store, workers: 1, facts, workerEntry: FAKE });
@@ -141,6 +151,11 @@ describe("runSweep", () => {
     const lossy = {
       ...real,
       getArtifact: async (key: string) => (key === learn.id ? null : real.getArtifact(key)),
+      hasArtifacts: async (keys: string[]) => {
+        const found = await real.hasArtifacts(keys);
+        found.delete(learn.id);
+        return found;
+      },
     };
     const ran: string[] = [];
     const rerun = await runSweep(config, {

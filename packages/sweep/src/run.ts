@@ -1,19 +1,30 @@
 /**
- * The embedded coordinator: plans a sweep, stores it, runs what is not stored yet on the local worker
- * pool in DAG order, and writes every result as it arrives. The main thread is the single writer of
- * the database, as the coordinator is in distributed mode.
+ * `runSweep`: plans a sweep, registers it in the store, and runs what is not stored yet through the
+ * scheduler (scheduler.ts) on a Dispatcher: local worker threads unless the caller passes one (the
+ * cluster's NATS dispatcher). The process that calls it is the single writer of the database, as the
+ * coordinator is in the cluster mode.
  *
  * Crash safety: a job's chains are stored before its result, and a result is what marks a job done, so
  * after a kill -9 a rerun of the same config (same sweep id, same job ids) finds every finished job
  * and runs only the rest. A stored result is never rewritten (the store keeps the first).
+ *
+ * Stopping: an abort (Ctrl-C) or a store error ends the run with the sweep stored as "interrupted"
+ * (with the error, for a store error); jobs not finished stay pending, and nothing is written after
+ * runSweep returns.
  */
 import * as accountant from "@unlearn/accountant";
 import { datasetConstants, loadDataset } from "@unlearn/core";
 import { openStore, type Store } from "@unlearn/db";
-import { type Job, type JobProgress, type JobResult, JobSpec, kindName } from "@unlearn/protocol";
+import { JobSpec, kindName } from "@unlearn/protocol";
 import type { SweepConfig } from "./config.ts";
+import type { Dispatcher } from "./dispatcher.ts";
 import { type DatasetFacts, planSweep, type SweepPlan } from "./planner.ts";
-import { defaultWorkers, threadsPerWorker, WorkerPool } from "./pool.ts";
+import { defaultWorkers, ThreadDispatcher, threadsPerWorker } from "./pool.ts";
+import { type RunEvent, Scheduler, type SchedulerOutcome } from "./scheduler.ts";
+import { jobNames } from "./scheduler-progress.ts";
+
+export type { RunEvent } from "./scheduler.ts";
+export type { RunningJob, SweepProgress } from "./scheduler-progress.ts";
 
 /** n, d, classes and L of the config's dataset (loads it; λ_max is cached by @unlearn/core). */
 export async function datasetFacts(config: SweepConfig): Promise<DatasetFacts> {
@@ -22,46 +33,23 @@ export async function datasetFacts(config: SweepConfig): Promise<DatasetFacts> {
   return { n: c.n, d: c.d, classes: c.classes, L: c.L };
 }
 
-export interface SweepProgress {
-  sweepId: string;
-  /** jobs of the sweep, reused ones included */
-  total: number;
-  /** jobs finished: reused, run in this run, or failed */
-  done: number;
-  reused: number;
-  failed: number;
-  running: number;
-  /** steps per second over the last few seconds, all workers together */
-  stepsPerSecond: number;
-  /** seconds left at the current rate; null before a rate is known */
-  etaSeconds: number | null;
-}
-
-export type RunEvent =
-  | {
-      type: "planned";
-      sweepId: string;
-      jobs: number;
-      reused: number;
-      toRun: number;
-      workers: number;
-      threads: number;
-      warnings: string[];
-    }
-  | { type: "progress"; progress: SweepProgress }
-  | { type: "result"; job: Job; result: JobResult }
-  | { type: "skipped"; job: Job; reason: string };
-
 export interface RunSweepOptions {
   /** A PGlite directory, "memory://", a postgres:// URL, or an open Store (left open). Default: openStore()'s. */
   db?: string | Store;
+  /**
+   * Where jobs run. Default: a ThreadDispatcher of `workers` local threads, closed by runSweep. A
+   * caller's dispatcher is closed by runSweep only to abandon running jobs when the run stops early;
+   * otherwise the caller closes it.
+   */
+  dispatcher?: Dispatcher;
+  /** worker threads of the default dispatcher (default: one per two cores, at most the jobs to run) */
   workers?: number;
   /** engine threads per worker (default: cores / workers) */
   threads?: number;
   onEvent?(event: RunEvent): void;
   /** Aborting stops the run: running jobs are abandoned, finished results stay stored. */
   signal?: AbortSignal;
-  /** Progress events at most this often (ms). */
+  /** Step-progress events at most this often (ms); job starts and ends are always reported. */
   progressEveryMs?: number;
   /** Worker module override (tests). */
   workerEntry?: URL;
@@ -71,8 +59,12 @@ export interface RunSweepOptions {
 
 export interface SweepOutcome {
   sweepId: string;
-  state: "done" | "failed";
+  /** "interrupted": stopped by an abort or a store error before every job was done */
+  state: "done" | "failed" | "interrupted";
+  /** stopped by the abort signal */
   cancelled: boolean;
+  /** why the run stopped early (a store error), when it did */
+  error?: string;
   /** distinct jobs of the sweep */
   jobs: number;
   reused: number;
@@ -87,29 +79,72 @@ export interface SweepOutcome {
   location: string;
 }
 
-/** Serialises async work: the store sees one write at a time, in arrival order. */
-function serial() {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = tail.then(fn);
-    tail = next.catch(() => {});
-    return next;
-  };
+/** Stores the sweep, its jobs and its links, and marks it running (owned by this process). */
+async function registerSweep(store: Store, config: SweepConfig, plan: SweepPlan): Promise<void> {
+  await store.createSweep({
+    id: plan.sweepId,
+    name: config.name,
+    figure: config.figure,
+    config,
+    seed: String(config.seed),
+  });
+  await store.upsertJobs(
+    plan.jobs.map((j) => ({
+      id: j.id,
+      kind: kindName(j.spec!.kind),
+      spec: JobSpec.toJSON(j.spec!),
+      parentId: j.spec!.parentId,
+    })),
+  );
+  await store.linkSweepJobs(plan.sweepId, plan.links);
+  await store.setSweepState(plan.sweepId, "running");
 }
 
-/** Sliding-window rate of steps completed, for the progress line's rate and ETA. */
-class RateMeter {
-  private samples: { t: number; steps: number }[] = [];
-  constructor(private readonly windowMs = 10_000) {}
-  add(t: number, steps: number): void {
-    this.samples.push({ t, steps });
-    while (this.samples.length > 2 && t - this.samples[0]!.t > this.windowMs) this.samples.shift();
+/**
+ * The jobs to run: those without a stored result, plus any finished parent whose chains went missing
+ * and that a pending child needs (and so on up the chain: a Set's iteration visits ids added during it).
+ * Existence only: no artifact is read here.
+ */
+async function pendingJobs(store: Store, plan: SweepPlan): Promise<Set<string>> {
+  const ids = plan.jobs.map((j) => j.id);
+  const done = await store.doneJobIds(ids);
+  const parentOf = new Map(plan.jobs.map((j) => [j.id, j.spec!.parentId]));
+  const parents = [...new Set(plan.jobs.map((j) => j.spec!.parentId).filter((p) => p && done.has(p)))];
+  const stored = await store.hasArtifacts(parents);
+  const todo = new Set(ids.filter((id) => !done.has(id)));
+  for (const id of todo) {
+    const p = parentOf.get(id);
+    if (p && done.has(p) && !stored.has(p)) {
+      done.delete(p);
+      todo.add(p);
+    }
   }
-  rate(): number {
-    if (this.samples.length < 2) return 0;
-    const first = this.samples[0]!;
-    const last = this.samples[this.samples.length - 1]!;
-    return last.t > first.t ? ((last.steps - first.steps) * 1000) / (last.t - first.t) : 0;
+  return todo;
+}
+
+/** The sweep's end in the store. A failing store here does not throw: the outcome carries the error. */
+async function recordEnd(store: Store, sweepId: string, r: SchedulerOutcome, reused: number, wallMs: number) {
+  const stopped = r.cancelled || r.error !== undefined;
+  const state = stopped ? "interrupted" : r.failed > 0 ? "failed" : "done";
+  try {
+    for (const id of r.abandoned) await store.setJobState(id, "pending");
+    if (stopped)
+      await store.appendEvent({
+        sweepId,
+        type: r.error ? "store-error" : "cancelled",
+        payload: r.error ? { error: r.error } : undefined,
+      });
+    const why = r.error ?? (r.cancelled ? "interrupted (Ctrl-C or SIGTERM)" : `${r.failed} job(s) failed`);
+    await store.setSweepState(sweepId, state, state === "done" ? undefined : { error: why });
+    await store.appendEvent({
+      sweepId,
+      type: "done",
+      payload: { state, ran: r.ran, reused, failed: r.failed, wallMs: Math.round(wallMs) },
+    });
+    return { state, error: r.error } as const;
+  } catch (error) {
+    const message = `store error while recording the end: ${(error as Error).message}`;
+    return { state: "interrupted", error: r.error ? `${r.error}; ${message}` : message } as const;
   }
 }
 
@@ -117,241 +152,65 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
   const started = performance.now();
   const facts = options.facts ?? (await datasetFacts(config));
   const plan = planSweep(config, facts, accountant);
-  const { sweepId, jobs } = plan;
   const ownStore = typeof options.db !== "object";
   const store = typeof options.db === "object" ? options.db : await openStore(options.db);
-  const write = serial();
-  let pool: WorkerPool | undefined;
+  let own: ThreadDispatcher | undefined;
   try {
-    await store.createSweep({
-      id: sweepId,
-      name: config.name,
-      figure: config.figure,
-      config,
-      seed: String(config.seed),
-    });
-    await store.upsertJobs(
-      jobs.map((j) => ({
-        id: j.id,
-        kind: kindName(j.spec!.kind),
-        spec: JobSpec.toJSON(j.spec!),
-        parentId: j.spec!.parentId,
-      })),
-    );
-    await store.linkSweepJobs(sweepId, plan.links);
-    await store.setSweepState(sweepId, "running");
-
-    const byId = new Map(jobs.map((j) => [j.id, j]));
-    const done = await store.doneJobIds(jobs.map((j) => j.id));
-    const children = new Map<string, Job[]>();
-    for (const j of jobs) {
-      const p = j.spec!.parentId;
-      if (p) children.set(p, [...(children.get(p) ?? []), j]);
-    }
-    // A finished parent whose chains went missing must run again for its pending children (and so on
-    // up the chain: a Set's iteration visits the ids added during it).
-    const todo = new Set(jobs.filter((j) => !done.has(j.id)).map((j) => j.id));
-    for (const id of todo) {
-      const p = byId.get(id)!.spec!.parentId;
-      if (p && done.has(p) && !(await store.getArtifact(p))) {
-        done.delete(p);
-        todo.add(p);
-      }
-    }
-    const reused = jobs.length - todo.size;
-    const workers = Math.max(1, Math.min(options.workers ?? defaultWorkers(), todo.size));
-    const threads = options.threads ?? threadsPerWorker(workers);
-    options.onEvent?.({
-      type: "planned",
-      sweepId,
-      jobs: jobs.length,
+    await registerSweep(store, config, plan);
+    const todo = await pendingJobs(store, plan);
+    const reused = plan.jobs.length - todo.size;
+    const outcome = (o: Partial<SweepOutcome>): SweepOutcome => ({
+      sweepId: plan.sweepId,
+      state: "done",
+      cancelled: false,
+      jobs: plan.jobs.length,
       reused,
-      toRun: todo.size,
-      workers,
-      threads,
-      warnings: plan.warnings,
-    });
-    await store.appendEvent({
-      sweepId,
-      type: "planned",
-      payload: { jobs: jobs.length, reused, toRun: todo.size },
-    });
-
-    let failed = 0;
-    let ran = 0;
-    let cancelled = false;
-    const stepsOf = (id: string) => byId.get(id)!.spec!.steps;
-    let stepsFinished = 0;
-    const live = new Map<string, number>();
-    const totalSteps = [...todo].reduce((s, id) => s + stepsOf(id), 0);
-    const meter = new RateMeter();
-    const progressEvery = options.progressEveryMs ?? 500;
-    let lastProgress = 0;
-    const stepsNow = () => stepsFinished + [...live.values()].reduce((a, b) => a + b, 0);
-    const emitProgress = (force = false) => {
-      const t = performance.now();
-      meter.add(t, stepsNow());
-      if (!force && t - lastProgress < progressEvery) return;
-      lastProgress = t;
-      const rate = meter.rate();
-      options.onEvent?.({
-        type: "progress",
-        progress: {
-          sweepId,
-          total: jobs.length,
-          done: jobs.length - todo.size,
-          reused,
-          failed,
-          // live also holds jobs queued in the pool: at most `workers` of them are running.
-          running: Math.min(live.size, workers),
-          stepsPerSecond: rate,
-          etaSeconds: rate > 0 ? Math.max(0, totalSteps - stepsNow()) / rate : null,
-        },
-      });
-    };
-
-    const finish = (state: "done" | "failed"): SweepOutcome => ({
-      sweepId,
-      state,
-      cancelled,
-      jobs: jobs.length,
-      reused,
-      ran,
-      failed,
-      notRun: todo.size,
+      ran: 0,
+      failed: 0,
+      notRun: 0,
       wallMs: performance.now() - started,
       plan,
       location: store.location,
+      ...o,
     });
-
-    if (todo.size === 0) {
-      await store.setSweepState(sweepId, "done");
-      return finish("done");
+    let dispatcher = options.dispatcher;
+    if (!dispatcher && todo.size > 0) {
+      const workers = Math.max(1, Math.min(options.workers ?? defaultWorkers(), todo.size));
+      const threads = options.threads ?? threadsPerWorker(workers);
+      dispatcher = own = new ThreadDispatcher({ workers, threads, entry: options.workerEntry });
     }
-
-    pool = new WorkerPool({
-      workers,
-      threads,
-      entry: options.workerEntry,
-      onProgress: (p: JobProgress) => {
-        if (live.has(p.jobId)) live.set(p.jobId, p.stepsDone);
-        emitProgress();
-      },
+    const workers = dispatcher?.capacity ?? 0;
+    const threads = own?.threads ?? options.threads ?? 0;
+    const toRun = todo.size;
+    const planned = { sweepId: plan.sweepId, jobs: plan.jobs.length, reused, toRun, workers, threads };
+    options.onEvent?.({ type: "planned", ...planned, warnings: plan.warnings });
+    await store.appendEvent({
+      sweepId: plan.sweepId,
+      type: "planned",
+      payload: { jobs: plan.jobs.length, reused, toRun },
     });
-    const activePool = pool;
-    const onAbort = () => {
-      cancelled = true;
-      void activePool.close();
-    };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
-
-    // Chains of finished parents that pending children still need, kept until the last child starts.
-    const artifacts = new Map<string, Float32Array>();
-    const parentChains = async (id: string): Promise<Float32Array | undefined> => {
-      let W = artifacts.get(id);
-      if (!W) {
-        const bytes = await store.getArtifact(id);
-        if (!bytes) return undefined;
-        W = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-        artifacts.set(id, W);
-      }
-      if ((children.get(id) ?? []).every((c) => !todo.has(c.id) || live.has(c.id))) artifacts.delete(id);
-      return W;
-    };
-
-    const inFlight = new Set<Promise<void>>();
-    const failSubtree = async (job: Job, reason: string) => {
-      for (const child of children.get(job.id) ?? []) {
-        if (!todo.has(child.id)) continue;
-        todo.delete(child.id);
-        failed++;
-        const why = `not run: ${reason}`;
-        options.onEvent?.({ type: "skipped", job: child, reason: why });
-        await write(() => store.setJobState(child.id, "failed", { error: why }));
-        await failSubtree(child, reason);
-      }
-    };
-
-    const start = (job: Job): void => {
-      live.set(job.id, 0);
-      const task = (async () => {
-        await write(() => store.setJobState(job.id, "running"));
-        const parentId = job.spec!.parentId;
-        const parent = parentId ? await parentChains(parentId) : undefined;
-        const { result, artifact } = await activePool.run(job, parent);
-        live.delete(job.id);
-        if (cancelled) return;
-        if (result.ok && artifact) {
-          await write(async () => {
-            const bytes = new Uint8Array(artifact.W.buffer, artifact.W.byteOffset, artifact.W.byteLength);
-            await store.putArtifact(result.artifactKey || job.id, bytes, {
-              shape: artifact.shape,
-              dtype: "float32",
-            });
-            await store.saveResult(result);
-            await store.appendEvent({
-              sweepId,
-              jobId: job.id,
-              type: "result",
-              payload: {
-                ok: true,
-                wallMs: result.wallMs,
-                msPerStep: result.msPerStep,
-                worker: result.worker,
-              },
-            });
-          });
-          todo.delete(job.id);
-          done.add(job.id);
-          ran++;
-          stepsFinished += job.spec!.steps;
-          // Children get the chains straight from memory, not back from the database; jobs without
-          // pending children keep nothing in memory (a Figure 3b sweep has hundreds of jobs).
-          if ((children.get(job.id) ?? []).some((c) => todo.has(c.id))) artifacts.set(job.id, artifact.W);
-        } else {
-          await write(async () => {
-            await store.saveResult({
-              ...result,
-              ok: false,
-              error: result.error || "failed without an error message",
-            });
-            await store.appendEvent({
-              sweepId,
-              jobId: job.id,
-              type: "failed",
-              payload: { error: result.error },
-            });
-          });
-          todo.delete(job.id);
-          failed++;
-          await failSubtree(job, `parent ${job.id.slice(0, 12)} failed: ${result.error}`);
-        }
-        options.onEvent?.({ type: "result", job, result });
-        emitProgress(true);
-        for (const child of children.get(job.id) ?? [])
-          if (todo.has(child.id) && !live.has(child.id)) start(child);
-      })();
-      const tracked = task.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
-    };
-
-    for (const job of jobs) {
-      if (!todo.has(job.id)) continue;
-      const p = job.spec!.parentId;
-      if (!p || done.has(p)) start(job);
+    if (!dispatcher) {
+      await store.setSweepState(plan.sweepId, "done");
+      return outcome({});
     }
-    while (inFlight.size > 0) await Promise.all([...inFlight]);
-    options.signal?.removeEventListener("abort", onAbort);
-    emitProgress(true);
-
-    const state = failed > 0 || cancelled || todo.size > 0 ? "failed" : "done";
-    if (cancelled) await write(() => store.appendEvent({ sweepId, type: "cancelled" }));
-    await write(() => store.setSweepState(sweepId, state));
-    await write(() => store.appendEvent({ sweepId, type: "done", payload: { state, ran, reused, failed } }));
-    return finish(state);
+    const result = await new Scheduler({
+      plan,
+      store,
+      dispatcher,
+      todo,
+      names: jobNames(plan.jobs, plan.links),
+      reused,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      progressEveryMs: options.progressEveryMs,
+    }).run();
+    // The threads must be gone before the end is recorded: nothing of this run outlives it.
+    await own?.close();
+    const end = await recordEnd(store, plan.sweepId, result, reused, performance.now() - started);
+    const { ran, failed, cancelled, notRun } = result;
+    return outcome({ ...end, ran, failed, cancelled, notRun, wallMs: performance.now() - started });
   } finally {
-    await pool?.close();
+    await own?.close();
     if (ownStore) await store.close();
   }
 }

@@ -10,7 +10,8 @@ import type { FromWorker, ToWorker } from "../src/pool.ts";
 
 const port = parentPort!;
 port.on("message", (message: ToWorker) => {
-  if (message.type !== "job") return;
+  // Like worker.ts, a stopped worker closes its port and its thread exits on its own.
+  if (message.type === "stop") return port.close();
   const job = Job.decode(message.job);
   const spec = job.spec!;
   const crashLearn = spec.dataset.includes("crash-learn") && spec.kind === JobKind.JOB_KIND_LEARN;
