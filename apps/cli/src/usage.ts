@@ -20,8 +20,8 @@ export interface Io {
 }
 
 export const processIo: Io = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
+  out: (text) => console.log(text),
+  err: (text) => console.error(text),
 };
 
 /** Prints a usage error and the pointer to `<command> --help`; returns 2. */
