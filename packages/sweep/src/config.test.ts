@@ -83,6 +83,15 @@ describe("parseConfig", () => {
     expect(errorOf(() => parseConfig(c))).toMatch(/batches\[1\]: batch size 30 does not divide total 100/);
   });
 
+  it("names a sweep after the dataset a --dataset override gives it", () => {
+    const preset = { ...fig5, name: "mnist-3v8 fig5" };
+    const syn = "synthetic?n=500&d=16&test=100&classes=2&seed=1";
+    expect(parseConfig(preset, "c", { dataset: syn }).name).toBe(`${syn} fig5`);
+    expect(parseConfig({ ...fig5, name: "my grid" }, "c", { dataset: syn }).name).toBe(`my grid (${syn})`);
+    expect(parseConfig(preset, "c", { dataset: "mnist-3v8" }).name).toBe("mnist-3v8 fig5");
+    expect(parseConfig(preset, "c", { chains: 2 }).name).toBe("mnist-3v8 fig5");
+  });
+
   it("validates overrides and names the flag", () => {
     expect(parseConfig(fig5, "c", { chains: 4, burnIn: 20, seed: 9 })).toMatchObject({
       chains: 4,

@@ -16,6 +16,9 @@ export const NAMED_DATASETS = ["mnist-3v8", "cifar10-3v8", "cifar10-multi"] as c
 /** Datasets read from a user-provided features file (docs/science.md §1): they need `featuresDir`. */
 export const FEATURE_DATASETS: readonly string[] = ["cifar10-3v8", "cifar10-multi"];
 
+/** The smoothness constant L a dataset is run with unless told otherwise (the paper's, too); `pnpm accountant --dataset` uses the same. */
+export const DEFAULT_SMOOTHNESS = "data" as const;
+
 const positive = z.number().positive().finite();
 const positiveInt = z.number().int().min(1);
 const grid = <T extends z.ZodType>(item: T) => z.array(item).min(1);
@@ -32,7 +35,7 @@ const common = {
   dataset,
   featuresDir: z.string().min(1).optional(),
   lambda: positive.default(1e-6),
-  smoothness: z.enum(["data", "bound"]).default("data"),
+  smoothness: z.enum(["data", "bound"]).default(DEFAULT_SMOOTHNESS),
   chains: positiveInt.default(100),
   burnIn: positiveInt.default(10000),
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
@@ -184,6 +187,20 @@ export function formatIssues(
   });
 }
 
+/**
+ * A --dataset override changes the data, so the sweep's name must say so too: the file's dataset in
+ * the name is replaced by the new one ("mnist-3v8 fig5" → "synthetic?… fig5"), or, when the name does
+ * not mention it, the new dataset is added in parentheses.
+ */
+function renameForDataset(merged: Record<string, unknown>, original: unknown): void {
+  const { name, dataset } = merged;
+  if (typeof name !== "string" || typeof dataset !== "string" || dataset === original) return;
+  merged.name =
+    typeof original === "string" && original !== "" && name.includes(original)
+      ? name.replace(original, dataset)
+      : `${name} (${dataset})`;
+}
+
 /** Validates a parsed JSON value; `source` (a file name) prefixes every error. */
 export function parseConfig(input: unknown, source = "config", overrides: ConfigOverrides = {}): SweepConfig {
   const merged =
@@ -197,6 +214,7 @@ export function parseConfig(input: unknown, source = "config", overrides: Config
       (merged as Record<string, unknown>)[key] = value;
       fromFlags.add(key);
     }
+    renameForDataset(merged as Record<string, unknown>, (input as Record<string, unknown>).dataset);
   }
   const result = sweepConfigSchema.safeParse(merged);
   if (!result.success) {

@@ -7,6 +7,7 @@ export {
   type ConfigOf,
   type ConfigOverrides,
   checkFeatures,
+  DEFAULT_SMOOTHNESS,
   ENGINES,
   FIGURES,
   type Figure,
@@ -62,4 +63,13 @@ export {
   remainingPaths,
   simulateMakespan,
 } from "./scheduler-dag.ts";
+export {
+  type DisplayStream,
+  formatDuration,
+  jobLine,
+  type ProgressDisplay,
+  type ProgressDisplayOptions,
+  progressDisplay,
+  summaryLine,
+} from "./scheduler-display.ts";
 export { jobName, jobNames, ProgressTracker, SmoothedRate } from "./scheduler-progress.ts";
