@@ -36,11 +36,23 @@ export interface AccountantView {
 }
 
 export interface WorkersView {
+  /** "cluster" when a coordinator was asked; "embedded" otherwise (workers are a sweep's threads) */
   mode: "embedded" | "cluster";
-  /** where the list came from (the coordinator's address), or why there is none */
-  source: string;
+  /** the coordinator's address, when one was asked */
+  source: string | null;
   workers: WorkerView[];
   error: string | null;
+  /** the workers named by stored results of the newest sweeps: what each ran and how fast */
+  stored: StoredWorkerView[];
+}
+
+export interface StoredWorkerView {
+  worker: string;
+  engine: string;
+  jobs: number;
+  /** ms per step of its last stored result */
+  lastMsPerStep: number;
+  lastSeen: string;
 }
 
 export interface DashboardServices {

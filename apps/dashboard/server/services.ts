@@ -16,7 +16,7 @@ import {
 import type { FigureView, SweepDetailView, SweepView } from "../lib/types.ts";
 import { computeAccountant, KNOWN_DATASETS } from "./accountant.ts";
 import { figureViews, jobViews, sweepView } from "./views.ts";
-import { listWorkers } from "./workers.ts";
+import { listWorkers, storedWorkers } from "./workers.ts";
 
 export interface ServicesOptions {
   /** a PGlite directory or a postgres:// URL, as openStore takes it */
@@ -123,22 +123,12 @@ export function createServices(options: ServicesOptions): ServerServices {
     datasets: () => [...KNOWN_DATASETS],
 
     workers: async (): Promise<WorkersView> => {
-      if (options.coordinator) return listWorkers(options.coordinator);
-      if (!isPostgresUrl(options.db)) {
-        return {
-          mode: "embedded",
-          source: "embedded",
-          workers: [],
-          error: null,
-        };
-      }
-      return {
-        mode: "cluster",
-        source: "none",
-        workers: [],
-        error:
-          "no coordinator address: start the dashboard with --coordinator HOST:PORT (or UNLEARN_COORDINATOR) to list the cluster's workers",
-      };
+      const stored = await query(async (s) => {
+        const recent = (await s.listSweeps()).slice(0, 5);
+        return storedWorkers((await Promise.all(recent.map((x) => s.listSweepJobs(x.id)))).flat());
+      }).catch(() => []);
+      if (options.coordinator) return { ...(await listWorkers(options.coordinator)), stored };
+      return { mode: "embedded", source: null, workers: [], error: null, stored };
     },
 
     async close() {

@@ -2,10 +2,12 @@
  * The cluster's workers as the coordinator reports them (its gRPC ListWorkers), for the workers page.
  */
 import { credentials, Metadata } from "@grpc/grpc-js";
+import type { SweepJobRecord } from "@unlearn/db";
 import { CoordinatorClient, type ListWorkersResponse } from "@unlearn/protocol";
-import type { WorkersView } from "../lib/services.ts";
+import type { StoredWorkerView, WorkersView } from "../lib/services.ts";
 
-export async function listWorkers(address: string, timeoutMs = 3000): Promise<WorkersView> {
+/** The coordinator's workers (without `stored`, which the caller adds). */
+export async function listWorkers(address: string, timeoutMs = 3000): Promise<Omit<WorkersView, "stored">> {
   const client = new CoordinatorClient(address, credentials.createInsecure());
   try {
     const response = await new Promise<ListWorkersResponse>((resolve, reject) => {
@@ -14,7 +16,7 @@ export async function listWorkers(address: string, timeoutMs = 3000): Promise<Wo
       );
     });
     return {
-      mode: "cluster",
+      mode: "cluster" as const,
       source: address,
       error: null,
       workers: response.workers.map((w) => ({
@@ -31,7 +33,7 @@ export async function listWorkers(address: string, timeoutMs = 3000): Promise<Wo
     };
   } catch (error) {
     return {
-      mode: "cluster",
+      mode: "cluster" as const,
       source: address,
       workers: [],
       error: `the coordinator at ${address} did not answer ListWorkers: ${(error as Error).message}`,
@@ -39,4 +41,39 @@ export async function listWorkers(address: string, timeoutMs = 3000): Promise<Wo
   } finally {
     client.close();
   }
+}
+
+/** Workers as stored results name them, over the jobs of the newest sweeps (most recent result first). */
+export function storedWorkers(links: readonly SweepJobRecord[]): StoredWorkerView[] {
+  const byWorker = new Map<string, StoredWorkerView & { at: number; ids: Set<string> }>();
+  for (const link of links) {
+    const r = link.result;
+    if (!r) continue;
+    const at = r.createdAt.getTime();
+    const entry = byWorker.get(r.worker);
+    if (!entry) {
+      byWorker.set(r.worker, {
+        worker: r.worker,
+        engine: r.engine,
+        jobs: 0,
+        lastMsPerStep: r.msPerStep,
+        lastSeen: r.createdAt.toISOString(),
+        at,
+        ids: new Set([link.jobId]),
+      });
+      continue;
+    }
+    entry.ids.add(link.jobId);
+    if (at > entry.at) {
+      Object.assign(entry, {
+        at,
+        engine: r.engine,
+        lastMsPerStep: r.msPerStep,
+        lastSeen: r.createdAt.toISOString(),
+      });
+    }
+  }
+  return [...byWorker.values()]
+    .sort((a, b) => b.at - a.at)
+    .map(({ at: _at, ids, ...w }) => ({ ...w, jobs: ids.size }));
 }

@@ -1,9 +1,89 @@
 import type { Metadata } from "next";
-import { when } from "../../lib/format.ts";
+import { num, when } from "../../lib/format.ts";
+import type { StoredWorkerView } from "../../lib/services.ts";
 import { services } from "../../lib/services.ts";
+import type { WorkerView } from "../../lib/types.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Workers" };
+
+function ClusterWorkers({ workers, source }: { workers: WorkerView[]; source: string }) {
+  return (
+    <>
+      <p className="muted">
+        {workers.length} worker{workers.length === 1 ? "" : "s"} reported by the coordinator at{" "}
+        <span className="mono">{source}</span>.
+      </p>
+      <div className="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">worker</th>
+              <th scope="col">host</th>
+              <th scope="col">engine</th>
+              <th scope="col">device</th>
+              <th scope="col" className="num">
+                running / slots
+              </th>
+              <th scope="col">last seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {workers.map((w) => (
+              <tr key={w.id}>
+                <td className="mono">{w.id}</td>
+                <td>{w.host}</td>
+                <td>{w.engine}</td>
+                <td>{w.device}</td>
+                <td className="num">
+                  {w.running} / {w.concurrency}
+                </td>
+                <td>{w.lastSeen ? when(w.lastSeen) : "–"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function StoredWorkers({ stored }: { stored: StoredWorkerView[] }) {
+  if (stored.length === 0) return <p className="muted">No stored result names a worker yet.</p>;
+  return (
+    <div className="scroll">
+      <table>
+        <caption className="muted" style={{ textAlign: "left", captionSide: "bottom", paddingTop: "0.4rem" }}>
+          workers named by the stored results of the five newest sweeps, most recent first
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">worker</th>
+            <th scope="col">engine</th>
+            <th scope="col" className="num">
+              jobs
+            </th>
+            <th scope="col" className="num">
+              last ms/step
+            </th>
+            <th scope="col">last result</th>
+          </tr>
+        </thead>
+        <tbody>
+          {stored.map((w) => (
+            <tr key={w.worker}>
+              <td className="mono">{w.worker}</td>
+              <td>{w.engine}</td>
+              <td className="num">{w.jobs}</td>
+              <td className="num">{num(w.lastMsPerStep, 3)}</td>
+              <td>{when(w.lastSeen)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
 
 export default async function WorkersPage() {
   const view = await services().workers();
@@ -12,51 +92,18 @@ export default async function WorkersPage() {
       <h1>Workers</h1>
       {view.mode === "embedded" ? (
         <p className="note">
-          Embedded mode (the PGlite directory <span className="mono">{services().database}</span>): the
-          workers are the worker threads of the <span className="mono">pnpm sweep</span> process that runs a
-          sweep, one per two cores by default (<span className="mono">--workers N</span>). Each job&apos;s
-          worker, engine and ms/step show on its sweep&apos;s page.
+          Embedded mode: the workers are the worker threads of the <span className="mono">pnpm sweep</span>{" "}
+          process that runs a sweep (one per two cores by default, <span className="mono">--workers N</span>).
+          A cluster&apos;s workers show here when the dashboard is started with{" "}
+          <span className="mono">--coordinator HOST:PORT</span>.
         </p>
       ) : null}
       {view.error ? <p className="error-box">{view.error}</p> : null}
-      {view.mode === "cluster" && !view.error ? (
-        <>
-          <p className="muted">
-            {view.workers.length} worker{view.workers.length === 1 ? "" : "s"} reported by the coordinator at{" "}
-            <span className="mono">{view.source}</span>.
-          </p>
-          <div className="scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">worker</th>
-                  <th scope="col">host</th>
-                  <th scope="col">engine</th>
-                  <th scope="col">device</th>
-                  <th scope="col" className="num">
-                    running / slots
-                  </th>
-                  <th scope="col">last seen</th>
-                </tr>
-              </thead>
-              <tbody>
-                {view.workers.map((w) => (
-                  <tr key={w.id}>
-                    <td className="mono">{w.id}</td>
-                    <td>{w.host}</td>
-                    <td>{w.engine}</td>
-                    <td>{w.device}</td>
-                    <td className="num">
-                      {w.running} / {w.concurrency}
-                    </td>
-                    <td>{w.lastSeen ? when(w.lastSeen) : "–"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </>
+      {view.mode === "cluster" && !view.error && view.source ? (
+        <ClusterWorkers workers={view.workers} source={view.source} />
       ) : null}
+      <h2>Workers in stored results</h2>
+      <StoredWorkers stored={view.stored} />
     </>
   );
 }
