@@ -13,7 +13,7 @@
  * runSweep returns.
  */
 import * as accountant from "@unlearn/accountant";
-import { datasetConstants, loadDataset } from "@unlearn/core";
+import { datasetConstants, featuresKey, loadDataset } from "@unlearn/core";
 import { openStore, type Store } from "@unlearn/db";
 import { JobSpec, kindName } from "@unlearn/protocol";
 import type { SweepConfig } from "./config.ts";
@@ -26,11 +26,16 @@ import { jobNames } from "./scheduler-progress.ts";
 export type { RunEvent } from "./scheduler.ts";
 export type { RunningJob, SweepProgress } from "./scheduler-progress.ts";
 
-/** n, d, classes and L of the config's dataset (loads it; λ_max is cached by @unlearn/core). */
+/**
+ * n, d, classes and L of the config's dataset (loads it; λ_max is cached by @unlearn/core), and for a
+ * features folder its content key, so jobs are keyed by what the files hold, not where they lie.
+ */
 export async function datasetFacts(config: SweepConfig): Promise<DatasetFacts> {
   const ds = await loadDataset(config.dataset, config.featuresDir ? { featuresDir: config.featuresDir } : {});
   const c = datasetConstants(ds, { lambda: config.lambda, smoothness: config.smoothness });
-  return { n: c.n, d: c.d, classes: c.classes, L: c.L };
+  const facts: DatasetFacts = { n: c.n, d: c.d, classes: c.classes, L: c.L };
+  if (config.featuresDir) facts.featuresKey = await featuresKey(config.featuresDir);
+  return facts;
 }
 
 export interface RunSweepOptions {

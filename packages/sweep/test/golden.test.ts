@@ -12,6 +12,7 @@ import { JobKind } from "@unlearn/protocol";
 import { describe, expect, it } from "vitest";
 import { findSweepsDir, loadConfig, parseConfig } from "../src/config.ts";
 import { type DatasetFacts, planSweep } from "../src/planner.ts";
+import { datasetFacts } from "../src/run.ts";
 
 const MNIST: DatasetFacts = { n: 11982, d: 784, classes: 2, L: 0.194700544 };
 
@@ -50,18 +51,14 @@ describe("features datasets are keyed by content", () => {
       chains: 2,
       burnIn: 100,
     });
-  const facts = async (dir: string): Promise<DatasetFacts> => ({
-    n: 8,
-    d: 3,
-    classes: 2,
-    L: 0.26,
-    featuresKey: await featuresKey(dir),
-  });
+  // The facts runSweep plans with: the dataset loaded from the folder, and the folder's content key.
+  const facts = (dir: string) => datasetFacts(cifarConfig(dir));
 
   it("a moved folder plans the same sweep and jobs; regenerated features plan new ones", async () => {
     const dir = await featuresDir();
     await writeFeaturesManifest(dir);
     const before = planSweep(cifarConfig(dir), await facts(dir), accountant);
+    expect((await facts(dir)).featuresKey).toBe(await featuresKey(dir));
     expect(before.jobs.every((j) => j.spec!.featuresPath === dir && j.spec!.featuresKey.length === 64)).toBe(
       true,
     );
