@@ -122,6 +122,30 @@ describe("accountant command: the contract's outputs", () => {
     ]);
     expect(r.err).toBe("");
     expect(JSON.parse(r.out).K).toBe(1485);
+    // Without --smoothness: the same default as a sweep's config (data), so the same K as a sweep.
+    const byDefault = await capture([
+      "k",
+      "--dataset",
+      "mnist-3v8",
+      "--epsilon",
+      "1",
+      "--sigma",
+      "0.03",
+      "--removals",
+      "100",
+      "--json",
+    ]);
+    expect(JSON.parse(byDefault.out).K).toBe(1485);
+    expect(
+      (await import("@unlearn/sweep")).parseConfig({
+        name: "x",
+        figure: "fig5",
+        dataset: "mnist-3v8",
+        removals: [1],
+        epsilons: [1],
+        sigma: 0.03,
+      }).smoothness,
+    ).toBe("data");
   }, 30_000);
 
   it("--multiclass and the default L change the constants", async () => {
@@ -193,18 +217,24 @@ describe("accountant command: errors name the flag", () => {
   const cases: [string[], number, RegExp][] = [
     [
       ["k", ...MNIST, "--epsilon", "0", "--sigma", "0.03", "--removals", "1"],
-      1,
+      2,
       /--epsilon: epsilon must be .* > 0/,
+    ],
+    [
+      // A negative value reaches the accountant's own check, not Node's "argument is ambiguous".
+      ["k", ...MNIST, "--epsilon", "-1", "--sigma", "0.03", "--removals", "1"],
+      2,
+      /^error: --epsilon: epsilon must be .* > 0, got -1\n\(run `pnpm accountant k --help` for the options\)$/,
     ],
     [
       ["k", ...MNIST, "--epsilon", "1e-4", "--sigma", "0.03", "--removals", "1"],
       1,
       /unreachable.*floor.*0\.000939/,
     ],
-    [["k", ...MNIST, "--epsilon", "1", "--sigma", "0", "--removals", "1"], 1, /--sigma: sigma must/],
+    [["k", ...MNIST, "--epsilon", "1", "--sigma", "0", "--removals", "1"], 2, /--sigma: sigma must/],
     [
       ["k", ...MNIST, "--epsilon", "1", "--sigma", "0.03", "--removals", "12000"],
-      1,
+      2,
       /--removals: .*exceeds .* n = 11982/,
     ],
     [
@@ -220,7 +250,7 @@ describe("accountant command: errors name the flag", () => {
     [
       ["k", ...MNIST, "--epsilon", "1", "--sigma", "0.1", "--removals", "1", "--frob", "2"],
       2,
-      /unknown flag --frob/,
+      /unknown option --frob/,
     ],
     [["k", ...MNIST, "--epsilon", "1", "--removals", "1"], 2, /missing --sigma/],
     [["k", "--epsilon", "1", "--sigma", "0.1", "--removals", "1"], 2, /missing --n/],
@@ -231,6 +261,8 @@ describe("accountant command: errors name the flag", () => {
       /--n cannot be combined with --dataset/,
     ],
     [["frobnicate"], 2, /unknown accountant quantity "frobnicate"/],
+    [["constructor"], 2, /unknown accountant quantity "constructor"/],
+    [[], 2, /^error: no quantity given/],
   ];
   for (const [argv, code, message] of cases) {
     it(`${argv.filter((a) => !MNIST.includes(a)).join(" ")} → exit ${code}`, async () => {

@@ -3,7 +3,6 @@
  * With --json it prints exactly one JSON object on stdout (nothing else), without it an aligned table.
  * Errors go to stderr: exit code 2 for a bad command line, 1 for a request the accountant refuses.
  */
-import { parseArgs } from "node:util";
 import {
   type AccountantConstants,
   AccountantError,
@@ -19,7 +18,7 @@ import {
   sigmaFor,
   stepsFor,
 } from "@unlearn/accountant";
-import { UsageError } from "../usage.ts";
+import { EXIT, failure, parseFlags, UsageError, usageFailure } from "../usage.ts";
 
 type OptionSpec = { type: "string" | "boolean"; help: string };
 
@@ -33,7 +32,10 @@ const COMMON: Record<string, OptionSpec> = {
     type: "string",
     help: "take n, L, M (and d) from a dataset of @unlearn/core instead of --n/--L",
   },
-  smoothness: { type: "string", help: "with --dataset: data | bound (default bound)" },
+  smoothness: {
+    type: "string",
+    help: "with --dataset: data | bound (default data: the measured L, as sweeps and the paper use)",
+  },
   "features-dir": { type: "string", help: "with --dataset: where the CIFAR-10 feature files are" },
   "alpha-min": { type: "string", help: "lower end of the Rényi orders searched" },
   "alpha-max": { type: "string", help: "upper end of the Rényi orders searched" },
@@ -253,23 +255,29 @@ const FIELD_TO_FLAG: Record<string, string> = { alphaMin: "alpha-min", alphaMax:
 export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h") {
+    if (name === undefined)
+      return usageFailure("pnpm accountant", "no quantity given (k, sigma, epsilon0, …)");
     console.log(topUsage());
-    return name === undefined ? 2 : 0;
+    return EXIT.ok;
   }
-  const sub = SUBCOMMANDS[name];
+  // An own property only: "constructor" is not a quantity.
+  const sub = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
   if (sub === undefined) {
-    console.error(`error: unknown accountant quantity "${name}"\n\n${topUsage()}`);
-    return 2;
+    return usageFailure(
+      "pnpm accountant",
+      `unknown accountant quantity "${name}" (quantities: ${Object.keys(SUBCOMMANDS).join(", ")})`,
+    );
   }
+  const command = `pnpm accountant ${name}`;
   try {
-    const flags = parse(name, sub, rest);
+    const flags = parse(sub, rest);
     if (flags.help) {
       console.log(subUsage(sub));
       return 0;
     }
     for (const flag of sub.required) {
       if (flags[flag] === undefined) {
-        throw new UsageError(`missing --${flag} (accountant ${name} needs it; see --help)`);
+        throw new UsageError(`missing --${flag} (accountant ${name} needs it)`);
       }
     }
     const { constants, d } = await resolveConstants(flags);
@@ -281,16 +289,16 @@ export async function run(argv: string[]): Promise<number> {
     else console.log(formatTable(out.table.headers, out.table.rows));
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
-      return 2;
-    }
+    if (error instanceof UsageError) return usageFailure(command, error);
     if (error instanceof AccountantError) {
       const flag = error.field === undefined ? undefined : (FIELD_TO_FLAG[error.field] ?? error.field);
-      console.error(
-        `error: ${flag !== undefined && flag in flagsOf(sub) ? `--${flag}: ` : ""}${error.message}`,
-      );
-      return 1;
+      const named = flag !== undefined && Object.hasOwn(flagsOf(sub), flag);
+      const message = `${named ? `--${flag}: ` : ""}${error.message}`;
+      // A value out of its range is bad input (2); a question with no answer (ε below its floor, no σ
+      // found) is a failure of the request (1).
+      return named && /must be|exceeds/.test(error.message)
+        ? usageFailure(command, message)
+        : failure(message);
     }
     throw error;
   }
@@ -300,24 +308,11 @@ function flagsOf(sub: Subcommand): Record<string, OptionSpec> {
   return { ...COMMON, ...sub.options };
 }
 
-function parse(name: string, sub: Subcommand, args: string[]): Flags {
+function parse(sub: Subcommand, args: string[]): Flags {
   const options = Object.fromEntries(
     Object.entries(flagsOf(sub)).map(([flag, spec]) => [flag, { type: spec.type }]),
   );
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-      const flag = /'([^']+)'/.exec(message)?.[1] ?? message;
-      throw new UsageError(`unknown flag ${flag} for "accountant ${name}" (see accountant ${name} --help)`);
-    }
-    if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
-      throw new UsageError(`${message} (flags take the form --name value; see accountant ${name} --help)`);
-    }
-    throw new UsageError(message);
-  }
+  return parseFlags(args, options) as Flags;
 }
 
 async function resolveConstants(
@@ -358,7 +353,8 @@ function wrapConstants(make: () => AccountantConstants, d: number | undefined) {
 type CoreDatasets = Pick<typeof import("@unlearn/core"), "loadDataset" | "datasetConstants">;
 
 async function fromDataset(name: string, lambda: number, flags: Flags, d: number | undefined) {
-  const smoothness = flags.smoothness ?? "bound";
+  // The same default as a sweep's config, so that a K asked here is the K a sweep runs.
+  const smoothness = flags.smoothness ?? (await import("@unlearn/sweep")).DEFAULT_SMOOTHNESS;
   if (smoothness !== "data" && smoothness !== "bound") {
     throw new UsageError(`--smoothness must be "data" or "bound", got "${String(smoothness)}"`);
   }
