@@ -4,7 +4,6 @@
  * and how that compares with the paper's own method, a linear scan K = 1, 2, 3, … with one α
  * minimisation per K, run on the same K values in the same process.
  */
-import { parseArgs } from "node:util";
 import {
   type AccountantConstants,
   accountantConstants,
@@ -16,6 +15,7 @@ import {
   sigmaFor,
   stepsFor,
 } from "@unlearn/accountant";
+import { EXIT, integerFlag, parseFlags, usageFailure } from "@unlearn/cli/usage";
 
 interface DatasetSetup {
   name: string;
@@ -144,15 +144,40 @@ function medianMs(repeats: number, body: () => void): { median: number; all: num
   return { median, all };
 }
 
+const USAGE = `usage: pnpm bench:accountant [--repeats N] [--json]
+
+Times every K and σ the paper's figures need, against the paper's linear scan over K.
+
+options:
+  --repeats N   runs to take the median of (default 5)
+  --json        print one JSON object
+  --help        show this help`;
+
+/** The command line, or the exit code when it is --help or wrong (the CLI's error style). */
+function commandLine(argv: string[]): { repeats: number; json: boolean } | number {
+  try {
+    const values = parseFlags(argv, {
+      repeats: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    return { repeats: integerFlag("--repeats", values.repeats, 1) ?? 5, json: values.json };
+  } catch (error) {
+    return usageFailure("pnpm bench:accountant", error);
+  }
+}
+
 function main(): void {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    options: { repeats: { type: "string" }, json: { type: "boolean" } },
-    strict: true,
-  });
-  const repeats = values.repeats === undefined ? 5 : Number(values.repeats);
-  if (!Number.isInteger(repeats) || repeats < 1)
-    throw new Error(`--repeats must be an integer ≥ 1, got ${values.repeats}`);
+  const values = commandLine(process.argv.slice(2));
+  if (typeof values === "number") {
+    process.exitCode = values;
+    return;
+  }
+  const { repeats } = values;
 
   const { tasks, kQueries, counts } = workload();
   const kFast = kQueries.map((q) => stepsFor(q.epsilon, q.sigma, q.removals, q.dataset.constants).K);

@@ -12,7 +12,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { EXIT, integerFlag, parseFlags, UsageError, usageFailure } from "@unlearn/cli/usage";
 import {
   createEngine,
   datasetConstants,
@@ -34,30 +34,58 @@ const ORIGINAL_STEPS = 5;
 /** Engine and numpy timings alternate over this many rounds. */
 const ROUNDS = 2;
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: "boolean", default: false },
-    engine: { type: "string", default: "onnx" },
-    steps: { type: "string", default: "40" },
-    warmup: { type: "string", default: "5" },
-    threads: { type: "string" },
-  },
-});
-const engineName = args.engine as EngineName | "auto";
-if (![...ENGINE_NAMES, "auto"].includes(engineName)) {
-  throw new Error(`--engine must be one of ${ENGINE_NAMES.join(", ")}, auto; got "${args.engine}"`);
+const USAGE = `usage: pnpm bench:step [--json] [--engine NAME] [--steps N] [--warmup N] [--threads K]
+
+Times one noisy clipped gradient step on MNIST 3v8 with 100 chains, against numpy and the original
+research code's way (PyTorch, one chain at a time) when python3 has them.
+
+options:
+  --engine NAME   ${[...ENGINE_NAMES, "auto"].join(" | ")} (default onnx)
+  --steps N       timed steps per round (default 40)
+  --warmup N      untimed steps first (default 5)
+  --threads K     engine threads (default: the engine's)
+  --json          print one JSON object on stdout (the readable report goes to stderr)
+  --help          show this help`;
+
+/** The command line, or the exit code when it is --help or wrong (the CLI's error style). */
+function commandLine(argv: string[]) {
+  try {
+    const values = parseFlags(argv, {
+      json: { type: "boolean", default: false },
+      engine: { type: "string", default: "onnx" },
+      steps: { type: "string", default: "40" },
+      warmup: { type: "string", default: "5" },
+      threads: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    const engine = values.engine as EngineName | "auto";
+    if (![...ENGINE_NAMES, "auto"].includes(engine))
+      throw new UsageError(
+        `--engine must be one of ${ENGINE_NAMES.join(", ")}, auto; got "${values.engine}"`,
+      );
+    return {
+      json: values.json,
+      engine,
+      steps: integerFlag("--steps", values.steps, 1)!,
+      warmup: integerFlag("--warmup", values.warmup, 0)!,
+      threads: integerFlag("--threads", values.threads, 1),
+    };
+  } catch (error) {
+    return usageFailure("pnpm bench:step", error);
+  }
 }
-const steps = positiveInt("--steps", args.steps!);
-const warmup = positiveInt("--warmup", args.warmup!);
-const threads = args.threads === undefined ? undefined : positiveInt("--threads", args.threads);
+
+const parsed = commandLine(process.argv.slice(2));
+if (typeof parsed === "number") process.exit(parsed);
+const args = parsed;
+const engineName = args.engine;
+const { steps, warmup, threads } = args;
 /** Human-readable lines go to stderr under --json so that stdout is the JSON object alone. */
 const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
-
-function positiveInt(flag: string, text: string): number {
-  const v = Number(text);
-  if (!(Number.isInteger(v) && v > 0)) throw new Error(`${flag} must be a positive integer, got "${text}"`);
-  return v;
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
