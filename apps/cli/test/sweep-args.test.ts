@@ -30,6 +30,7 @@ describe("pnpm sweep arguments", () => {
       "cifar10-multi-fig3b",
     ])
       expect(io.log()).toContain(text);
+    expect(io.log()).toMatch(/Without --db: \$UNLEARN_DB, else \$DATABASE_URL,\s+else \.unlearn\/db/);
   });
 
   it("rejects bad flags with exit code 2, naming the flag", async () => {
@@ -38,12 +39,20 @@ describe("pnpm sweep arguments", () => {
       [["--config", "fig5", "--chains", "abc"], /--chains: expected an integer ≥ 1, got "abc"/],
       [["--config", "fig5", "--workers", "0"], /--workers: expected an integer ≥ 1, got "0"/],
       [["--config", "fig5", "--seed=-1"], /--seed: expected an integer ≥ 0, got "-1"/],
-      [["--config", "fig5", "--colour"], /Unknown option '--colour'/],
+      [["--config", "fig5", "--colour"], /unknown option --colour/],
+      // A negative value after a flag reaches the flag's own check (not Node's "argument is ambiguous").
+      [["--config", "fig5", "--chains", "-5"], /--chains: expected an integer ≥ 1, got "-5"/],
+      [["--config", "fig5", "--seed", "-1"], /--seed: expected an integer ≥ 0, got "-1"/],
+      [["--config", "fig5", "--burn-in", "-0.5"], /--burn-in: expected an integer ≥ 1, got "-0.5"/],
+      [["--config", "fig5", "--db"], /--db needs a value/],
+      [["--config", "fig5", "constructor"], /unexpected argument "constructor"/],
     ];
     for (const [args, message] of cases) {
       const io = capture();
       expect(await run(args), args.join(" ")).toBe(2);
       expect(io.err()).toMatch(message);
+      // One error line and a one-line pointer to --help.
+      expect(io.err()).toMatch(/^error: [^\n]+\n\(run `pnpm sweep --help` for the options\)$/);
       vi.restoreAllMocks();
     }
   });

@@ -6,8 +6,7 @@
  */
 import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { openStore, type Store } from "@unlearn/db";
+import { dbHelp, type Store } from "@unlearn/db";
 import type { ResultRow } from "@unlearn/protocol";
 import {
   ConfigError,
@@ -21,7 +20,7 @@ import {
   type SweepProgress,
 } from "@unlearn/sweep";
 import { type RemoteTarget, remoteSweep, remoteTarget, type SweepUi } from "../remote.ts";
-import { UsageError } from "../usage.ts";
+import { integerFlag, openCommandStore, parseFlags, UsageError, usageFailure } from "../usage.ts";
 
 function presetList(): string {
   const dir = findSweepsDir();
@@ -48,7 +47,7 @@ options:
   --features-dir PATH   folder of the CIFAR-10 ResNet-18 features (cifar10-* datasets)
   --engine NAME         onnx | tfjs | reference
   --workers N           worker threads (default: one per two cores; engine threads = cores / workers)
-  --db PATH|URL         a PGlite directory or a postgres:// URL (default: $UNLEARN_DB, else .unlearn/db)
+  --db PATH|URL         ${dbHelp(24)}
   --figures-dir PATH    where the figure goes (default: .unlearn/figures/<sweep id>)
   --json                print one JSON object on stdout when the sweep ends (progress stays on stderr)
   --coordinator HOST:PORT  submit to a cluster coordinator instead of running here ($UNLEARN_COORDINATOR)
@@ -61,13 +60,7 @@ presets (sweeps/):
 ${presetList()}`;
 }
 
-function integer(flag: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min)
-    throw new UsageError(`${flag}: expected an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
+const integer = integerFlag;
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
@@ -182,11 +175,8 @@ const sweepUi: SweepUi = { progressReporter, seriesTable, renderSweepFigure, dur
 export async function run(argv: string[]): Promise<number> {
   let values: ReturnType<typeof parse>["values"];
   function parse(args: string[]) {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
+    return {
+      values: parseFlags(args, {
         config: { type: "string" },
         chains: { type: "string" },
         "burn-in": { type: "string" },
@@ -203,8 +193,8 @@ export async function run(argv: string[]): Promise<number> {
         cancel: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
-      },
-    });
+      }),
+    };
   }
   let overrides: ConfigOverrides;
   let workers: number | undefined;
@@ -238,8 +228,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     workers = integer("--workers", values.workers, 1);
   } catch (error) {
-    console.error(`error: ${(error as Error).message}\n(pnpm sweep --help lists the options and presets)`);
-    return 2;
+    return usageFailure("pnpm sweep", error);
   }
 
   let config: ReturnType<typeof loadConfig>["config"];
@@ -257,8 +246,10 @@ export async function run(argv: string[]): Promise<number> {
     return remoteSweep(remote, { config, json: values.json, figuresDir: values["figures-dir"] }, sweepUi);
   const json = values.json;
   const out = (text: string) => (json ? process.stderr : process.stdout).write(`${text}\n`);
-  const location = values.db ?? (process.env.UNLEARN_DB || undefined);
-  const store: Store = await openStore(location);
+  // --db, else UNLEARN_DB, else DATABASE_URL, else .unlearn/db: the rule every command follows.
+  const opened = await openCommandStore("pnpm sweep", values.db, { create: true });
+  if (typeof opened === "number") return opened;
+  const store: Store = opened;
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
