@@ -47,13 +47,15 @@ export default target && {
   // Two workers: the machine has 2 cores and is shared.
   concurrency: 2,
   // A loaded machine runs tests slowly; a mutant is a timeout only well past the dry run's time.
-  timeoutMS: 30_000,
-  timeoutFactor: 3,
+  timeoutMS: 10_000,
+  timeoutFactor: 2,
   dryRunTimeoutMinutes: 10,
-  reporters: ["json", "clear-text"],
+  reporters: ["json", "clear-text", "progress-append-only"],
   jsonReporter: { fileName: `../../reports/mutation/${pkg}.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: false },
-  tempDirName: ".stryker-tmp",
+  // Sandboxes outside the package: vitest run inside a package (other work, `pnpm test`) would
+  // otherwise find the sandbox's copies of the tests and run them too.
+  tempDirName: `../../.stryker-tmp/${pkg}`,
   cleanTempDir: true,
   ignoreStatic: true,
   thresholds: { high: 90, low: 80, break: null },
