@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type MinimizeOptions, minimizeScalarBounded } from "./brent.ts";
+import { AccountantError } from "./errors.ts";
 
 /**
  * Every trial point, in order, against scipy 1.17.1's minimize_scalar(method="bounded") on the same
@@ -136,4 +137,32 @@ describe("minimizeScalarBounded visits scipy's trial points", () => {
       expect(exact).toEqual(r);
     });
   }
+});
+
+describe("minimizeScalarBounded argument checks name the field", () => {
+  const field = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(AccountantError);
+      return (err as AccountantError).field;
+    }
+    return "no error";
+  };
+  it("bounds, xatol, maxiter and a NaN objective", () => {
+    const id = (x: number) => x;
+    expect(field(() => minimizeScalarBounded(id, 0, Number.NaN))).toBe("bounds");
+    expect(field(() => minimizeScalarBounded(id, 2, 1))).toBe("bounds");
+    expect(field(() => minimizeScalarBounded(id, 0, 1, { xatol: -1 }))).toBe("xatol");
+    expect(field(() => minimizeScalarBounded(id, 0, 1, { maxiter: 0 }))).toBe("maxiter");
+    expect(field(() => minimizeScalarBounded(id, 0, 1, { maxiter: 2.5 }))).toBe("maxiter");
+    expect(() => minimizeScalarBounded(id, 0, 1, { maxiter: 0 })).toThrow(
+      /maxiter must be an integer ≥ 1, got 0/,
+    );
+    expect(field(() => minimizeScalarBounded(() => Number.NaN, 0, 1))).toBe("f");
+    // Allowed edges: maxiter 1 (as in scipy, the start and one step are evaluated before the count is
+    // checked), and an interval of zero width.
+    expect(minimizeScalarBounded(id, 0, 1, { maxiter: 1 }).iterations).toBe(2);
+    expect(minimizeScalarBounded(id, 1, 1).x).toBe(1);
+  });
 });
