@@ -231,7 +231,14 @@ function createBuffers(
   return b;
 }
 
-/** Everything a step dispatches, recorded once per stepper (bind groups for both W buffers). */
+/** One dispatch of a step: its bind group for each of the two W buffers (ping-pong), and its grid. */
+interface Op {
+  pipeline: GPUComputePipeline;
+  groups: [GPUBindGroup, GPUBindGroup];
+  grid: [number, number?, number?];
+}
+
+/** Everything a step dispatches, recorded once per stepper. */
 interface Program {
   /** Partial sums of G the update kernel adds up (split-K of the backward product). */
   splits: number;
@@ -240,51 +247,88 @@ interface Program {
   encodeNoise(pass: GPUComputePassEncoder): void;
 }
 
-function buildProgram(
-  device: GPUDevice,
-  data: TrainMatrix,
-  params: StepParams,
-  plan: StepPlan,
-  tile: MatmulShape,
-  p: Pipelines,
-  b: Buffers,
-): Program {
-  const { d, classes } = data;
+interface ProgramInput {
+  device: GPUDevice;
+  data: TrainMatrix;
+  params: StepParams;
+  plan: StepPlan;
+  tile: MatmulShape;
+  p: Pipelines;
+  b: Buffers;
+}
+
+/** The same bind group for both W buffers (ops that do not touch W). */
+const both = (g: GPUBindGroup): [GPUBindGroup, GPUBindGroup] => [g, g];
+
+/** X·W, the clip coefficients and Xᵀ·R for each row chunk. */
+function chunkOps({ device, data, params, plan, tile, p, b }: ProgramInput): Op[] {
+  const { d } = data;
   const T = params.chains;
   const cols = weightColumns(data, params);
-  const binary = classes === 2;
   const t = matmulTile(tile);
   const keep = (u: GPUBuffer) => {
     b.uniforms.push(u);
     return u;
   };
-  const xChunk = (c: { start: number; rows: number }) => ({
-    buffer: b.X,
-    offset: c.start * d * 4,
-    size: c.rows * d * 4,
-  });
-  const chunks = plan.chunks.map((c, index) => {
-    const fwdDims = keep(uniform(device, [c.rows, cols, d, d, 0], "X·W dims"));
-    const bwdDims = keep(uniform(device, [d, cols, c.rows, plan.kSplit, index > 0 ? 1 : 0], "Xᵀ·R dims"));
+  return plan.chunks.flatMap((c, index): Op[] => {
+    const x = { buffer: b.X, offset: c.start * d * 4, size: c.rows * d * 4 };
+    const fwdDims = keep(uniform(device, [c.rows, cols, d, d, 0], "X.W dims"));
+    const bwdDims = keep(uniform(device, [d, cols, c.rows, plan.kSplit, index > 0 ? 1 : 0], "Xt.R dims"));
     const coefParams = keep(
       uniform(device, [c.rows, T, c.start, 0, [params.m, "f32"], [params.clip, "f32"], 0, 0], "coef params"),
     );
-    return {
-      rows: c.rows,
-      forward: [0, 1].map((w) => bindGroup(device, p.forward, [xChunk(c), b.W[w], b.Z, fwdDims])),
-      coef: bindGroup(
-        device,
-        p.coef,
-        binary ? [b.Z, b.y, b.wsq, b.sPart, coefParams] : [b.Z, b.y, coefParams],
-      ),
-      backward: bindGroup(device, p.backward, [xChunk(c), b.Z, b.G, bwdDims]),
-    };
+    const forward = (w: 0 | 1) => bindGroup(device, p.forward, [x, b.W[w], b.Z, fwdDims]);
+    const binary = data.classes === 2;
+    const coef = bindGroup(
+      device,
+      p.coef,
+      binary ? [b.Z, b.y, b.wsq, b.sPart, coefParams] : [b.Z, b.y, coefParams],
+    );
+    return [
+      {
+        pipeline: p.forward,
+        groups: [forward(0), forward(1)],
+        grid: [Math.ceil(cols / t.cols), Math.ceil(c.rows / t.rows)],
+      },
+      {
+        pipeline: p.coef,
+        groups: both(coef),
+        grid: binary
+          ? [Math.ceil(T / 64), Math.ceil(c.rows / COEF_ROWS)]
+          : grid(Math.ceil((c.rows * T) / 64)),
+      },
+      {
+        pipeline: p.backward,
+        groups: both(bindGroup(device, p.backward, [x, b.Z, b.G, bwdDims])),
+        grid: [Math.ceil(cols / t.cols), Math.ceil(d / t.rows), plan.splits],
+      },
+    ];
   });
-  const normsParams = keep(uniform(device, [d, T, 0, 0], "norm params"));
-  const regParams = keep(uniform(device, [plan.blocks, T, [data.n, "f32"], 0], "reg params"));
-  const norms = p.norms && [0, 1].map((w) => bindGroup(device, p.norms!, [b.W[w], b.wsq, normsParams]));
-  const reg = p.reg && bindGroup(device, p.reg, [b.sPart, b.reg, regParams]);
-  const update = [0, 1].map((w) =>
+}
+
+function buildProgram(input: ProgramInput): Program {
+  const { device, data, params, plan, p, b } = input;
+  const { d } = data;
+  const T = params.chains;
+  const cols = weightColumns(data, params);
+  const ops: Op[] = [];
+  if (p.norms) {
+    const params4 = uniform(device, [d, T, 0, 0], "norm params");
+    b.uniforms.push(params4);
+    const norms = (w: 0 | 1) => bindGroup(device, p.norms!, [b.W[w], b.wsq, params4]);
+    ops.push({ pipeline: p.norms, groups: [norms(0), norms(1)], grid: [Math.ceil(T / 64)] });
+  }
+  ops.push(...chunkOps(input));
+  if (p.reg) {
+    const regParams = uniform(device, [plan.blocks, T, [data.n, "f32"], 0], "reg params");
+    b.uniforms.push(regParams);
+    ops.push({
+      pipeline: p.reg,
+      groups: both(bindGroup(device, p.reg, [b.sPart, b.reg, regParams])),
+      grid: [Math.ceil(T / 64)],
+    });
+  }
+  const update = (w: 0 | 1) =>
     bindGroup(device, p.update, [
       b.W[w],
       b.W[1 - w],
@@ -294,45 +338,23 @@ function buildProgram(
       b.lastStep,
       b.reg,
       b.updateParams,
-    ]),
-  );
-  const updateGrid = grid(Math.ceil((d * cols) / 64));
-  const noise = bindGroup(device, p.noise, [b.xi, b.noiseParams]);
-  const noiseGrid = grid(Math.ceil((d * cols) / 4 / 64));
-  const coefGrid = grid(Math.ceil((plan.chunkRows * T) / 64));
+    ]);
+  ops.push({ pipeline: p.update, groups: [update(0), update(1)], grid: grid(Math.ceil((d * cols) / 64)) });
+  const noise: Op = {
+    pipeline: p.noise,
+    groups: both(bindGroup(device, p.noise, [b.xi, b.noiseParams])),
+    grid: grid(Math.ceil((d * cols) / 4 / 64)),
+  };
+  const run = (pass: GPUComputePassEncoder, op: Op, cur: 0 | 1) => {
+    pass.setPipeline(op.pipeline);
+    pass.setBindGroup(0, op.groups[cur]);
+    pass.dispatchWorkgroups(...(op.grid as [number, number?, number?]));
+  };
   return {
     splits: plan.splits,
-    encodeNoise(pass) {
-      pass.setPipeline(p.noise);
-      pass.setBindGroup(0, noise);
-      pass.dispatchWorkgroups(...noiseGrid);
-    },
+    encodeNoise: (pass) => run(pass, noise, 0),
     encode(pass, cur) {
-      if (norms) {
-        pass.setPipeline(p.norms!);
-        pass.setBindGroup(0, norms[cur]);
-        pass.dispatchWorkgroups(Math.ceil(T / 64));
-      }
-      for (const c of chunks) {
-        pass.setPipeline(p.forward);
-        pass.setBindGroup(0, c.forward[cur]);
-        pass.dispatchWorkgroups(Math.ceil(cols / t.cols), Math.ceil(c.rows / t.rows));
-        pass.setPipeline(p.coef);
-        pass.setBindGroup(0, c.coef);
-        if (binary) pass.dispatchWorkgroups(Math.ceil(T / 64), Math.ceil(c.rows / COEF_ROWS));
-        else pass.dispatchWorkgroups(...coefGrid);
-        pass.setPipeline(p.backward);
-        pass.setBindGroup(0, c.backward);
-        pass.dispatchWorkgroups(Math.ceil(cols / t.cols), Math.ceil(d / t.rows), plan.splits);
-      }
-      if (reg) {
-        pass.setPipeline(p.reg!);
-        pass.setBindGroup(0, reg);
-        pass.dispatchWorkgroups(Math.ceil(T / 64));
-      }
-      pass.setPipeline(p.update);
-      pass.setBindGroup(0, update[cur]);
-      pass.dispatchWorkgroups(...updateGrid);
+      for (const op of ops) run(pass, op, cur);
     },
   };
 }
@@ -521,6 +543,28 @@ async function openDevice(gpu: GPU): Promise<{ device: GPUDevice; info: GPUAdapt
   return { device, info: adapter.info };
 }
 
+function planFor(
+  device: GPUDevice,
+  data: TrainMatrix,
+  cols: number,
+  tile: MatmulShape,
+  tuning: WebGpuEngineTuning,
+  software: boolean,
+): StepPlan {
+  return planStep(
+    {
+      n: data.n,
+      d: data.d,
+      cols,
+      tile,
+      maxChunkBytes: tuning.maxChunkBytes ?? 256 * 2 ** 20,
+      targetWorkgroups: tuning.targetWorkgroups ?? (software ? 4 : 1024),
+      minSliceRows: tuning.minSliceRows ?? 256,
+    },
+    { maxBinding: device.limits.maxStorageBufferBindingSize, maxBuffer: device.limits.maxBufferSize },
+  );
+}
+
 export async function createWebGpuEngine(
   options: EngineOptions = {},
   tuning: WebGpuEngineTuning = {},
@@ -559,21 +603,10 @@ export async function createWebGpuEngine(
       if (!instance) throw new Error("webgpu engine: this engine has been disposed");
       if (lost) throw new Error(`webgpu engine: the GPU device was lost (${lost})`);
       const cols = weightColumns(data, params);
-      const plan = planStep(
-        {
-          n: data.n,
-          d: data.d,
-          cols,
-          tile,
-          maxChunkBytes: tuning.maxChunkBytes ?? 256 * 2 ** 20,
-          targetWorkgroups: tuning.targetWorkgroups ?? (software ? 4 : 1024),
-          minSliceRows: tuning.minSliceRows ?? 256,
-        },
-        { maxBinding: device.limits.maxStorageBufferBindingSize, maxBuffer: device.limits.maxBufferSize },
-      );
+      const plan = planFor(device, data, cols, tile, tuning, software);
       const pipelines = await createPipelines(device, data.classes, tile);
       const buffers = createBuffers(device, data, cols, params.chains, plan);
-      const program = buildProgram(device, data, params, plan, tile, pipelines, buffers);
+      const program = buildProgram({ device, data, params, plan, tile, p: pipelines, b: buffers });
       const stepper: WebGpuStepper = new WebGpuStepper(device, data, params, buffers, program, errors, () =>
         steppers.delete(stepper),
       );
