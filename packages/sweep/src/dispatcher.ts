@@ -1,8 +1,8 @@
 /**
- * The seam between the scheduler and a transport. The scheduler (planner output → DAG order, reuse,
- * retries, failure propagation, progress/ETA, the single writer of the Store) is the same in the
- * embedded and the cluster mode; only a Dispatcher differs:
- *   - worker threads (pool.ts) in the embedded mode;
+ * The seam between the scheduler (scheduler.ts) and a transport. The scheduler (planner output → DAG
+ * order, longest remaining path first, reuse, failure propagation, progress/ETA, the single writer of
+ * the Store) is the same in the embedded and the cluster mode; only a Dispatcher differs:
+ *   - worker threads (pool.ts's ThreadDispatcher) in the embedded mode;
  *   - NATS JetStream in the cluster mode (apps/coordinator), workers anywhere.
  * A Dispatcher sends a job, reports its progress, and resolves with its result and final chains.
  */
@@ -34,6 +34,10 @@ export interface Dispatcher {
    * chains; a transport failure that retries could not mend resolves as a failed result.
    */
   run(request: DispatchRequest): Promise<PoolOutput>;
-  /** Abandons running jobs (they resolve as failed "cancelled") and releases the transport. */
+  /**
+   * Abandons running jobs (they resolve as failed "cancelled") and releases the transport. The
+   * scheduler calls it when a run stops early (abort, store error), then ignores those results;
+   * it must be safe to call more than once.
+   */
   close(): Promise<void>;
 }

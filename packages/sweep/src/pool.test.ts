@@ -1,6 +1,9 @@
 import { type Job, type JobProgress, JobSpec, jobId } from "@unlearn/protocol";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { defaultWorkers, threadsPerWorker, WorkerPool } from "./pool.ts";
+
+// Each test starts worker threads (tsx in every one): seconds on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 const FAKE = new URL("../test/fake-worker.ts", import.meta.url);
 

@@ -70,10 +70,16 @@ export function jobNames(jobs: readonly Job[], links: readonly SweepLink[]): Map
   return new Map(jobs.map((j) => [j.id, jobName(j, links, sigmas.size > 1)]));
 }
 
-/** Exponentially smoothed rate of a growing counter; irregular samples are weighted by their span. */
+/**
+ * Exponentially smoothed rate of a growing counter: the increase and the time elapsed are both summed
+ * with weights that decay with age (time constant tauMs), and the rate is their ratio. Early in a run it
+ * is the plain average since the first sample (no bias toward a first noisy sample); later a sample a
+ * second long moves it by about 1/30 of the difference.
+ */
 export class SmoothedRate {
   private last: { t: number; value: number } | null = null;
-  private current: number | null = null;
+  private steps = 0;
+  private ms = 0;
 
   constructor(
     private readonly tauMs = SMOOTHING_MS,
@@ -88,15 +94,15 @@ export class SmoothedRate {
     }
     const span = t - this.last.t;
     if (span < this.minSpanMs) return;
-    const instant = ((value - this.last.value) * 1000) / span / Math.max(1, scale);
-    const alpha = 1 - Math.exp(-span / this.tauMs);
-    this.current = this.current === null ? instant : this.current + alpha * (instant - this.current);
+    const decay = Math.exp(-span / this.tauMs);
+    this.steps = this.steps * decay + (value - this.last.value) / Math.max(1, scale);
+    this.ms = this.ms * decay + span;
     this.last = { t, value };
   }
 
-  /** Steps per second; null until two samples a span apart were seen. */
+  /** Per second; null until two samples a span apart were seen. */
   get value(): number | null {
-    return this.current;
+    return this.ms > 0 ? (this.steps * 1000) / this.ms : null;
   }
 }
 
@@ -134,6 +140,7 @@ export class ProgressTracker {
   }
 
   started(job: Job): void {
+    this.sample();
     this.live.set(job.id, { job, stepsDone: 0 });
   }
 
@@ -142,18 +149,18 @@ export class ProgressTracker {
     if (!live || stepsDone <= live.stepsDone) return;
     this.stepsDone += stepsDone - live.stepsDone;
     live.stepsDone = stepsDone;
-    this.sample();
   }
 
   /** A job ended: `ok` counts its remaining steps as done; a failure or a skip removes them. */
   finished(job: Job, ok: boolean): void {
+    // A sample before the running set changes, so the per-job rate divides by the jobs that ran.
+    this.sample();
     const live = this.live.get(job.id);
     this.live.delete(job.id);
     if (!this.pending.delete(job.id)) return;
     this.done++;
     if (ok) {
       this.stepsDone += job.spec!.steps - (live?.stepsDone ?? 0);
-      this.sample();
     } else {
       this.failed++;
       this.paths = remainingPaths(this.jobs, this.pending);
@@ -168,6 +175,7 @@ export class ProgressTracker {
   private sample(): void {
     const t = this.now();
     this.total.sample(t, this.stepsDone);
+    // One job's rate: the increase shared among the jobs that ran (approximately: those running now).
     this.perJob.sample(t, this.stepsDone, this.live.size);
   }
 
@@ -191,7 +199,9 @@ export class ProgressTracker {
     return remaining > 0 ? Math.max(1, eta) : 0;
   }
 
+  /** The state now; also a sample of the rates (the scheduler asks at least every ~0.5 s while jobs run). */
   snapshot(): SweepProgress {
+    this.sample();
     return {
       sweepId: this.sweepId,
       total: this.jobs.length,

@@ -153,8 +153,9 @@ export class Scheduler {
 
   private start(job: Job): void {
     this.tracker.started(job);
-    this.options.onEvent?.({ type: "started", job, name: this.nameOf(job) });
+    // Progress first, so that a display printing the start (or the result) has the counts after it.
     this.emitProgress(true);
+    this.options.onEvent?.({ type: "started", job, name: this.nameOf(job) });
     const task = this.execute(job)
       .catch((error: unknown) => this.stop({ cancelled: false, error: storeError(error) }))
       .finally(() => {
@@ -185,8 +186,8 @@ export class Scheduler {
     }
     if (out.result.ok && out.artifact) await this.succeeded(job, out);
     else await this.failedJob(job, out.result);
-    this.options.onEvent?.({ type: "result", job, result: out.result, name: this.nameOf(job) });
     this.emitProgress(true);
+    this.options.onEvent?.({ type: "result", job, result: out.result, name: this.nameOf(job) });
   }
 
   private async succeeded(job: Job, { result, artifact }: PoolOutput): Promise<void> {

@@ -12,12 +12,13 @@ import {
   ConfigError,
   type ConfigOverrides,
   findSweepsDir,
+  formatDuration,
   loadConfig,
   PlanError,
-  type RunEvent,
+  type ProgressDisplay,
+  progressDisplay,
   runSweep,
   type SweepOutcome,
-  type SweepProgress,
 } from "@unlearn/sweep";
 import { type RemoteTarget, remoteSweep, remoteTarget, type SweepUi } from "../remote.ts";
 import { integerFlag, openCommandStore, parseFlags, UsageError, usageFailure } from "../usage.ts";
@@ -62,59 +63,16 @@ ${presetList()}`;
 
 const integer = integerFlag;
 
-function duration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return "?";
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
+const duration = formatDuration;
 
-function progressLine(p: SweepProgress): string {
-  const rate =
-    p.stepsPerSecond > 0
-      ? `${p.stepsPerSecond.toFixed(p.stepsPerSecond < 100 ? 1 : 0)} steps/s`
-      : "– steps/s";
-  const eta = p.etaSeconds === null ? "ETA –" : `ETA ${duration(p.etaSeconds)}`;
-  return `${p.done}/${p.total} jobs (${p.reused} reused, ${p.failed} failed, ${p.running} running)  ${rate}  ${eta}`;
-}
-
-/** Progress on stderr: one rewritten line on a terminal, a plain line now and then otherwise. */
-function progressReporter(stream: NodeJS.WriteStream) {
-  const tty = Boolean(stream.isTTY);
-  let lastPlain = 0;
-  let lineShown = false;
-  let lastDone = -1;
-  const PLAIN_EVERY_MS = 10_000;
-  return {
-    event(e: RunEvent) {
-      if (e.type === "planned") {
-        for (const warning of e.warnings) stream.write(`warning: ${warning}\n`);
-        stream.write(
-          `sweep ${e.sweepId}: ${e.jobs} jobs, ${e.reused} already stored, ${e.toRun} to run on ${e.workers} worker(s) × ${e.threads} thread(s)\n`,
-        );
-      } else if (e.type === "progress") {
-        const line = progressLine(e.progress);
-        if (tty) {
-          stream.write(`\r\x1b[2K${line}`);
-          lineShown = true;
-        } else if (e.progress.done !== lastDone || performance.now() - lastPlain >= PLAIN_EVERY_MS) {
-          // Logs get a line per finished job, and one every PLAIN_EVERY_MS while long jobs run.
-          lastPlain = performance.now();
-          lastDone = e.progress.done;
-          stream.write(`${line}\n`);
-        }
-      } else if (e.type === "result" && !e.result.ok) {
-        if (lineShown) stream.write("\n");
-        lineShown = false;
-        stream.write(`job ${e.job.id.slice(0, 12)} failed: ${e.result.error}\n`);
-      }
-    },
-    end() {
-      if (lineShown) stream.write("\n");
-      lineShown = false;
-    },
-  };
+/**
+ * Progress on stderr (packages/sweep's display, shared with the coordinator mode): a redrawn block
+ * with the running jobs on a terminal; otherwise a line per job start and end, and the running jobs'
+ * steps every UNLEARN_PROGRESS_LOG_MS (default 30 s).
+ */
+function progressReporter(stream: NodeJS.WriteStream): ProgressDisplay {
+  const every = Number(process.env.UNLEARN_PROGRESS_LOG_MS);
+  return progressDisplay(stream, Number.isFinite(every) && every > 0 ? { logEveryMs: every } : {});
 }
 
 /** One line per series: points, and the mean accuracy over them with its range. */
@@ -246,23 +204,16 @@ export async function run(argv: string[]): Promise<number> {
     return remoteSweep(remote, { config, json: values.json, figuresDir: values["figures-dir"] }, sweepUi);
   const json = values.json;
   const out = (text: string) => (json ? process.stderr : process.stdout).write(`${text}\n`);
+  // Ctrl-C is handled from here on (also while the store opens and the plan is made), so it always
+  // ends with the sweep stored as interrupted, the store closed (its lock released), and exit 130.
+  const interrupt = interruptHandler();
   // --db, else UNLEARN_DB, else DATABASE_URL, else .unlearn/db: the rule every command follows.
   const opened = await openCommandStore("pnpm sweep", values.db, { create: true });
-  if (typeof opened === "number") return opened;
+  if (typeof opened === "number") {
+    interrupt.dispose();
+    return opened;
+  }
   const store: Store = opened;
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(
-      "\ninterrupted: stopping (finished results are stored; run the same command to resume)\n",
-    );
-    controller.abort();
-  };
-  // SIGTERM (docker stop, kill) stops the same way as Ctrl-C.
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
   const progress = progressReporter(process.stderr);
   let outcome: SweepOutcome;
   try {
@@ -270,7 +221,7 @@ export async function run(argv: string[]): Promise<number> {
       outcome = await runSweep(config, {
         db: store,
         workers,
-        signal: controller.signal,
+        signal: interrupt.signal,
         onEvent: (e) => progress.event(e),
       });
     } catch (error) {
@@ -282,12 +233,11 @@ export async function run(argv: string[]): Promise<number> {
       throw error;
     } finally {
       progress.end();
-      process.off("SIGINT", onSigint);
-      process.off("SIGTERM", onSigint);
     }
+    if (outcome.error) process.stderr.write(`error: ${outcome.error}\n`);
     const rows = await store.sweepResults(outcome.sweepId);
     out(
-      `\nsweep ${outcome.sweepId} (${config.name}) ${outcome.cancelled ? "interrupted" : outcome.state}: ` +
+      `\nsweep ${outcome.sweepId} (${config.name}) ${outcome.state}: ` +
         `${outcome.jobs} jobs, ${outcome.ran} run, ${outcome.reused} reused, ${outcome.failed} failed` +
         `${outcome.notRun ? `, ${outcome.notRun} not run` : ""}, ` +
         `wall ${duration(outcome.wallMs / 1000)}; results in ${outcome.location}`,
@@ -305,6 +255,7 @@ export async function run(argv: string[]): Promise<number> {
         ran: outcome.ran,
         reused: outcome.reused,
         cancelled: outcome.cancelled,
+        error: outcome.error ?? null,
         notRun: outcome.notRun,
         wallMs: Math.round(outcome.wallMs),
         db: outcome.location,
@@ -315,5 +266,39 @@ export async function run(argv: string[]): Promise<number> {
     return outcome.cancelled ? 130 : outcome.state === "done" ? 0 : 1;
   } finally {
     await store.close();
+    interrupt.dispose();
   }
+}
+
+/**
+ * SIGINT and SIGTERM (docker stop, kill) abort the run: the scheduler abandons running jobs, the worker
+ * threads abort between two steps and exit, and the end is stored. A second signal within
+ * REPEAT_MS is the same interrupt delivered twice (a process group and a parent relaying it); a later
+ * one forces an immediate exit.
+ */
+function interruptHandler(): { signal: AbortSignal; dispose(): void } {
+  const REPEAT_MS = 2000;
+  const controller = new AbortController();
+  let first = 0;
+  const onSignal = () => {
+    if (first === 0) {
+      first = performance.now();
+      process.stderr.write(
+        "\ninterrupted: stopping (finished results are stored; run the same command to resume)\n",
+      );
+      controller.abort();
+    } else if (performance.now() - first > REPEAT_MS) {
+      process.stderr.write("interrupted again: exiting now\n");
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
 }
