@@ -44,9 +44,12 @@ function withExtras<R>(base: (name: string, fn: () => R, skip?: boolean) => void
   const each: Each<R> = (items) => (name, fn) => {
     for (const item of items) base(title(name, item), () => fn(item));
   };
-  return Object.assign((name: string, fn: () => R) => base(name, fn), {
+  // vitest also takes (name, options, fn); the options (timeouts) mean nothing here.
+  const pick = (a: unknown, b: unknown) => (typeof a === "function" ? a : b) as () => R;
+  return Object.assign((name: string, a: unknown, b?: unknown) => base(name, pick(a, b)), {
     each,
-    skipIf: (cond: unknown) => (name: string, fn: () => R) => base(name, fn, Boolean(cond)),
+    skipIf: (cond: unknown) => (name: string, a: unknown, b?: unknown) =>
+      base(name, pick(a, b), Boolean(cond)),
   });
 }
 

@@ -36,6 +36,21 @@ export function matmulShader(transA: boolean, { tm, tn }: MatmulShape): string {
   const aLoad = transA
     ? `let mm = e % ${tsm}u; let kk = e / ${tsm}u;`
     : `let kk = e % ${TK}u; let mm = e / ${TK}u;`;
+  // The inner product is written out as scalars (no private arrays indexed in loops), so that the
+  // accumulators live in registers whatever the driver's compiler does about unrolling.
+  const range = (k: number) => Array.from({ length: k }, (_, i) => i);
+  const pairs = range(tm).flatMap((i) => range(tn).map((j) => [i, j] as const));
+  const declare = pairs.map(([i, j]) => `var c${i}_${j} = 0.0;`).join(" ");
+  const loadA = range(tm)
+    .map((i) => `let a${i} = As[kk * ${tsm}u + lid.y + ${i * WG}u];`)
+    .join(" ");
+  const loadB = range(tn)
+    .map((j) => `let b${j} = Bs[kk * ${tsn}u + lid.x + ${j * WG}u];`)
+    .join(" ");
+  const fmas = pairs.map(([i, j]) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`).join("\n      ");
+  const stores = pairs
+    .map(([i, j]) => `store(row0 + lid.y + ${i * WG}u, col0 + lid.x + ${j * WG}u, base, c${i}_${j});`)
+    .join("\n  ");
   return /* wgsl */ `
 struct Dims { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -46,6 +61,12 @@ struct Dims { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32, _p0: u32, _p
 var<workgroup> As: array<f32, ${TK * tsm}>; // [k][m]
 var<workgroup> Bs: array<f32, ${TK * tsn}>; // [k][n]
 
+fn store(m: u32, n: u32, base: u32, v: f32) {
+  if (m >= d.M || n >= d.N) { return; }
+  let at = base + m * d.N + n;
+  if (d.accumulate != 0u) { C[at] = C[at] + v; } else { C[at] = v; }
+}
+
 @compute @workgroup_size(${WG}, ${WG})
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
         @builtin(local_invocation_index) li: u32) {
@@ -53,7 +74,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let col0 = wid.x * ${tsn}u;
   let kBegin = wid.z * d.kSplit;
   let kEnd = min(kBegin + d.kSplit, d.K);
-  var acc: array<f32, ${tm * tn}>;
+  ${declare}
   for (var k0 = kBegin; k0 < kEnd; k0 += ${TK}u) {
     for (var e = li; e < ${TK * tsm}u; e += 256u) {
       ${aLoad}
@@ -67,28 +88,14 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      var a: array<f32, ${tm}>;
-      for (var i = 0u; i < ${tm}u; i++) { a[i] = As[kk * ${tsm}u + lid.y + i * ${WG}u]; }
-      for (var j = 0u; j < ${tn}u; j++) {
-        let b = Bs[kk * ${tsn}u + lid.x + j * ${WG}u];
-        for (var i = 0u; i < ${tm}u; i++) { acc[i * ${tn}u + j] = fma(a[i], b, acc[i * ${tn}u + j]); }
-      }
+      ${loadA}
+      ${loadB}
+      ${fmas}
     }
     workgroupBarrier();
   }
   let base = wid.z * d.M * d.N;
-  for (var i = 0u; i < ${tm}u; i++) {
-    let m = row0 + lid.y + i * ${WG}u;
-    if (m >= d.M) { continue; }
-    for (var j = 0u; j < ${tn}u; j++) {
-      let n = col0 + lid.x + j * ${WG}u;
-      if (n >= d.N) { continue; }
-      let at = base + m * d.N + n;
-      var v = acc[i * ${tn}u + j];
-      if (d.accumulate != 0u) { v += C[at]; }
-      C[at] = v;
-    }
-  }
+  ${stores}
 }`;
 }
 

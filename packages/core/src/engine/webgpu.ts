@@ -588,6 +588,7 @@ export async function createWebGpuEngine(
   };
   const tile = tuning.tile ?? (software ? { tm: 4, tn: 4 } : { tm: 8, tn: 8 });
   const steppers = new Set<WebGpuStepper>();
+  const compiled = new Map<number, Promise<Pipelines>>();
   // dawn.node tears its instance down when the object `create` returned is collected, even with a
   // device still open (crashes with "std::system_error" or a futex error): the engine holds it.
   let instance: GPU | null = gpu;
@@ -604,9 +605,15 @@ export async function createWebGpuEngine(
       if (lost) throw new Error(`webgpu engine: the GPU device was lost (${lost})`);
       const cols = weightColumns(data, params);
       const plan = planFor(device, data, cols, tile, tuning, software);
-      const pipelines = await createPipelines(device, data.classes, tile);
+      // Kernels depend only on the number of classes (and the tile): compiled once per engine.
+      let pipelines = compiled.get(data.classes);
+      if (!pipelines) {
+        pipelines = createPipelines(device, data.classes, tile);
+        pipelines.catch(() => compiled.delete(data.classes));
+        compiled.set(data.classes, pipelines);
+      }
       const buffers = createBuffers(device, data, cols, params.chains, plan);
-      const program = buildProgram({ device, data, params, plan, tile, p: pipelines, b: buffers });
+      const program = buildProgram({ device, data, params, plan, tile, p: await pipelines, b: buffers });
       const stepper: WebGpuStepper = new WebGpuStepper(device, data, params, buffers, program, errors, () =>
         steppers.delete(stepper),
       );
