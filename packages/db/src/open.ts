@@ -262,20 +262,22 @@ function checkDataDir(dir: string, create: boolean, from: string): void {
 }
 
 function makeDir(dir: string, from: string): void {
+  // Checked first: Node's recursive mkdir reports a read-only filesystem as ENOENT.
+  const ancestor = existingAncestor(dir);
+  if (!statSync(ancestor).isDirectory()) throw notUnderFile(dir, from);
+  try {
+    accessSync(ancestor, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DbLocationError(
+      `cannot create the database directory ${dir}${from}: ${code === "EROFS" ? `${ancestor} is on a read-only filesystem` : `no permission to write in ${ancestor}`}`,
+    );
+  }
   try {
     mkdirSync(dir, { recursive: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOTDIR" || code === "EEXIST") throw notUnderFile(dir, from);
-    if (code === "EROFS")
-      throw new DbLocationError(
-        `cannot create the database directory ${dir}${from}: the filesystem is read-only`,
-      );
-    if (code === "EACCES" || code === "EPERM") {
-      throw new DbLocationError(
-        `cannot create the database directory ${dir}${from}: no permission to write in ${existingAncestor(dir)}`,
-      );
-    }
     throw error;
   }
 }
@@ -288,8 +290,9 @@ function notUnderFile(dir: string, from: string): DbLocationError {
   );
 }
 
+/** The nearest part of `path` (itself or above) that exists. */
 function existingAncestor(path: string): string {
-  let p = dirname(path);
+  let p = path;
   for (;;) {
     try {
       statSync(p);
