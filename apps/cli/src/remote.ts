@@ -224,6 +224,7 @@ async function printEnd(
       ran: done.ran,
       reused: done.reused,
       cancelled: done.cancelled,
+      error: done.error || null,
       notRun: done.notRun,
       wallMs: Math.round(done.wallMs),
       db: done.location,

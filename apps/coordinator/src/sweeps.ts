@@ -116,7 +116,11 @@ export class SweepManager {
       .then((outcome) => this.finish(active, doneOf(outcome, config)))
       .catch((error: unknown) => {
         this.link.log(`sweep ${sweepId} stopped: ${(error as Error).stack ?? error}`);
-        this.finish(active, { ...emptyDone(config), state: "failed" });
+        this.finish(active, {
+          ...emptyDone(config),
+          state: "failed",
+          error: (error as Error).message ?? String(error),
+        });
       })
       .finally(() => dispatcher.close());
   }
@@ -247,6 +251,7 @@ export class SweepManager {
       location: this.store.location,
       name: s.name,
       figure: s.figure,
+      error: s.error ?? "",
     };
   }
 
@@ -278,6 +283,7 @@ function doneOf(outcome: SweepOutcome, config: SweepConfig): SweepDone {
     location: outcome.location,
     name: config.name,
     figure: config.figure,
+    error: outcome.error ?? "",
   };
 }
 
@@ -294,5 +300,6 @@ function emptyDone(config: SweepConfig): SweepDone {
     location: "",
     name: config.name,
     figure: config.figure,
+    error: "",
   };
 }

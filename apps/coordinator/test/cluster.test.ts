@@ -10,9 +10,8 @@ import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import * as accountant from "@unlearn/accountant";
 import { connectCoordinator, connectNats, resultSubject } from "@unlearn/cluster";
-import { openStore } from "@unlearn/db";
 import { CoordinatorClient, JobKind, JobResult, type ResultRow, type SweepEvent } from "@unlearn/protocol";
-import { datasetFacts, planSweep, runSweep } from "@unlearn/sweep";
+import { datasetFacts, planSweep } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster, TOKEN } from "./cluster.ts";
 import { tinyConfig } from "./fixtures.ts";
@@ -80,67 +79,120 @@ describe("the coordinator's token", () => {
 
 describe("a sweep through the CLI", () => {
   it("gives the embedded run's per-chain accuracies, with the embedded --json object", async () => {
-    const config = tinyConfig({ seed: 3 });
-    const store = await openStore("memory://");
-    const embedded = await runSweep(config, { db: store, workers: 1, threads: 1 });
-    const want = await store.sweepResults(embedded.sweepId);
-    await store.close();
-
     const dir = mkdtempSync(join(tmpdir(), "unlearn-cli-"));
     const file = join(dir, "tiny.json");
-    writeFileSync(file, JSON.stringify(config));
+    writeFileSync(file, JSON.stringify(tinyConfig({ seed: 3 })));
+    const local = ["--config", file, "--json", "--figures-dir", dir];
+    const embedded = await cli(["sweep", ...local, "--db", join(dir, "embedded"), "--workers", "1"]);
+    expect(embedded.code, embedded.stderr).toBe(0);
+    const want = JSON.parse(embedded.stdout.trim().split("\n").at(-1)!);
+
+    const remote = ["--coordinator", `127.0.0.1:${cluster.grpcPort}`, "--token", TOKEN];
+    const run = await cli(["sweep", ...remote, ...local]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+    expect(Object.keys(summary)).toEqual(Object.keys(want));
+    const same = ({ sweep, state, jobs, failed, cancelled, error, notRun }: typeof want) => ({
+      sweep,
+      state,
+      jobs,
+      failed,
+      cancelled,
+      error,
+      notRun,
+    });
+    expect(same(summary)).toEqual(same(want));
+    expect(summary.ran).toBe(want.jobs);
+    expect(run.stderr).toMatch(/\d+\/\d+ jobs \(\d+ reused, \d+ failed, \d+ running\)/);
+
+    const rowsOf = async (args: string[]) => {
+      const out = await cli(["results", ...args, "--sweep", want.sweep, "--json"]);
+      expect(out.code, out.stderr).toBe(0);
+      return (JSON.parse(out.stdout) as ResultRow[]).map(({ wallMs: _w, ...r }) => r);
+    };
+    expect(await rowsOf(remote)).toEqual(await rowsOf(["--db", join(dir, "embedded")]));
+  });
+});
+
+describe("detaching, reattaching and cancelling from the CLI", () => {
+  it("Ctrl-C detaches (the sweep goes on), --watch reattaches to its end, --cancel stops another", async () => {
     const address = `127.0.0.1:${cluster.grpcPort}`;
-    const run = await cli([
+    const dir = mkdtempSync(join(tmpdir(), "unlearn-cli-"));
+    const file = join(dir, "detach.json");
+    writeFileSync(file, JSON.stringify(tinyConfig({ seed: 31, burnIn: 1500 })));
+    const run = spawnProc(
+      [
+        "--import",
+        "tsx",
+        "apps/cli/src/main.ts",
+        "sweep",
+        "--coordinator",
+        address,
+        "--token",
+        TOKEN,
+        "--config",
+        file,
+      ],
+      {},
+      "cli",
+    );
+    await waitFor("the sweep to be submitted", () => /submitted to/.test(run.output()), 60_000);
+    run.kill("SIGINT");
+    expect(await run.exited).toBe(130);
+    const sweepId = run.output().match(/--watch ([0-9a-f]+)/)?.[1];
+    expect(run.output()).toMatch(new RegExp(`--cancel ${sweepId}`));
+    const watched = await cli([
       "sweep",
       "--coordinator",
       address,
       "--token",
       TOKEN,
-      "--config",
-      file,
+      "--watch",
+      sweepId!,
       "--json",
       "--figures-dir",
       dir,
     ]);
-    expect(run.code, run.stderr).toBe(0);
-    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
-    expect(summary).toMatchObject({
-      sweep: embedded.sweepId,
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(JSON.parse(watched.stdout.trim().split("\n").at(-1)!)).toMatchObject({
+      sweep: sweepId,
       state: "done",
-      jobs: embedded.jobs,
       failed: 0,
-      cancelled: false,
-      notRun: 0,
     });
-    expect(Object.keys(summary).sort()).toEqual([
-      "cancelled",
-      "db",
-      "failed",
-      "figure",
-      "jobs",
-      "notRun",
-      "ran",
-      "reused",
-      "state",
-      "sweep",
-      "wallMs",
-    ]);
-    expect(run.stderr).toMatch(/\d+\/\d+ jobs \(\d+ reused, \d+ failed, \d+ running\)/);
 
-    const results = await cli([
-      "results",
-      "--coordinator",
-      address,
-      "--token",
-      TOKEN,
-      "--sweep",
-      embedded.sweepId,
-      "--json",
-    ]);
-    expect(results.code, results.stderr).toBe(0);
-    const got = JSON.parse(results.stdout) as ResultRow[];
-    const strip = (rows: ResultRow[]) => rows.map(({ wallMs: _w, engine: _e, sweep: _s, ...r }) => r);
-    expect(strip(got)).toEqual(strip(want));
+    const long = tinyConfig({ seed: 32, burnIn: 6000 });
+    const { sweepId: longId } = await cluster.client.call("submitSweep", {
+      configJson: JSON.stringify(long),
+    });
+    const cancelled = await cli(["sweep", "--coordinator", address, "--token", TOKEN, "--cancel", longId]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stderr).toMatch(/cancelled/);
+    const done = await cluster.watch(longId);
+    expect(done.cancelled).toBe(true);
+    expect((await cluster.client.call("getSweep", { sweepId: longId })).state).not.toBe("running");
+  });
+});
+
+describe("a worker told to stop", () => {
+  it("finishes its running job on SIGTERM, then leaves the live workers", async () => {
+    const leaving = cluster.addWorker({ WORKER_STOP_GRACE_MS: "60000" });
+    await waitFor("the new worker to announce itself", async () =>
+      (await cluster.client.call("listWorkers", {})).workers.some((w) => w.pid === leaving.pid),
+    );
+    const config = tinyConfig({ seed: 41, burnIn: 3000 });
+    const { sweepId } = await cluster.client.call("submitSweep", { configJson: JSON.stringify(config) });
+    await waitFor("the new worker to run a job", async () =>
+      (await cluster.client.call("listWorkers", {})).workers.some(
+        (w) => w.pid === leaving.pid && w.running > 0,
+      ),
+    );
+    leaving.kill("SIGTERM");
+    expect(await leaving.exited).toBe(0);
+    expect(leaving.output()).toMatch(/job [0-9a-f]{64} done in/);
+    expect((await cluster.client.call("listWorkers", {})).workers.some((w) => w.pid === leaving.pid)).toBe(
+      false,
+    );
+    expect(await cluster.watch(sweepId)).toMatchObject({ state: "done", failed: 0 });
   });
 });
 

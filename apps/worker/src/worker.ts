@@ -130,6 +130,11 @@ export class ClusterWorker {
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
+      if (msg && this.stopping) {
+        // Pulled while stopping began: hand it straight back.
+        msg.nak();
+        break;
+      }
       if (msg) await this.handle(msg);
     }
   }

@@ -269,6 +269,8 @@ export interface SweepDone {
   location: string;
   name: string;
   figure: string;
+  /** why the run stopped early (a store error); empty otherwise */
+  error: string;
 }
 
 export interface GetSweepRequest {
@@ -2089,6 +2091,7 @@ function createBaseSweepDone(): SweepDone {
     location: "",
     name: "",
     figure: "",
+    error: "",
   };
 }
 
@@ -2126,6 +2129,9 @@ export const SweepDone: MessageFns<SweepDone> = {
     }
     if (message.figure !== "") {
       writer.uint32(90).string(message.figure);
+    }
+    if (message.error !== "") {
+      writer.uint32(98).string(message.error);
     }
     return writer;
   },
@@ -2231,6 +2237,14 @@ export const SweepDone: MessageFns<SweepDone> = {
             message.figure = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2264,6 +2278,7 @@ export const SweepDone: MessageFns<SweepDone> = {
       location: isSet(object.location) ? globalThis.String(object.location) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       figure: isSet(object.figure) ? globalThis.String(object.figure) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
   },
 
@@ -2302,6 +2317,9 @@ export const SweepDone: MessageFns<SweepDone> = {
     if (message.figure !== "") {
       obj.figure = message.figure;
     }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
     return obj;
   },
 
@@ -2321,6 +2339,7 @@ export const SweepDone: MessageFns<SweepDone> = {
     message.location = object.location ?? "";
     message.name = object.name ?? "";
     message.figure = object.figure ?? "";
+    message.error = object.error ?? "";
     return message;
   },
 };
