@@ -137,11 +137,23 @@ describe.skipIf(engine === null && !process.env.CI)(`webgpu engine (${reason})`,
 
 describe("webgpu engine without an adapter", () => {
   it("says so in one line and names the packages that provide one", async () => {
-    // Dawn's OpenGL backend finds no adapter on a headless machine: the same path as no GPU at all.
-    const error = await createWebGpuEngine({}, { dawnOptions: ["backend=opengl"] }).then(
-      () => null,
-      (e: unknown) => e as Error,
-    );
+    // A Vulkan loader that finds no driver: what a machine without a GPU driver or Mesa sees. The
+    // loader reads these variables when Dawn creates its Vulkan instance, i.e. inside this call.
+    const saved = { files: process.env.VK_DRIVER_FILES, icd: process.env.VK_ICD_FILENAMES };
+    process.env.VK_DRIVER_FILES = process.env.VK_ICD_FILENAMES = "/nonexistent/no-driver.json";
+    const error = await createWebGpuEngine({}, { dawnOptions: ["backend=vulkan"] })
+      .then(
+        () => null,
+        (e: unknown) => e as Error,
+      )
+      .finally(() => {
+        for (const [key, value] of [
+          ["VK_DRIVER_FILES", saved.files],
+          ["VK_ICD_FILENAMES", saved.icd],
+        ] as const)
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+      });
     expect(error?.message).toBe(`webgpu engine: no WebGPU adapter found; ${ADAPTER_PACKAGES}`);
     expect(error?.message).not.toContain("\n");
     expect(ADAPTER_PACKAGES).toContain("mesa-vulkan-drivers libvulkan1");
