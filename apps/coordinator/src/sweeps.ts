@@ -133,7 +133,8 @@ export class SweepManager {
         reused: e.reused,
         toRun: e.toRun,
         workers: e.workers,
-        threads: e.threads,
+        // A caller's dispatcher leaves threads to the transport: the live workers' engine threads per job.
+        threads: e.threads || Math.max(0, ...this.link.liveWorkers().map((w) => w.threads)),
         warnings: e.warnings,
       };
       event = { $case: "planned", value: active.planned };

@@ -101,6 +101,7 @@ export class ClusterWorker {
       device: this.options.device,
       cores: availableParallelism(),
       concurrency: this.options.concurrency,
+      threads: this.pool.threads,
       running: this.running.size,
       pid: process.pid,
       startedAtMs: this.startedAt,

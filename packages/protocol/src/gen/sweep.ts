@@ -360,6 +360,8 @@ export interface WorkerInfo {
   lastSeenMs: number;
   /** sent once when it leaves */
   stopping: boolean;
+  /** engine threads per job */
+  threads: number;
 }
 
 export interface ListWorkersRequest {
@@ -3514,6 +3516,7 @@ function createBaseWorkerInfo(): WorkerInfo {
     startedAtMs: 0,
     lastSeenMs: 0,
     stopping: false,
+    threads: 0,
   };
 }
 
@@ -3551,6 +3554,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     }
     if (message.stopping !== false) {
       writer.uint32(88).bool(message.stopping);
+    }
+    if (message.threads !== 0) {
+      writer.uint32(96).uint32(message.threads);
     }
     return writer;
   },
@@ -3656,6 +3662,14 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
             message.stopping = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.threads = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3689,6 +3703,7 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
         ? globalThis.Number(object.last_seen_ms)
         : 0,
       stopping: isSet(object.stopping) ? globalThis.Boolean(object.stopping) : false,
+      threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
     };
   },
 
@@ -3727,6 +3742,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     if (message.stopping !== false) {
       obj.stopping = message.stopping;
     }
+    if (message.threads !== 0) {
+      obj.threads = Math.round(message.threads);
+    }
     return obj;
   },
 
@@ -3746,6 +3764,7 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     message.startedAtMs = object.startedAtMs ?? 0;
     message.lastSeenMs = object.lastSeenMs ?? 0;
     message.stopping = object.stopping ?? false;
+    message.threads = object.threads ?? 0;
     return message;
   },
 };
