@@ -1,0 +1,54 @@
+import { Job, JobKind, JobResult, JobSpec, jobId, WorkerInfo } from "@unlearn/protocol";
+import { describe, expect, it } from "vitest";
+import { decodeJob, decodeResult, decodeWorker, MalformedMessage } from "./codec.ts";
+
+const spec = JobSpec.fromPartial({
+  kind: JobKind.JOB_KIND_LEARN,
+  dataset: "synthetic?n=10&d=2&seed=1",
+  steps: 5,
+  chains: 1,
+});
+const job = Job.fromPartial({ id: jobId(spec), spec, sweepId: "s1", engine: "onnx" });
+const bytes = (j: Job) => Job.encode(j).finish();
+
+describe("decodeJob", () => {
+  it("accepts a job whose id is its spec's address", () => {
+    expect(decodeJob("unlearn.jobs.onnx.s1", bytes(job))).toEqual(job);
+  });
+  it("rejects bytes that are no Job, naming the subject", () => {
+    expect(() => decodeJob("unlearn.jobs.onnx.s1", new Uint8Array([255, 255, 255]))).toThrow(
+      /unlearn\.jobs\.onnx\.s1: 3 bytes do not decode as a Job/,
+    );
+  });
+  it("rejects a tampered spec, a missing spec, kind or engine, naming the field", () => {
+    expect(() => decodeJob("s", bytes({ ...job, spec: { ...spec, steps: 6 } }))).toThrow(
+      /field id is not the SHA-256/,
+    );
+    expect(() => decodeJob("s", bytes({ ...job, spec: undefined }))).toThrow(/field spec is missing/);
+    expect(() => decodeJob("s", bytes({ ...job, id: "x" }))).toThrow(/field id must be 64 hex/);
+    expect(() => decodeJob("s", bytes({ ...job, engine: "" }))).toThrow(/field engine/);
+    const unspecified = { ...spec, kind: JobKind.JOB_KIND_UNSPECIFIED };
+    expect(() => decodeJob("s", bytes({ ...job, spec: unspecified, id: jobId(unspecified) }))).toThrow(
+      MalformedMessage,
+    );
+  });
+});
+
+describe("decodeResult and decodeWorker", () => {
+  const ok = JobResult.fromPartial({ jobId: job.id, ok: true, accuracies: [0.5], artifactKey: job.id });
+  it("accept well-formed messages", () => {
+    expect(decodeResult("r", JobResult.encode(ok).finish())).toEqual(ok);
+    const w = WorkerInfo.fromPartial({ id: "h:1:onnx", engine: "onnx", concurrency: 1 });
+    expect(decodeWorker("w", WorkerInfo.encode(w).finish())).toEqual(w);
+  });
+  it("reject results that cannot be stored, naming the field", () => {
+    const enc = (r: JobResult) => JobResult.encode(r).finish();
+    expect(() => decodeResult("r", enc({ ...ok, accuracies: [] }))).toThrow(/field accuracies is empty/);
+    expect(() => decodeResult("r", enc({ ...ok, accuracies: [1.5] }))).toThrow(/outside \[0, 1\]/);
+    expect(() => decodeResult("r", enc({ ...ok, artifactKey: "other" }))).toThrow(/field artifact_key/);
+    expect(() => decodeResult("r", enc({ ...ok, ok: false, error: "" }))).toThrow(/field error is empty/);
+    expect(() =>
+      decodeWorker("w", WorkerInfo.encode(WorkerInfo.fromPartial({ id: "x", engine: "onnx" })).finish()),
+    ).toThrow(/concurrency/);
+  });
+});
