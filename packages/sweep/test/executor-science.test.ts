@@ -19,7 +19,7 @@ import {
   withReplacedRows,
 } from "@unlearn/core";
 import { type Job, JobKind, type JobResult, jobId } from "@unlearn/protocol";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.ts";
 import { executeJob } from "../src/execute.ts";
 import { burnInWarnings, type DatasetFacts, planSweep, type SweepPlan } from "../src/planner.ts";
@@ -165,7 +165,12 @@ async function runPlan(plan: SweepPlan, store: Map<string, Float32Array>) {
   return out;
 }
 
-async function setUp(): Promise<Run> {
+/**
+ * Plans the sweep and (with `run`) runs it. Each test runs what it checks itself rather than sharing a
+ * beforeAll: the mutation run (pnpm test:mutation) attributes the code a test executes to that test
+ * and reruns only those tests per mutant, so work done in a hook would be checked by no test.
+ */
+async function setUp(run = true): Promise<Run> {
   const ds = await loadDataset(DATASET);
   const c = datasetConstants(ds, { lambda: LAMBDA });
   const facts: DatasetFacts = { n: c.n, d: c.d, classes: c.classes, L: c.L };
@@ -192,17 +197,15 @@ async function setUp(): Promise<Run> {
     retrain: kind(JobKind.JOB_KIND_RETRAIN),
   };
   const store = new Map<string, Float32Array>();
-  const out = await runPlan(plan, store);
+  const out = run ? await runPlan(plan, store) : new Map();
   return { ds, facts, c, Dp: withReplacedRows(ds.train, S, 0n), plan, job, out, store };
 }
 
-describe("the executor runs the science of a small fig5 sweep (synthetic, d = 4)", () => {
-  let r: Run;
-  beforeAll(async () => {
-    r = await setUp();
-  }, TIMEOUT);
-
-  it("is planned with a burn-in that reaches the optimum (no warning) and K from the accountant", () => {
+describe("the executor runs the science of a small fig5 sweep (synthetic, d = 4)", {
+  timeout: TIMEOUT,
+}, () => {
+  it("is planned with a burn-in that reaches the optimum (no warning) and K from the accountant", async () => {
+    const r = await setUp(false);
     expect(r.plan.warnings).toEqual([]);
     expect(r.plan.jobs).toHaveLength(3);
     expect(r.job.unlearn.spec).toMatchObject({ sigma: SIGMA, removals: S, parentId: r.job.learn.id });
@@ -210,31 +213,29 @@ describe("the executor runs the science of a small fig5 sweep (synthetic, d = 4)
     expect(r.job.unlearn.spec!.steps).toBeGreaterThan(50); // many times the ~5-step mixing time
   });
 
-  it(
-    "learning reaches the noiseless optimum: σ = 0 lands on it, σ > 0 matches its accuracy",
-    async () => {
-      const { ds, c } = r;
-      const wStar = optimum(ds.train, c.m, c.clip, c.eta);
-      const best = accuracy(ds.test, wStar);
-      expect(best).toBeGreaterThan(0.9); // the two clusters are separable enough to learn
-      const noiseless = variant(r.job.learn, { sigma: 0 });
-      const { result, artifact } = await executeJob(noiseless, { loadArtifact: async () => null });
-      for (let t = 0; t < CHAINS; t++) {
-        const w = chain(artifact!.W, c.d, CHAINS, t);
-        expect(norm(w.map((v, k) => v - wStar[k]!)) / norm(wStar)).toBeLessThan(1e-4);
-      }
-      expect(result.accuracies.every((a) => Math.abs(a - best) < 1e-6)).toBe(true);
-      // With noise the chains scatter around the optimum; their accuracy stays within a few test rows.
-      const learned = r.out.get(r.job.learn.id)!;
-      expect(Math.abs(mean(learned.result.accuracies) - best)).toBeLessThan(0.02);
-      expect(norm(clippedGradient(ds.train, c.m, c.clip, chainMean(learned.W, c.d, CHAINS)))).toBeLessThan(
-        0.03,
-      );
-    },
-    TIMEOUT,
-  );
+  it("learning reaches the noiseless optimum: σ = 0 lands on it, σ > 0 matches its accuracy", async () => {
+    const r = await setUp();
+    const { ds, c } = r;
+    const wStar = optimum(ds.train, c.m, c.clip, c.eta);
+    const best = accuracy(ds.test, wStar);
+    expect(best).toBeGreaterThan(0.9); // the two clusters are separable enough to learn
+    const noiseless = variant(r.job.learn, { sigma: 0 });
+    const { result, artifact } = await executeJob(noiseless, { loadArtifact: async () => null });
+    for (let t = 0; t < CHAINS; t++) {
+      const w = chain(artifact!.W, c.d, CHAINS, t);
+      expect(norm(w.map((v, k) => v - wStar[k]!)) / norm(wStar)).toBeLessThan(1e-4);
+    }
+    expect(result.accuracies.every((a) => Math.abs(a - best) < 1e-6)).toBe(true);
+    // With noise the chains scatter around the optimum; their accuracy stays within a few test rows.
+    const learned = r.out.get(r.job.learn.id)!;
+    expect(Math.abs(mean(learned.result.accuracies) - best)).toBeLessThan(0.02);
+    expect(norm(clippedGradient(ds.train, c.m, c.clip, chainMean(learned.W, c.d, CHAINS)))).toBeLessThan(
+      0.03,
+    );
+  });
 
-  it("an unlearning job's chains follow D′, not D (and so do retraining's)", () => {
+  it("an unlearning job's chains follow D′, not D (and so do retraining's)", async () => {
+    const r = await setUp();
     const { ds, c, Dp } = r;
     const onD = (w: Float64Array) => norm(clippedGradient(ds.train, c.m, c.clip, w));
     const onDp = (w: Float64Array) => norm(clippedGradient(Dp, c.m, c.clip, w));
@@ -250,51 +251,45 @@ describe("the executor runs the science of a small fig5 sweep (synthetic, d = 4)
     }
   });
 
-  it(
-    "unlearning and retraining use the planned σ: their spread is the stationary spread of σ (not 0, not 2σ)",
-    async () => {
-      const { c, Dp } = r;
-      const reference = stationaryVariance(Dp, c.m, c.clip, c.eta, SIGMA);
-      const ratios = (W: Float32Array) =>
-        Array.from(chainVariance(W, c.d, CHAINS), (v, k) => v / reference[k]!);
-      // 100 chains estimate a variance to ±14 % (one standard error): [0.6, 1.6] is 3 or more of them.
-      const matches = (W: Float32Array) => ratios(W).every((q) => q > 0.6 && q < 1.6);
-      for (const job of [r.job.unlearn, r.job.retrain]) {
-        expect(
-          matches(r.out.get(job.id)!.W),
-          `${JobKind[job.spec!.kind]}: ${ratios(r.out.get(job.id)!.W)}`,
-        ).toBe(true);
-      }
-      // The check is sharp: the same unlearning at σ = 0 or 2σ fails it.
-      for (const sigma of [0, 2 * SIGMA]) {
-        const wrong = await executeJob(variant(r.job.unlearn, { sigma }), {
-          loadArtifact: async (key) => r.store.get(key) ?? null,
-        });
-        expect(matches(wrong.artifact!.W), `σ = ${sigma}`).toBe(false);
-      }
-    },
-    TIMEOUT,
-  );
-
-  it(
-    "a retraining job starts from the initial distribution N(1000·1, 2σ²/m), never from a parent",
-    async () => {
-      const { c } = r;
-      const oneStep = variant(r.job.retrain, { steps: 1 });
-      const { result, artifact } = await executeJob(oneStep, {
-        loadArtifact: async (key) => {
-          throw new Error(`retraining asked for the chains of ${key}`);
-        },
+  it("unlearning and retraining use the planned σ: their spread is the stationary spread of σ (not 0, not 2σ)", async () => {
+    const r = await setUp();
+    const { c, Dp } = r;
+    const reference = stationaryVariance(Dp, c.m, c.clip, c.eta, SIGMA);
+    const ratios = (W: Float32Array) =>
+      Array.from(chainVariance(W, c.d, CHAINS), (v, k) => v / reference[k]!);
+    // 100 chains estimate a variance to ±14 % (one standard error): [0.6, 1.6] is 3 or more of them.
+    const matches = (W: Float32Array) => ratios(W).every((q) => q > 0.6 && q < 1.6);
+    for (const job of [r.job.unlearn, r.job.retrain]) {
+      expect(
+        matches(r.out.get(job.id)!.W),
+        `${JobKind[job.spec!.kind]}: ${ratios(r.out.get(job.id)!.W)}`,
+      ).toBe(true);
+    }
+    // The check is sharp: the same unlearning at σ = 0 or 2σ fails it.
+    for (const sigma of [0, 2 * SIGMA]) {
+      const wrong = await executeJob(variant(r.job.unlearn, { sigma }), {
+        loadArtifact: async (key) => r.store.get(key) ?? null,
       });
-      expect(result.error).toBe("");
-      // One step moves a chain by at most η·M plus noise of variance 2ησ²; the start has variance 2σ²/m.
-      const sd = Math.sqrt((2 * SIGMA ** 2) / c.m + 2 * c.eta * SIGMA ** 2);
-      const W = artifact!.W;
-      for (const v of W) expect(Math.abs(v - 1000)).toBeLessThan(c.eta * c.clip + 6 * sd);
-      const spread = mean(Array.from(chainVariance(W, c.d, CHAINS)));
-      expect(spread / sd ** 2).toBeGreaterThan(0.6);
-      expect(spread / sd ** 2).toBeLessThan(1.6);
-    },
-    TIMEOUT,
-  );
+      expect(matches(wrong.artifact!.W), `σ = ${sigma}`).toBe(false);
+    }
+  });
+
+  it("a retraining job starts from the initial distribution N(1000·1, 2σ²/m), never from a parent", async () => {
+    const r = await setUp();
+    const { c } = r;
+    const oneStep = variant(r.job.retrain, { steps: 1 });
+    const { result, artifact } = await executeJob(oneStep, {
+      loadArtifact: async (key) => {
+        throw new Error(`retraining asked for the chains of ${key}`);
+      },
+    });
+    expect(result.error).toBe("");
+    // One step moves a chain by at most η·M plus noise of variance 2ησ²; the start has variance 2σ²/m.
+    const sd = Math.sqrt((2 * SIGMA ** 2) / c.m + 2 * c.eta * SIGMA ** 2);
+    const W = artifact!.W;
+    for (const v of W) expect(Math.abs(v - 1000)).toBeLessThan(c.eta * c.clip + 6 * sd);
+    const spread = mean(Array.from(chainVariance(W, c.d, CHAINS)));
+    expect(spread / sd ** 2).toBeGreaterThan(0.6);
+    expect(spread / sd ** 2).toBeLessThan(1.6);
+  });
 });
