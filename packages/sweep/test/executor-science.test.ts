@@ -275,7 +275,7 @@ describe("the executor runs the science of a small fig5 sweep (synthetic, d = 4)
   });
 
   it("a retraining job starts from the initial distribution N(1000·1, 2σ²/m), never from a parent", async () => {
-    const r = await setUp();
+    const r = await setUp(false);
     const { c } = r;
     const oneStep = variant(r.job.retrain, { steps: 1 });
     const { result, artifact } = await executeJob(oneStep, {
