@@ -25,6 +25,7 @@ export const TARGETS = {
       "src/execute.test.ts",
       "test/executor-science.test.ts",
       "test/golden.test.ts",
+      "test/contract.test.ts",
     ],
   },
 };
@@ -54,8 +55,11 @@ export default target && {
   jsonReporter: { fileName: `../../reports/mutation/${pkg}.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: false },
   // Sandboxes outside the package: vitest run inside a package (other work, `pnpm test`) would
-  // otherwise find the sandbox's copies of the tests and run them too.
-  tempDirName: `../../.stryker-tmp/${pkg}`,
+  // otherwise find the sandbox's copies of the tests and run them too. Two folders deep below
+  // .stryker-tmp because Stryker rewrites the tsconfig's "../../tsconfig.base.json" by prefixing
+  // "../../" (it assumes the sandbox lies two levels below the package): from
+  // .stryker-tmp/<pkg>/sandboxes/sandbox-x that lands on the root's tsconfig.base.json again.
+  tempDirName: `../../.stryker-tmp/${pkg}/sandboxes`,
   cleanTempDir: true,
   ignoreStatic: true,
   thresholds: { high: 90, low: 80, break: null },
