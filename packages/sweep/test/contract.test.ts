@@ -39,7 +39,7 @@ const plan = planSweep(fig5, FACTS, accountant);
 const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
 const unlearn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_UNLEARN)!;
 
-describe("executeJob refusals name the job and the field", () => {
+describe("executeJob refusals name the job and the field", { timeout: 30_000 }, () => {
   const cases: [string, Job, RegExp][] = [
     ["no spec", { ...learn, spec: undefined }, /^JobInputError: job [0-9a-f]{64}: no spec$/],
     ["no chains", withSpec(learn, { chains: 0 }), /: chains must be ≥ 1, got 0$/],
@@ -80,7 +80,8 @@ describe("executeJob refusals name the job and the field", () => {
   });
 });
 
-describe("executeJob runs", () => {
+// A loaded 2-core machine: jobs that load datasets and engines get room (no timing is asserted).
+describe("executeJob runs", { timeout: 30_000 }, () => {
   it("one chain; timing fields agree with the wall clock; progress reaches the step count", async () => {
     const one = withSpec(learn, { chains: 1 });
     const progress: [number, number][] = [];

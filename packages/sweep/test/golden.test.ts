@@ -38,7 +38,7 @@ async function featuresDir(shift = 0): Promise<string> {
   return dir;
 }
 
-describe("features datasets are keyed by content", () => {
+describe("features datasets are keyed by content", { timeout: 30_000 }, () => {
   const cifarConfig = (dir: string) =>
     parseConfig({
       name: "cifar",
