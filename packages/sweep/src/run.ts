@@ -153,6 +153,13 @@ async function recordEnd(store: Store, sweepId: string, r: SchedulerOutcome, reu
   }
 }
 
+/** The embedded mode's dispatcher: `workers` threads (default one per two cores), at most one per job. */
+function threadDispatcher(options: RunSweepOptions, jobs: number): ThreadDispatcher {
+  const workers = Math.max(1, Math.min(options.workers ?? defaultWorkers(), jobs));
+  const threads = options.threads ?? threadsPerWorker(workers);
+  return new ThreadDispatcher({ workers, threads, entry: options.workerEntry });
+}
+
 export async function runSweep(config: SweepConfig, options: RunSweepOptions = {}): Promise<SweepOutcome> {
   const started = performance.now();
   const facts = options.facts ?? (await datasetFacts(config));
@@ -178,12 +185,8 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       location: store.location,
       ...o,
     });
-    let dispatcher = options.dispatcher;
-    if (!dispatcher && todo.size > 0) {
-      const workers = Math.max(1, Math.min(options.workers ?? defaultWorkers(), todo.size));
-      const threads = options.threads ?? threadsPerWorker(workers);
-      dispatcher = own = new ThreadDispatcher({ workers, threads, entry: options.workerEntry });
-    }
+    own = options.dispatcher || todo.size === 0 ? undefined : threadDispatcher(options, todo.size);
+    const dispatcher = options.dispatcher ?? own;
     const workers = dispatcher?.capacity ?? 0;
     const threads = own?.threads ?? options.threads ?? 0;
     const toRun = todo.size;

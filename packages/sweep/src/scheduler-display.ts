@@ -87,7 +87,7 @@ function terminalDisplay(stream: DisplayStream): ProgressDisplay {
   };
   const draw = () => {
     if (!last) return;
-    const width = Math.max(20, (stream.columns ?? 100) - 1);
+    const width = Math.max(20, (stream.columns || 100) - 1);
     const jobs = last.jobs ?? [];
     const nameWidth = Math.max(0, ...jobs.map((j) => j.name.length));
     // Lines never wrap: a wrapped line would break the count of lines to move up on the next redraw.
