@@ -20,12 +20,21 @@ import { spawnProc, waitFor } from "./harness.ts";
 /** The sweep whose learn job the fault workers fail on every delivery. */
 const FAILING = tinyConfig({ seed: 5, removals: [1], burnIn: 200 });
 let failingLearn: string;
+/** The sweep whose learn job kills every worker that takes it. */
+const CRASHING = tinyConfig({ seed: 6, removals: [1], burnIn: 200 });
+let crashingLearn: string;
 let cluster: Cluster;
 
 beforeAll(async () => {
   const plan = planSweep(FAILING, await datasetFacts(FAILING), accountant);
   failingLearn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!.id;
-  cluster = await Cluster.start({ workers: 2, faultWorkers: true, workerEnv: { FAIL_JOB: failingLearn } });
+  const crashing = planSweep(CRASHING, await datasetFacts(CRASHING), accountant);
+  crashingLearn = crashing.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!.id;
+  cluster = await Cluster.start({
+    workers: 2,
+    faultWorkers: true,
+    workerEnv: { FAIL_JOB: failingLearn, CRASH_JOB: crashingLearn },
+  });
 });
 
 afterAll(async () => {
@@ -244,6 +253,33 @@ describe("faults", () => {
     expect(sweep).toMatchObject({ state: "failed", failed: 1 + children.length });
     expect(rows.every((r) => r.kind === "retrain")).toBe(true);
     expect(rows.length).toBe(plan.jobs.length - 1 - children.length);
+  });
+
+  it("gives up a job that kills its worker on every delivery (max deliveries), and fails its descendants", async () => {
+    const plan = planSweep(CRASHING, await datasetFacts(CRASHING), accountant);
+    const children = plan.jobs.filter((j) => j.spec!.parentId === crashingLearn);
+    const { sweepId } = await cluster.client.call("submitSweep", { configJson: JSON.stringify(CRASHING) });
+    const killedNow = () => cluster.workers.filter((w) => w.child.signalCode === "SIGKILL").length;
+    const killedBefore = killedNow();
+    // Each delivery kills a worker: keep two alive, as an autoscaler would.
+    const refill = setInterval(() => {
+      const alive = cluster.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+      for (let i = alive.length; i < 2; i++) cluster.addWorker();
+    }, 500);
+    try {
+      const events: SweepEvent[] = [];
+      const done = await cluster.watch(sweepId, (e) => events.push(e));
+      expect(done).toMatchObject({ state: "failed", failed: 1 + children.length, jobs: plan.jobs.length });
+      const failure = events.find(
+        (e) => e.event?.$case === "result" && e.event.value.jobId === crashingLearn,
+      );
+      expect(failure?.event?.$case === "result" && failure.event.value.error).toMatch(
+        /delivered 3 times without an answer/,
+      );
+      expect(killedNow() - killedBefore, "workers killed by the job").toBe(3);
+    } finally {
+      clearInterval(refill);
+    }
   });
 
   it("absorbs a duplicate result: the stored one stays, nothing crashes", async () => {

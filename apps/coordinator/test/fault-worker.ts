@@ -1,6 +1,7 @@
 /**
  * A real cluster worker whose job FAIL_JOB fails on every delivery (an injected fault, as a job that
- * always throws would); every other job runs as in `pnpm worker`. Used by the fault tests only.
+ * always throws would) and whose job CRASH_JOB kills it; every other job runs as in `pnpm worker`.
+ * Used by the fault tests only.
  */
 import { connectNats, natsSettings } from "@unlearn/cluster";
 import type { Job } from "@unlearn/protocol";
@@ -10,6 +11,8 @@ import { ClusterWorker } from "../../worker/src/worker.ts";
 
 class FaultyWorker extends ClusterWorker {
   protected override async execute(job: Job): Promise<PoolOutput> {
+    // A job that kills its worker every time (as a native crash or the OOM killer would).
+    if (job.id === process.env.CRASH_JOB) process.kill(process.pid, "SIGKILL");
     if (job.id !== process.env.FAIL_JOB) return super.execute(job);
     return {
       result: {
