@@ -214,11 +214,23 @@ describe("planSweep", () => {
     expect(planSweep(fig5, MNIST, accountant)).toEqual(a);
   });
 
-  it("rejects removals beyond the training set and impossible budgets, naming the grid point", () => {
+  it("leaves out removals the training set cannot hold, saying so; rejects a grid with none left", () => {
+    // fig5 here removes S ∈ {1, 10, 50, 100, 500, 1000}: on n = 300 only S < 300 can be made.
     const small = { ...MNIST, n: 300 };
-    expect(() => planSweep(fig5, small, accountant)).toThrow(
+    const plan = planSweep(fig5, small, accountant);
+    const removed = new Set(plan.jobs.map((j) => j.spec!.removals).filter((S) => S > 0));
+    expect([...removed].sort((x, y) => x - y)).toEqual([1, 10, 50, 100]);
+    expect(plan.warnings).toContainEqual(
+      expect.stringMatching(/^removals 500, 1000 left out: the training set of mnist-3v8 has only 300 rows/),
+    );
+    expect(planSweep(fig5, MNIST, accountant).warnings.join("\n")).not.toContain("left out");
+    const big = parseConfig({ ...fig5, removals: [500, 1000] });
+    expect(() => planSweep(big, small, accountant)).toThrow(
       /removals: 500 removals, but the training set has only 300 rows/,
     );
+  });
+
+  it("rejects impossible budgets, naming the grid point", () => {
     const tiny = parseConfig({ ...fig5, epsilons: [1e-6] });
     expect(() => planSweep(tiny, MNIST, accountant)).toThrow(
       /fig5 ε=0.000001, S=1: K: |fig5 ε=1e-6, S=1: K: /,

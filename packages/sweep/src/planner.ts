@@ -177,6 +177,26 @@ function ask<T>(what: string, fn: () => T): T {
   }
 }
 
+/**
+ * The removal counts of a grid that the training set can hold (S < n). A preset run on a smaller
+ * dataset (`--dataset synthetic?n=500` on Figure 5's S up to 1000) keeps the points it can make and
+ * says which it dropped (removalWarnings); a grid with none left is an error.
+ */
+function feasibleRemovals(removals: readonly number[], facts: DatasetFacts): number[] {
+  const kept = removals.filter((S) => S < facts.n);
+  if (kept.length === 0) checkRemovals(facts, Math.min(...removals), "removals");
+  return kept;
+}
+
+function removalWarnings(config: SweepConfig, facts: DatasetFacts): string[] {
+  if (config.figure !== "fig4" && config.figure !== "fig5") return [];
+  const dropped = config.removals.filter((S) => S >= facts.n);
+  if (dropped.length === 0 || dropped.length === config.removals.length) return [];
+  return [
+    `removals ${dropped.join(", ")} left out: the training set of ${config.dataset} has only ${facts.n} rows (S must be below n)`,
+  ];
+}
+
 function checkRemovals(facts: DatasetFacts, removals: number, field: string): void {
   if (removals >= facts.n)
     throw new PlanError(`${field}: ${removals} removals, but the training set has only ${facts.n} rows`);
@@ -310,8 +330,7 @@ function unlearnGrid(
   const range = alphaRange(config);
   const learn = b.learnOnD(sigma);
   b.dependency(learn, "learning on D");
-  for (const S of config.removals) {
-    checkRemovals(facts, S, "removals");
+  for (const S of feasibleRemovals(config.removals, facts)) {
     for (const epsilon of config.epsilons) {
       const { K, alpha } = ask(`${config.figure} ε=${epsilon}, S=${S}: K`, () =>
         acc.stepsFor(epsilon, sigma, S, c, { granularity: config.granularity, ...range }),
@@ -328,7 +347,7 @@ const fig4: Planner<"fig4"> = (b, config, ctx) => unlearnGrid(b, config, ctx, (_
 /** Figure 5: unlearning per (S, ε) against retraining per S. */
 const fig5: Planner<"fig5"> = (b, config, ctx) => {
   unlearnGrid(b, config, ctx, (epsilon) => `unlearning ε=${epsilon}`);
-  for (const S of config.removals)
+  for (const S of feasibleRemovals(config.removals, ctx.facts))
     b.link(
       b.job(JobKind.JOB_KIND_RETRAIN, { sigma: config.sigma, steps: config.burnIn, removals: S }),
       "retraining",
@@ -354,7 +373,11 @@ export function planSweep(config: SweepConfig, facts: DatasetFacts, accountant: 
     sweepId,
     jobs,
     links: b.links,
-    warnings: [...burnInWarnings(config, facts), ...stepsWarnings(config, facts, jobs)],
+    warnings: [
+      ...removalWarnings(config, facts),
+      ...burnInWarnings(config, facts),
+      ...stepsWarnings(config, facts, jobs),
+    ],
   };
 }
 
