@@ -173,6 +173,9 @@ export class ProgressTracker {
   }
 
   private sample(): void {
+    // The rates start at the first step done: loading the data and the engines is not a rate of steps
+    // (counting it made the first ETAs of a run several times too long).
+    if (this.stepsDone === 0) return;
     const t = this.now();
     this.total.sample(t, this.stepsDone);
     // One job's rate: the increase shared among the jobs that ran (approximately: those running now).
