@@ -532,7 +532,10 @@ export function createStore(
       live();
       const found = new Set<string>();
       for (const part of chunks([...new Set(keys)])) {
-        const rows = await db.select({ key: artifacts.key }).from(artifacts).where(inArray(artifacts.key, part));
+        const rows = await db
+          .select({ key: artifacts.key })
+          .from(artifacts)
+          .where(inArray(artifacts.key, part));
         for (const r of rows) found.add(r.key);
       }
       return found;
