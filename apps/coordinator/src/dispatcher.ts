@@ -24,8 +24,13 @@ export class NatsDispatcher implements Dispatcher {
     this.unlisten = link.onCapacity(() => this.onCapacityChange?.());
   }
 
+  /**
+   * The live workers' slots less those other sweeps hold (at least 1): concurrent sweeps share the
+   * cluster instead of each queueing a full cluster's worth, so every scheduler's longest-path-first
+   * choice still decides what runs next.
+   */
   get capacity(): number {
-    return this.link.capacity();
+    return Math.max(1, this.link.capacity() - this.link.inFlightElsewhere(this.sweepId));
   }
 
   run(request: DispatchRequest): Promise<PoolOutput> {
@@ -41,6 +46,8 @@ export class NatsDispatcher implements Dispatcher {
         resolve: (out) => {
           this.mine.delete(job.id);
           resolve(out);
+          // A slot came free: other sweeps may start a job in it.
+          this.link.notifyCapacity();
         },
       });
       void this.publish(request);

@@ -240,8 +240,20 @@ export class ClusterLink {
       this.log(
         `worker ${info.id} joined: ${info.engine} on ${info.device}, ${info.concurrency} job(s) at once, ${info.cores} cores`,
       );
-      for (const listener of this.capacityListeners) listener();
+      this.notifyCapacity();
     }
+  }
+
+  /** Tells every sweep that capacity may have grown (a worker joined, or a job of any sweep ended). */
+  notifyCapacity(): void {
+    for (const listener of this.capacityListeners) listener();
+  }
+
+  /** Jobs queued or running for sweeps other than `sweepId`. */
+  inFlightElsewhere(sweepId: string): number {
+    let n = 0;
+    for (const p of this.pending.values()) if (p.sweepId !== sweepId) n++;
+    return n;
   }
 
   /** Workers heard from within the TTL. */
