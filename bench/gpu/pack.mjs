@@ -79,7 +79,7 @@ if (!deb) {
   if (!deb) fail("apt-get download libvulkan1 left no .deb");
 } else cpSync(deb, path.join(stage, path.basename(deb)));
 
-execFileSync("tar", ["-C", stage, "-cf", path.join(out, "bundle.tar.xz"), "-I", "xz -6 -T2", "."], {
+execFileSync("tar", ["-C", stage, "-cf", path.join(out, "bundle.tar.xz"), "-I", "xz -6 -T1", "."], {
   stdio: "inherit",
 });
 rmSync(stage, { recursive: true, force: true });
