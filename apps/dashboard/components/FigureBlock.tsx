@@ -9,7 +9,7 @@ export function FigureBlock({ figure, heading = 3 }: { figure: FigureView; headi
     <section aria-label={title} data-figure={figure.figure} data-dataset={figure.dataset}>
       <H>{title}</H>
       <p className="muted">
-        from sweep <a href={`/sweeps/${figure.sweepId}`}>{figure.sweepId.slice(0, 12)}</a>
+        from sweep <a href={`/sweeps/${figure.sweepId}`}>{figure.sweepId}</a>
       </p>
       {figure.spec ? (
         <VegaChart

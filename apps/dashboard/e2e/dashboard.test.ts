@@ -26,7 +26,7 @@ let db: string;
 let pgName: string | null = null;
 let sweep: Running;
 let sweepId: string;
-let dashboard: Running & { url: string };
+let dashboardUrl: string;
 let browser: Browser;
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -60,6 +60,7 @@ beforeAll(async () => {
   } finally {
     await store.close();
   }
+  // `pnpm sweep --dashboard`: the dashboard beside the sweep, reading the database through its share.
   sweep = startSweep([
     "--config",
     "sweeps/fig5.json",
@@ -72,16 +73,20 @@ beforeAll(async () => {
     "--db",
     db,
     "--json",
+    "--dashboard",
   ]);
   sweepId = await waitFor("the sweep's id", () => /sweep ([0-9a-f]{16}):/.exec(sweep.output())?.[1], 120_000);
-  dashboard = await startDashboard(["--db", db]);
+  dashboardUrl = await waitFor(
+    "the dashboard's address",
+    () => /dashboard: (http:\/\/\S+\/)/.exec(sweep.output())?.[1],
+    180_000,
+  );
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await sweep?.stop();
-  await dashboard?.stop();
   if (pgName) {
     execFileSync("psql", [
       "-h",
@@ -99,8 +104,8 @@ describe("the dashboard over a running sweep", () => {
   test("the sweeps list and the sweep page follow the sweep to its end without a reload", async () => {
     const list = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const detail = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await list.goto(dashboard.url);
-    await detail.goto(`${dashboard.url}sweeps/${sweepId}`);
+    await list.goto(dashboardUrl);
+    await detail.goto(`${dashboardUrl}sweeps/${sweepId}`);
     // A marker on window survives only as long as the page is not reloaded.
     for (const page of [list, detail]) await page.evaluate(() => Object.assign(window, { e2eMarker: 1 }));
     const row = list.locator(`tr[data-sweep="${sweepId}"]`);
@@ -129,7 +134,16 @@ describe("the dashboard over a running sweep", () => {
         throw new Error(`the sweep did not show as done; seen ${[...seen].join(", ")}`);
       await list.waitForTimeout(500);
     }
-    expect(await sweep.exited).toBe(0);
+    // The sweep has ended (its JSON line is out) and keeps the dashboard up until it is stopped.
+    await waitFor("the sweep's end", () => sweep.output().includes("the dashboard stays at"), 30_000);
+    expect(
+      JSON.parse(
+        sweep
+          .output()
+          .split("\n")
+          .find((l) => l.startsWith('{"sweep"'))!,
+      ).state,
+    ).toBe("done");
     const running = [...seen].filter((s) => s.startsWith("running:")).map((s) => Number(s.split(":")[1]));
     // Progress moved on the page itself: several distinct counts while it ran, then done.
     expect(new Set(running).size, `states seen: ${[...seen].join(", ")}`).toBeGreaterThanOrEqual(2);
@@ -152,7 +166,7 @@ describe("the dashboard over a running sweep", () => {
 
   test("the figures page draws Figures 3a, 3b, 3c, 4 and 5 with their series and axis titles", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const response = await page.goto(`${dashboard.url}figures`);
+    const response = await page.goto(`${dashboardUrl}figures`);
     expect(response?.status()).toBe(200);
     // The first HTML already holds the figures (server-side SVG), before any script runs.
     const html = await response!.text();
@@ -197,7 +211,7 @@ describe("the dashboard over a running sweep", () => {
 
   test("the results explorer filters and exports the CSV that `pnpm results --csv` prints", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-    await page.goto(`${dashboard.url}results`);
+    await page.goto(`${dashboardUrl}results`);
     await page.getByLabel("sweep").selectOption(sweepId);
     await page.getByRole("button", { name: "Apply filters" }).click();
     await page.waitForURL(/sweep=/);
@@ -252,7 +266,7 @@ describe("the dashboard over a running sweep", () => {
     ) as { K: number };
     expect(fromCli.K).toBe(1485);
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(`${dashboard.url}accountant?dataset=mnist-3v8&epsilon=2&sigma=0.03&S=100&granularity=1`);
+    await page.goto(`${dashboardUrl}accountant?dataset=mnist-3v8&epsilon=2&sigma=0.03&S=100&granularity=1`);
     const before = await page.getByTestId("K").textContent();
     // Typing a new ε recomputes without a reload.
     await page.getByLabel("target ε").fill("1");
@@ -268,7 +282,7 @@ describe("the dashboard over a running sweep", () => {
 
   test("an unknown sweep is a 404 page", async () => {
     const page = await browser.newPage();
-    const response = await page.goto(`${dashboard.url}sweeps/doesnotexist`);
+    const response = await page.goto(`${dashboardUrl}sweeps/doesnotexist`);
     expect(response?.status()).toBe(404);
     expect(await page.locator("h1").textContent()).toBe("Not found");
     await page.close();
@@ -276,7 +290,7 @@ describe("the dashboard over a running sweep", () => {
 
   test("keyboard: the skip link and the navigation are reachable with Tab", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(dashboard.url);
+    await page.goto(dashboardUrl);
     await page.keyboard.press("Tab");
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
     const names: string[] = [];
@@ -298,7 +312,7 @@ describe("the dashboard over a running sweep", () => {
     ]) {
       const page = await browser.newPage({ viewport });
       for (const path of ["", "figures", `sweeps/${sweepId}`, "results", "accountant", "workers"]) {
-        await page.goto(`${dashboard.url}${path}`);
+        await page.goto(`${dashboardUrl}${path}`);
         await page.waitForLoadState("networkidle");
         await fitsWidth(page);
         if (viewport.width === 390 && (path === "" || path === "figures")) {
@@ -307,6 +321,14 @@ describe("the dashboard over a running sweep", () => {
       }
       await page.close();
     }
+  });
+});
+
+describe("pnpm sweep --dashboard", () => {
+  test("Ctrl-C after the sweep stops the dashboard with it, and the sweep exits 0", async () => {
+    process.kill(sweep.child.pid!, "SIGINT");
+    expect(await sweep.exited).toBe(0);
+    await expect(fetch(dashboardUrl)).rejects.toThrow();
   });
 });
 

@@ -6,7 +6,6 @@ import { promisify } from "node:util";
 
 export const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const ROOT = resolve(APP_DIR, "../..");
-const TSX = resolve(ROOT, "node_modules/tsx/dist/cli.mjs");
 const CLI = resolve(ROOT, "apps/cli/src/main.ts");
 
 export interface Running {
@@ -17,9 +16,12 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts `tsx args…` in its own process group (so stop() ends it and its children, nothing else). */
+/** Node with tsx's loader, as the pnpm scripts run it (`node --import tsx …`). */
+const NODE_TSX = ["--import", "tsx"];
+
+/** Starts `node --import tsx args…` in its own process group (stop() ends it and its children only). */
 function start(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [TSX, ...args], {
+  const child = spawn(process.execPath, [...NODE_TSX, ...args], {
     cwd: ROOT,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -93,7 +95,7 @@ const execFileAsync = promisify(execFile);
 
 /** Runs a CLI command to its end; its stdout. */
 export async function cli(args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(process.execPath, [TSX, CLI, ...args], {
+  const { stdout } = await execFileAsync(process.execPath, [...NODE_TSX, CLI, ...args], {
     cwd: ROOT,
     maxBuffer: 64 << 20,
   });

@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { exitWithParent } from "@unlearn/cluster";
 import { type DbSource, dbHelp, resolveDb } from "@unlearn/db";
 import nextModule from "next";
 import type createNextServer from "next/dist/server/next.js";
@@ -161,6 +162,8 @@ async function main(argv: string[]): Promise<number> {
     const stop = () => done();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
+    // Killing `pnpm dashboard` (a script's kill $!) must not leave the server running, holding the database.
+    exitWithParent(stop);
   });
   await dashboard.close();
   return 0;

@@ -171,7 +171,7 @@ function drawFigure(
   try {
     return {
       ...view,
-      spec: figureSpec(figure, rows, { dataset, width: 320, height: 220 }),
+      spec: figureSpec(figure, rows, { dataset, width: 380, height: 240 }),
       series: seriesOrder(rows),
     };
   } catch (error) {

@@ -20,6 +20,7 @@ import {
   runSweep,
   type SweepOutcome,
 } from "@unlearn/sweep";
+import { startSweepDashboard } from "../dashboard.ts";
 import { type RemoteTarget, remoteSweep, remoteTarget, type SweepUi } from "../remote.ts";
 import { integerFlag, openCommandStore, parseFlags, UsageError, usageFailure } from "../usage.ts";
 
@@ -51,6 +52,8 @@ options:
   --db PATH|URL         ${dbHelp(24)}
   --figures-dir PATH    where the figure goes (default: .unlearn/figures/<sweep id>)
   --json                print one JSON object on stdout when the sweep ends (progress stays on stderr)
+  --dashboard           start the dashboard beside the sweep and print its address; it stays up
+                        after the sweep ends until Ctrl-C
   --coordinator HOST:PORT  submit to a cluster coordinator instead of running here ($UNLEARN_COORDINATOR)
   --token T             the coordinator's token ($UNLEARN_TOKEN)
   --watch ID            with --coordinator: reattach to a running sweep and follow it to its end
@@ -150,6 +153,7 @@ export async function run(argv: string[]): Promise<number> {
         watch: { type: "string" },
         cancel: { type: "string" },
         json: { type: "boolean", default: false },
+        dashboard: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       }),
     };
@@ -164,6 +168,10 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     remote = remoteTarget(values);
+    if (remote && values.dashboard)
+      throw new UsageError(
+        "--dashboard runs beside a local sweep; for a cluster run pnpm dashboard --db URL",
+      );
     if ((values.watch || values.cancel) && !remote)
       throw new UsageError("--watch and --cancel need --coordinator HOST:PORT (or UNLEARN_COORDINATOR)");
     if (remote && (values.watch || values.cancel)) {
@@ -193,10 +201,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     config = loadConfig(values.config, overrides).config;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`error: ${error.message}`);
-      return 2;
-    }
+    if (error instanceof ConfigError) return usageFailure("pnpm sweep", error);
     throw error;
   }
 
@@ -214,6 +219,9 @@ export async function run(argv: string[]): Promise<number> {
     return opened;
   }
   const store: Store = opened;
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const dashboard = values.dashboard ? startSweepDashboard(values.db, say) : null;
+  dashboard?.url.then((url) => url && say(`dashboard: ${url}`));
   const progress = progressReporter(process.stderr);
   let outcome: SweepOutcome;
   try {
@@ -265,6 +273,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     return outcome.cancelled ? 130 : outcome.state === "done" ? 0 : 1;
   } finally {
+    if (dashboard) {
+      // Ctrl-C now stops the dashboard, which reads through this process's share of the database.
+      interrupt.dispose();
+      await dashboard.hold(!interrupt.signal.aborted, say);
+    }
     await store.close();
     interrupt.dispose();
   }

@@ -6,6 +6,32 @@ import { load } from "../../lib/load.ts";
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Figures" };
 
+/** The paper figures without any result on a dataset, and the commands that would make them. */
+function MissingFigures({
+  dataset,
+  missing,
+}: {
+  dataset: string;
+  missing: { id: string; name: string; caption: string }[];
+}) {
+  if (missing.length === 0) return null;
+  return (
+    <div className="note">
+      <p>No results on this dataset for:</p>
+      <ul>
+        {missing.map((entry) => (
+          <li key={entry.id}>
+            {entry.name} ({entry.caption}):{" "}
+            <span className="mono">
+              pnpm sweep --config {entry.id} --dataset &apos;{dataset}&apos;
+            </span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 /** Figures 3a, 3b, 3c, 4 and 5 for every dataset with results, each from the newest sweep that has it. */
 export default async function FiguresPage() {
   const loaded = await load(async (s) => ({ figures: await s.figures(), catalog: s.figureCatalog() }));
@@ -30,23 +56,12 @@ export default async function FiguresPage() {
           </h2>
           {catalog.map((entry) => {
             const figure = figures.find((f) => f.figure === entry.id && f.dataset === dataset);
-            return figure ? (
-              <FigureBlock key={entry.id} figure={figure} />
-            ) : (
-              <section key={entry.id} aria-label={`${entry.name} — ${dataset}`}>
-                <h3>
-                  {entry.name} — {dataset}
-                </h3>
-                <p className="note">
-                  No results for {entry.name} ({entry.caption}) on this dataset: run{" "}
-                  <span className="mono">
-                    pnpm sweep --config {entry.id} --dataset {dataset}
-                  </span>
-                  .
-                </p>
-              </section>
-            );
+            return figure ? <FigureBlock key={entry.id} figure={figure} /> : null;
           })}
+          <MissingFigures
+            dataset={dataset}
+            missing={catalog.filter((e) => !figures.some((f) => f.figure === e.id && f.dataset === dataset))}
+          />
         </section>
       ))}
     </>
