@@ -29,6 +29,10 @@ export const COEF_ROWS = 64;
 export function matmulShader(transA: boolean, { tm, tn }: MatmulShape): string {
   const tsm = WG * tm;
   const tsn = WG * tn;
+  // Without transpose, 16 neighbouring threads store one row's 16 k values into As[k][m]: with a
+  // row stride of tsm (a multiple of 32 floats) they would all hit one shared-memory bank; one float
+  // of padding spreads them over 16 banks.
+  const as = transA ? tsm : tsm + 1;
   // A tile element (m, k): A[(row0+m)·K + k] without transpose, A[k·M + row0+m] with it.
   const aIndex = transA ? "k * d.M + m" : "m * d.K + k";
   // Loads: each of the 256 threads fetches (tile size / 256) elements; the index order makes
@@ -42,7 +46,7 @@ export function matmulShader(transA: boolean, { tm, tn }: MatmulShape): string {
   const pairs = range(tm).flatMap((i) => range(tn).map((j) => [i, j] as const));
   const declare = pairs.map(([i, j]) => `var c${i}_${j} = 0.0;`).join(" ");
   const loadA = range(tm)
-    .map((i) => `let a${i} = As[kk * ${tsm}u + lid.y + ${i * WG}u];`)
+    .map((i) => `let a${i} = As[kk * ${as}u + lid.y + ${i * WG}u];`)
     .join(" ");
   const loadB = range(tn)
     .map((j) => `let b${j} = Bs[kk * ${tsn}u + lid.x + ${j * WG}u];`)
@@ -58,7 +62,7 @@ struct Dims { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32, _p0: u32, _p
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> d: Dims;
 
-var<workgroup> As: array<f32, ${TK * tsm}>; // [k][m]
+var<workgroup> As: array<f32, ${TK * as}>; // [k][m], row stride ${as}
 var<workgroup> Bs: array<f32, ${TK * tsn}>; // [k][n]
 
 fn store(m: u32, n: u32, base: u32, v: f32) {
@@ -79,7 +83,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     for (var e = li; e < ${TK * tsm}u; e += 256u) {
       ${aLoad}
       let m = row0 + mm; let k = k0 + kk;
-      As[kk * ${tsm}u + mm] = select(0.0, A[${aIndex}], m < d.M && k < kEnd);
+      As[kk * ${as}u + mm] = select(0.0, A[${aIndex}], m < d.M && k < kEnd);
     }
     for (var e = li; e < ${TK * tsn}u; e += 256u) {
       let nn = e % ${tsn}u; let kk = e / ${tsn}u;
@@ -97,6 +101,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let base = wid.z * d.M * d.N;
   ${stores}
 }`;
+}
+
+/** Workgroup memory of a matmul kernel (bytes): the device must allow it. */
+export function matmulSharedBytes({ tm, tn }: MatmulShape): number {
+  return 4 * TK * (WG * tm + 1 + WG * tn);
 }
 
 export function matmulTile({ tm, tn }: MatmulShape): { rows: number; cols: number } {

@@ -38,6 +38,7 @@ import {
   coefMulticlassShader,
   type MatmulShape,
   matmulShader,
+  matmulSharedBytes,
   matmulTile,
   REG_WEIGHTS,
   updateShader,
@@ -536,9 +537,11 @@ async function openDevice(gpu: GPU): Promise<{ device: GPUDevice; info: GPUAdapt
     throw new Error(`webgpu engine: ${String(error).replace(/\s*\n\s*/g, " ")}`, { cause: error });
   }
   if (!adapter) throw new Error(`webgpu engine: no WebGPU adapter found; ${ADAPTER_PACKAGES}`);
-  const { maxStorageBufferBindingSize, maxBufferSize } = adapter.limits;
+  // The adapter's own maxima: big X and Z blocks, and the 8×8 tile's 16.4 KB of workgroup memory
+  // (WebGPU's default allows 16 KB; NVIDIA and llvmpipe allow 32 KB or more).
+  const { maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupStorageSize } = adapter.limits;
   const device = await adapter.requestDevice({
-    requiredLimits: { maxStorageBufferBindingSize, maxBufferSize },
+    requiredLimits: { maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupStorageSize },
   });
   return { device, info: adapter.info };
 }
@@ -586,9 +589,14 @@ export async function createWebGpuEngine(
   device.onuncapturederror = (event) => {
     if (errors.length === 0) errors.push(event.error.message);
   };
-  const tile = tuning.tile ?? (software ? { tm: 4, tn: 4 } : { tm: 8, tn: 8 });
+  let tile = tuning.tile ?? (software ? { tm: 4, tn: 4 } : { tm: 8, tn: 8 });
+  // An adapter without room for the 8×8 tile's workgroup memory gets the 4×4 one.
+  if (matmulSharedBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) tile = { tm: 4, tn: 4 };
   const steppers = new Set<WebGpuStepper>();
-  const compiled = new Map<number, Promise<Pipelines>>();
+  // Binary logistic regression is the common case: its kernels are compiled with the engine, so that
+  // a stepper starts at once (on a software adapter of a loaded machine compiling takes seconds).
+  const compiled = new Map<number, Promise<Pipelines>>([[2, createPipelines(device, 2, tile)]]);
+  await compiled.get(2);
   // dawn.node tears its instance down when the object `create` returned is collected, even with a
   // device still open (crashes with "std::system_error" or a futex error): the engine holds it.
   let instance: GPU | null = gpu;
