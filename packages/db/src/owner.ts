@@ -13,8 +13,13 @@ export interface SweepOwner {
   startedAt: Date;
 }
 
-/** The slack between a start time computed here and one read from /proc (whole seconds, clock ticks). */
-const START_SLACK_MS = 3000;
+/**
+ * How much later than the owner's recorded start a process with its pid may have started and still
+ * be the owner. Wide on purpose: both times are wall-clock readings of a boot-relative count, so a
+ * clock step (NTP, a resumed VM) between them shifts one against the other; a pid reused by a
+ * later process is almost always minutes or hours apart.
+ */
+const START_SLACK_MS = 60_000;
 
 let mine: SweepOwner | undefined;
 
