@@ -8,10 +8,8 @@ import { usePoll } from "./usePoll.ts";
 
 /** One sweep, polled every 1.5 s while it runs: progress, ETA, jobs, and its figure redrawn as results come. */
 export function LiveSweep({ initial }: { initial: SweepDetailView }) {
-  const { value, problem } = usePoll<SweepDetailView>(
-    `/api/sweeps/${initial.sweep.id}`,
-    initial,
-    (v) => v.sweep.state === "running",
+  const { value, problem } = usePoll<SweepDetailView>(`/api/sweeps/${initial.sweep.id}`, initial, (v) =>
+    v.sweep.state === "running" ? 1500 : null,
   );
   const { sweep, jobs, figures } = value;
   return (

@@ -3,9 +3,11 @@ import type { SweepView } from "../lib/types.ts";
 import { SweepTable } from "./SweepTable.tsx";
 import { usePoll } from "./usePoll.ts";
 
-/** The sweeps list, refreshed every 1.5 s while any sweep runs, every 5 s otherwise (to see new ones). */
+/** The sweeps list, refreshed every 1.5 s while a sweep runs, every 5 s otherwise (to see new ones). */
 export function LiveSweeps({ initial }: { initial: SweepView[] }) {
-  const { value, problem } = usePoll<SweepView[]>("/api/sweeps", initial, () => true, 1500);
+  const { value, problem } = usePoll<SweepView[]>("/api/sweeps", initial, (list) =>
+    list.some((s) => s.state === "running") ? 1500 : 5000,
+  );
   return (
     <>
       {problem ? (

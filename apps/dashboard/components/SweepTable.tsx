@@ -33,7 +33,7 @@ export function SweepTable({ sweeps }: { sweeps: SweepView[] }) {
             <tr key={s.id} data-sweep={s.id}>
               <td>
                 <a href={`/sweeps/${s.id}`}>{s.name}</a>
-                <div className="muted mono">{s.id.slice(0, 12)}</div>
+                <div className="muted mono">{s.id}</div>
               </td>
               <td>{s.figure}</td>
               <td className="mono">{s.datasets.join(", ") || "–"}</td>

@@ -1,13 +1,16 @@
 "use client";
-/** Short polling of a JSON endpoint: every `everyMs` while `active`, without reloading the page. */
+/**
+ * Short polling of a JSON endpoint without reloading the page: every `everyMs(value)` milliseconds, or
+ * not at all while it returns null (a finished sweep has nothing left to show).
+ */
 import { useEffect, useState } from "react";
 
-export function usePoll<T>(url: string, initial: T, active: (value: T) => boolean, everyMs = 1500) {
+export function usePoll<T>(url: string, initial: T, interval: (value: T) => number | null) {
   const [value, setValue] = useState(initial);
   const [problem, setProblem] = useState<string | null>(null);
-  const keepGoing = active(value);
+  const everyMs = interval(value);
   useEffect(() => {
-    if (!keepGoing) return;
+    if (everyMs === null) return;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout>;
     const tick = async () => {
@@ -30,6 +33,6 @@ export function usePoll<T>(url: string, initial: T, active: (value: T) => boolea
       stopped = true;
       clearTimeout(timer);
     };
-  }, [url, keepGoing, everyMs]);
+  }, [url, everyMs]);
   return { value, problem };
 }

@@ -29,8 +29,10 @@ let sweepId: string;
 let dashboardUrl: string;
 let browser: Browser;
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+/** A full-page screenshot, or with `height` the page's top (the README's images). */
+async function shot(page: Page, name: string, height?: number): Promise<void> {
+  const clip = height ? { x: 0, y: 0, width: page.viewportSize()!.width, height } : undefined;
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, clip });
 }
 
 /** No horizontal scrolling: the page fits its viewport's width. */
@@ -128,6 +130,7 @@ describe("the dashboard over a running sweep", () => {
         shotWhileRunning = true;
         await shot(list, "sweeps-running");
         await shot(detail, "sweep-running");
+        await shot(detail, "readme-sweep-running", 1000);
       }
       if (state === "done") break;
       if (Date.now() > deadline)
@@ -196,6 +199,7 @@ describe("the dashboard over a running sweep", () => {
       ).toBe(true);
     }
     await shot(page, "figures");
+    await shot(page, "readme-figures", 1560);
     // Tooltips carry mean ± std: hover a point of Figure 5.
     const point = page
       .locator('section[data-figure="fig5"] .plot svg path[aria-roledescription="point"]')

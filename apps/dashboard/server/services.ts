@@ -3,7 +3,14 @@
  * bundle): the Store opened lazily and reopened after a failure, so a database that is down at start or
  * goes away later shows as an error page naming it, and the page works again once it is back.
  */
-import { type DbSource, isPostgresUrl, maskLocation, openStore, type Store } from "@unlearn/db";
+import {
+  type DbSource,
+  isPostgresUrl,
+  maskLocation,
+  openStore,
+  type Store,
+  type SweepSummary,
+} from "@unlearn/db";
 import { FIGURE_IDS, FIGURES, isFigureId, renderSvg } from "@unlearn/figures";
 import { type ResultRow, resultsCsv } from "@unlearn/protocol";
 import {
@@ -75,11 +82,28 @@ export function createServices(options: ServicesOptions): ServerServices {
     }
   };
 
+  // A sweep that is not running changes only when it is resumed (its state, counts or updatedAt move):
+  // its view is kept, so the list polled every 1.5 s reads only the running sweeps' jobs and events.
+  const settled = new Map<string, { key: string; view: SweepView }>();
+  const viewOf = async (s: Store, summary: SweepSummary): Promise<SweepView> => {
+    const key = [
+      summary.state,
+      summary.jobs,
+      summary.done,
+      summary.failed,
+      summary.updatedAt?.getTime(),
+    ].join();
+    const kept = settled.get(summary.id);
+    if (kept && kept.key === key) return kept.view;
+    const [links, events] = await Promise.all([s.listSweepJobs(summary.id), allEvents(s, summary.id)]);
+    const view = sweepView(summary, links, events);
+    if (summary.state === "running") settled.delete(summary.id);
+    else settled.set(summary.id, { key, view });
+    return view;
+  };
   const sweepOf = async (s: Store, id: string): Promise<SweepView | null> => {
     const summary = await s.getSweep(id);
-    if (!summary) return null;
-    const [links, events] = await Promise.all([s.listSweepJobs(id), allEvents(s, id)]);
-    return sweepView(summary, links, events);
+    return summary ? viewOf(s, summary) : null;
   };
 
   const services: ServerServices = {
@@ -89,8 +113,7 @@ export function createServices(options: ServicesOptions): ServerServices {
     sweeps: () =>
       query(async (s) => {
         const list = await s.listSweeps();
-        const views = await Promise.all(list.map((summary) => sweepOf(s, summary.id)));
-        return views.filter((v): v is SweepView => v !== null);
+        return Promise.all(list.map((summary) => viewOf(s, summary)));
       }),
 
     sweep: (wanted, options) =>
