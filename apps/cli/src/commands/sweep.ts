@@ -47,7 +47,7 @@ options:
   --seed N              override the sweep seed
   --dataset NAME        override the dataset (mnist-3v8, cifar10-3v8, cifar10-multi, synthetic?…)
   --features-dir PATH   folder of the CIFAR-10 ResNet-18 features (cifar10-* datasets)
-  --engine NAME         onnx | tfjs | reference
+  --engine NAME         onnx | tfjs | reference | webgpu
   --workers N           worker threads (default: one per two cores; engine threads = cores / workers)
   --db PATH|URL         ${dbHelp(24)}
   --figures-dir PATH    where the figure goes (default: .unlearn/figures/<sweep id>)
