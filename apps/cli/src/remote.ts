@@ -176,6 +176,7 @@ function watchOnce(
 /** A coordinator event as the embedded scheduler's RunEvent, for the shared progress reporter. */
 function runEvent(sweepId: string, e: SweepEvent): RunEvent | undefined {
   const ev = e.event;
+  const name = e.jobName;
   if (!ev) return undefined;
   switch (ev.$case) {
     case "planned":
@@ -185,10 +186,16 @@ function runEvent(sweepId: string, e: SweepEvent): RunEvent | undefined {
         type: "progress",
         progress: { sweepId, ...ev.value, etaSeconds: ev.value.etaSeconds ?? null },
       };
+    case "started":
+      return {
+        type: "started",
+        job: { id: ev.value.jobId } as Job,
+        name: name ?? ev.value.jobId.slice(0, 12),
+      };
     case "result":
-      return { type: "result", job: { id: ev.value.jobId } as Job, result: ev.value };
+      return { type: "result", job: { id: ev.value.jobId } as Job, result: ev.value, name };
     case "skipped":
-      return { type: "skipped", job: { id: ev.value.jobId } as Job, reason: ev.value.reason };
+      return { type: "skipped", job: { id: ev.value.jobId } as Job, reason: ev.value.reason, name };
     default:
       return undefined;
   }

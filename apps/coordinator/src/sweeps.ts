@@ -126,33 +126,13 @@ export class SweepManager {
   }
 
   private onEvent(active: Active, e: RunEvent): void {
-    let event: SweepEvent["event"];
-    if (e.type === "planned") {
-      active.planned = {
-        jobs: e.jobs,
-        reused: e.reused,
-        toRun: e.toRun,
-        workers: e.workers,
-        // A caller's dispatcher leaves threads to the transport: the live workers' engine threads per job.
-        threads: e.threads || Math.max(0, ...this.link.liveWorkers().map((w) => w.threads)),
-        warnings: e.warnings,
-      };
-      event = { $case: "planned", value: active.planned };
-    } else if (e.type === "progress") {
-      const p = e.progress;
-      active.progress = {
-        total: p.total,
-        done: p.done,
-        reused: p.reused,
-        failed: p.failed,
-        running: p.running,
-        stepsPerSecond: p.stepsPerSecond,
-        etaSeconds: p.etaSeconds ?? undefined,
-      };
-      event = { $case: "sweepProgress", value: active.progress };
-    } else if (e.type === "result") event = { $case: "result", value: e.result as JobResult };
-    else if (e.type === "skipped") event = { $case: "skipped", value: { jobId: e.job.id, reason: e.reason } };
-    if (event) this.broadcast(active, { sweepId: active.sweepId, event });
+    // A caller's dispatcher leaves threads to the transport: the live workers' engine threads per job.
+    const threads = () => Math.max(0, ...this.link.liveWorkers().map((w) => w.threads));
+    const event = sweepEvent(active.sweepId, e, threads);
+    if (!event) return;
+    if (event.event?.$case === "planned") active.planned = event.event.value;
+    if (event.event?.$case === "sweepProgress") active.progress = event.event.value;
+    this.broadcast(active, event);
   }
 
   private broadcast(active: Active, event: SweepEvent): void {
@@ -268,6 +248,43 @@ export class SweepManager {
 
   runningIds(): string[] {
     return [...this.active.keys()];
+  }
+}
+
+/** The scheduler's RunEvent as the WatchSweep stream carries it (undefined for events it does not carry). */
+export function sweepEvent(sweepId: string, e: RunEvent, liveThreads: () => number): SweepEvent | undefined {
+  switch (e.type) {
+    case "planned": {
+      const { jobs, reused, toRun, workers, threads, warnings } = e;
+      const value = { jobs, reused, toRun, workers, threads: threads || liveThreads(), warnings };
+      return { sweepId, event: { $case: "planned", value } };
+    }
+    case "progress": {
+      const { total, done, reused, failed, running, stepsPerSecond, etaSeconds, jobs } = e.progress;
+      const value = {
+        total,
+        done,
+        reused,
+        failed,
+        running,
+        stepsPerSecond,
+        etaSeconds: etaSeconds ?? undefined,
+        jobs: jobs ?? [],
+      };
+      return { sweepId, event: { $case: "sweepProgress", value } };
+    }
+    case "started":
+      return { sweepId, event: { $case: "started", value: { jobId: e.job.id } }, jobName: e.name };
+    case "result":
+      return { sweepId, event: { $case: "result", value: e.result as JobResult }, jobName: e.name };
+    case "skipped":
+      return {
+        sweepId,
+        event: { $case: "skipped", value: { jobId: e.job.id, reason: e.reason } },
+        jobName: e.name,
+      };
+    default:
+      return undefined;
   }
 }
 

@@ -222,7 +222,23 @@ export interface SweepProgress {
   running: number;
   stepsPerSecond: number;
   /** absent before a rate is known */
-  etaSeconds?: number | undefined;
+  etaSeconds?:
+    | number
+    | undefined;
+  /** the running jobs with their own step progress */
+  jobs: RunningJob[];
+}
+
+export interface RunningJob {
+  id: string;
+  /** kind and labels, e.g. "unlearn S=100 ε=1 K=1491" */
+  name: string;
+  stepsDone: number;
+  stepsTotal: number;
+}
+
+export interface JobStarted {
+  jobId: string;
 }
 
 /** What the planner made of a submitted sweep (the CLI's first line). */
@@ -251,7 +267,10 @@ export interface SweepEvent {
     | { $case: "sweepProgress"; value: SweepProgress }
     | { $case: "planned"; value: SweepPlanned }
     | { $case: "skipped"; value: JobSkipped }
+    | { $case: "started"; value: JobStarted }
     | undefined;
+  /** the display name of the job a started/result/skipped event is about */
+  jobName?: string | undefined;
 }
 
 /** The end of a sweep: the fields of the CLI's final --json object. */
@@ -1459,7 +1478,7 @@ export const WatchSweepRequest: MessageFns<WatchSweepRequest> = {
 };
 
 function createBaseSweepProgress(): SweepProgress {
-  return { total: 0, done: 0, reused: 0, failed: 0, running: 0, stepsPerSecond: 0, etaSeconds: undefined };
+  return { total: 0, done: 0, reused: 0, failed: 0, running: 0, stepsPerSecond: 0, etaSeconds: undefined, jobs: [] };
 }
 
 export const SweepProgress: MessageFns<SweepProgress> = {
@@ -1484,6 +1503,9 @@ export const SweepProgress: MessageFns<SweepProgress> = {
     }
     if (message.etaSeconds !== undefined) {
       writer.uint32(57).double(message.etaSeconds);
+    }
+    for (const v of message.jobs) {
+      RunningJob.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1557,6 +1579,14 @@ export const SweepProgress: MessageFns<SweepProgress> = {
             message.etaSeconds = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.jobs.push(RunningJob.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1586,6 +1616,7 @@ export const SweepProgress: MessageFns<SweepProgress> = {
         : isSet(object.eta_seconds)
         ? globalThis.Number(object.eta_seconds)
         : undefined,
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => RunningJob.fromJSON(e)) : [],
     };
   },
 
@@ -1612,6 +1643,9 @@ export const SweepProgress: MessageFns<SweepProgress> = {
     if (message.etaSeconds !== undefined) {
       obj.etaSeconds = floatToJson(message.etaSeconds);
     }
+    if (message.jobs?.length) {
+      obj.jobs = message.jobs.map((e) => RunningJob.toJSON(e));
+    }
     return obj;
   },
 
@@ -1627,6 +1661,205 @@ export const SweepProgress: MessageFns<SweepProgress> = {
     message.running = object.running ?? 0;
     message.stepsPerSecond = object.stepsPerSecond ?? 0;
     message.etaSeconds = object.etaSeconds ?? undefined;
+    message.jobs = object.jobs?.map((e) => RunningJob.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRunningJob(): RunningJob {
+  return { id: "", name: "", stepsDone: 0, stepsTotal: 0 };
+}
+
+export const RunningJob: MessageFns<RunningJob> = {
+  encode(message: RunningJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.stepsDone !== 0) {
+      writer.uint32(24).uint32(message.stepsDone);
+    }
+    if (message.stepsTotal !== 0) {
+      writer.uint32(32).uint32(message.stepsTotal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunningJob {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunningJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stepsDone = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stepsTotal = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunningJob {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      stepsDone: isSet(object.stepsDone)
+        ? globalThis.Number(object.stepsDone)
+        : isSet(object.steps_done)
+        ? globalThis.Number(object.steps_done)
+        : 0,
+      stepsTotal: isSet(object.stepsTotal)
+        ? globalThis.Number(object.stepsTotal)
+        : isSet(object.steps_total)
+        ? globalThis.Number(object.steps_total)
+        : 0,
+    };
+  },
+
+  toJSON(message: RunningJob): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.stepsDone !== 0) {
+      obj.stepsDone = Math.round(message.stepsDone);
+    }
+    if (message.stepsTotal !== 0) {
+      obj.stepsTotal = Math.round(message.stepsTotal);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunningJob>): RunningJob {
+    return RunningJob.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunningJob>): RunningJob {
+    const message = createBaseRunningJob();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.stepsDone = object.stepsDone ?? 0;
+    message.stepsTotal = object.stepsTotal ?? 0;
+    return message;
+  },
+};
+
+function createBaseJobStarted(): JobStarted {
+  return { jobId: "" };
+}
+
+export const JobStarted: MessageFns<JobStarted> = {
+  encode(message: JobStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobStarted {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: JobStarted): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JobStarted>): JobStarted {
+    return JobStarted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JobStarted>): JobStarted {
+    const message = createBaseJobStarted();
+    message.jobId = object.jobId ?? "";
     return message;
   },
 };
@@ -1874,7 +2107,7 @@ export const JobSkipped: MessageFns<JobSkipped> = {
 };
 
 function createBaseSweepEvent(): SweepEvent {
-  return { sweepId: "", event: undefined };
+  return { sweepId: "", event: undefined, jobName: undefined };
 }
 
 export const SweepEvent: MessageFns<SweepEvent> = {
@@ -1901,6 +2134,12 @@ export const SweepEvent: MessageFns<SweepEvent> = {
       case "skipped":
         JobSkipped.encode(message.event.value, writer.uint32(58).fork()).join();
         break;
+      case "started":
+        JobStarted.encode(message.event.value, writer.uint32(66).fork()).join();
+        break;
+    }
+    if (message.jobName !== undefined) {
+      writer.uint32(74).string(message.jobName);
     }
     return writer;
   },
@@ -1974,6 +2213,22 @@ export const SweepEvent: MessageFns<SweepEvent> = {
             message.event = { $case: "skipped", value: JobSkipped.decode(reader, reader.uint32()) };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.event = { $case: "started", value: JobStarted.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.jobName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2007,6 +2262,13 @@ export const SweepEvent: MessageFns<SweepEvent> = {
         ? { $case: "planned", value: SweepPlanned.fromJSON(object.planned) }
         : isSet(object.skipped)
         ? { $case: "skipped", value: JobSkipped.fromJSON(object.skipped) }
+        : isSet(object.started)
+        ? { $case: "started", value: JobStarted.fromJSON(object.started) }
+        : undefined,
+      jobName: isSet(object.jobName)
+        ? globalThis.String(object.jobName)
+        : isSet(object.job_name)
+        ? globalThis.String(object.job_name)
         : undefined,
     };
   },
@@ -2028,6 +2290,11 @@ export const SweepEvent: MessageFns<SweepEvent> = {
       obj.planned = SweepPlanned.toJSON(message.event.value);
     } else if (message.event?.$case === "skipped") {
       obj.skipped = JobSkipped.toJSON(message.event.value);
+    } else if (message.event?.$case === "started") {
+      obj.started = JobStarted.toJSON(message.event.value);
+    }
+    if (message.jobName !== undefined) {
+      obj.jobName = message.jobName;
     }
     return obj;
   },
@@ -2075,7 +2342,14 @@ export const SweepEvent: MessageFns<SweepEvent> = {
         }
         break;
       }
+      case "started": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "started", value: JobStarted.fromPartial(object.event.value) };
+        }
+        break;
+      }
     }
+    message.jobName = object.jobName ?? undefined;
     return message;
   },
 };
