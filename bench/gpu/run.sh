@@ -61,6 +61,8 @@ if [ -f "$nvidia_icd" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
   export VK_DRIVER_FILES=$nvidia_icd VK_ICD_FILENAMES=$nvidia_icd
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+# What the Vulkan loader will see (for a run that finds no adapter).
+echo "Vulkan: loader $(ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' && echo system || echo "carried ($LD_LIBRARY_PATH)"), drivers: ${VK_DRIVER_FILES:-$(ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null | tr '\n' ' ')}"
 
 node="$dir/node"
 app="$dir/app"

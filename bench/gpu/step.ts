@@ -91,8 +91,17 @@ async function main(): Promise<void> {
   const c = datasetConstants(ds, { lambda: 1e-6, smoothness: "data" });
   const rows: StepRow[] = [];
   const backends: Record<string, string> = {};
+  // A GPU run is one shot: an engine or a size that fails is reported and the rest still run.
+  let failures = 0;
   for (const name of engineNames) {
-    const engine = await createEngine(name);
+    let engine: Engine;
+    try {
+      engine = await createEngine(name);
+    } catch (error) {
+      failures++;
+      log(`${name}: could not be created: ${String(error)}`);
+      continue;
+    }
     backends[name] = engine.backend;
     log(`${name}: ${engine.backend}`);
     const kinds: ("gpu" | "cpu")[] = name === "webgpu" ? ["gpu", "cpu"] : ["cpu"];
@@ -103,13 +112,18 @@ async function main(): Promise<void> {
             ? new PhiloxNoise(deriveSeed(2024, "gpu-bench"))
             : new GaussianStream(deriveSeed(2024, "gpu-bench"));
         const params = { eta: c.eta, m: c.m, clip: c.clip, sigma: 0.03, chains };
-        const { msPerStep, steps } = await timeSteps(engine, data, params, source);
-        const tflops = (4 * data.n * data.d * chains) / (msPerStep / 1000) / 1e12;
-        rows.push({ engine: name, noise, chains, msPerStep, tflops, steps });
-        log(
-          `  T=${String(chains).padEnd(6)} ξ on ${noise}: ${msPerStep.toFixed(3).padStart(10)} ms/step ` +
-            `${tflops.toPrecision(3).padStart(8)} TFLOP/s (${steps} steps)`,
-        );
+        const label = `  T=${String(chains).padEnd(6)} ξ on ${noise}:`;
+        try {
+          const { msPerStep, steps } = await timeSteps(engine, data, params, source);
+          const tflops = (4 * data.n * data.d * chains) / (msPerStep / 1000) / 1e12;
+          rows.push({ engine: name, noise, chains, msPerStep, tflops, steps });
+          log(
+            `${label} ${msPerStep.toFixed(3).padStart(10)} ms/step ${tflops.toPrecision(3).padStart(8)} TFLOP/s (${steps} steps)`,
+          );
+        } catch (error) {
+          failures++;
+          log(`${label} FAILED: ${String(error)}`);
+        }
       }
     await engine.dispose();
   }
@@ -125,6 +139,7 @@ async function main(): Promise<void> {
     );
   }
   if (args.json) process.stdout.write(`${JSON.stringify({ n: data.n, d: data.d, backends, rows })}\n`);
+  if (failures > 0) process.exitCode = 1;
 }
 
 await main();
