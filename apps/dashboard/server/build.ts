@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 
@@ -43,11 +43,50 @@ export function buildIsCurrent(appDir: string): boolean {
   );
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * One builder at a time: two dashboards (or a test run and a dashboard) starting together would both
+ * write .next. The lock file holds the builder's pid; a lock whose process is gone is taken over.
+ */
+async function withBuildLock<T>(appDir: string, fn: () => Promise<T>): Promise<T> {
+  const path = join(appDir, ".next-build.lock");
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: "wx" });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number(readFileSync(path, "utf8"));
+      if (!(Number.isInteger(holder) && holder > 0 && alive(holder))) rmSync(path, { force: true });
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
 /** Runs `next build` unless the build is current; its output goes to `log` (stderr by default). */
 export async function ensureBuild(
   appDir: string,
   log: (text: string) => void = (t) => process.stderr.write(t),
 ): Promise<{ built: boolean; ms: number }> {
+  if (buildIsCurrent(appDir)) return { built: false, ms: 0 };
+  // Another process may be building these very sources: wait for it, then look again.
+  return withBuildLock(appDir, () => build(appDir, log));
+}
+
+async function build(appDir: string, log: (text: string) => void): Promise<{ built: boolean; ms: number }> {
   const started = performance.now();
   if (buildIsCurrent(appDir)) return { built: false, ms: 0 };
   const hash = sourceHash(appDir);

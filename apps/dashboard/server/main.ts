@@ -94,6 +94,20 @@ export function parseOptions(
   };
 }
 
+/** server.listen as a promise; a port in use is said in words. */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((ok, fail) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      fail(
+        error.code === "EADDRINUSE"
+          ? new Error(`port ${port} on ${host} is in use: pick another with --port (0: any free one)`)
+          : error,
+      ),
+    );
+    server.listen(port, host, () => ok());
+  });
+}
+
 /** Starts the dashboard; resolves once it listens. `services` lets tests pass their own. */
 export async function startDashboard(
   options: DashboardOptions,
@@ -120,10 +134,14 @@ export async function startDashboard(
       res.end("internal error (see the dashboard's log)\n");
     });
   });
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(options.port, options.host, () => ok());
-  });
+  try {
+    await listen(server, options.port, options.host);
+  } catch (error) {
+    // Nothing is served: release the database (a PGlite directory's lock) before reporting.
+    await app.close().catch(() => {});
+    await services.close().catch(() => {});
+    throw error;
+  }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
@@ -146,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
     options = parseOptions(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`dashboard: ${error.message}\n\n${USAGE}\n`);
+    process.stderr.write(`dashboard: ${error.message} (see pnpm dashboard --help)\n`);
     return 2;
   }
   if (options === "help") {
