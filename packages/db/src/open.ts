@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -108,12 +108,23 @@ async function openMemory(): Promise<Store> {
 }
 
 async function openDirectory(dir: string, options: OpenOptions & { from: string }): Promise<Store> {
-  checkDataDir(dir, options.create ?? true, options.from);
+  const create = options.create ?? true;
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   let lastReason = "";
   for (;;) {
+    precheck(dir, create, options.from);
     const claim = claimLock(dir);
-    if (claim.kind === "held") return hostDirectory(dir, claim.lock);
+    if (claim.kind === "held") {
+      // Only the lock's holder judges what is inside: while another process holds it, the directory
+      // may be half-made (PGlite writes PG_VERSION after the rest).
+      try {
+        checkDataDir(dir, create, options.from);
+      } catch (error) {
+        claim.lock.release();
+        throw error;
+      }
+      return hostDirectory(dir, claim.lock);
+    }
     if (claim.kind === "busy") {
       if (claim.remote) throw new Error(`the PGlite directory ${dir} is in use: ${claim.reason}`);
       lastReason = claim.reason;
@@ -133,6 +144,27 @@ async function openDirectory(dir: string, options: OpenOptions & { from: string 
       );
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Before a lock file is written beside it, the path is judged (a file, a missing database for a
+ * reader, …) unless a process holds the lock: then it is that process's to make.
+ */
+function precheck(dir: string, create: boolean, from: string): void {
+  if (existsSync(`${dir}.lock`)) return;
+  try {
+    checkDataDir(dir, create, from);
+  } catch (error) {
+    // A process that took the lock meanwhile may be making the directory: its content is its own.
+    if (
+      error instanceof DbLocationError &&
+      existsSync(`${dir}.lock`) &&
+      existsSync(dir) &&
+      statSync(dir).isDirectory()
+    )
+      return;
+    throw error;
   }
 }
 

@@ -2,7 +2,7 @@
  * A PGlite directory used by several processes at once: the first one hosts it and shares it on a
  * loopback port; the others read and write through that port. Real child processes, real sockets.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -50,6 +50,24 @@ describe("a PGlite directory shared between processes", () => {
       expect(await reader.getSweep("written")).toMatchObject({ state: "done", jobs: 60, done: 60 });
     } finally {
       await reader.close();
+    }
+  }, 120_000);
+
+  it("waits for a process that is still making the directory, even when only reading", async () => {
+    const dir = freshDir();
+    const writer = startChild("./writer.ts", [dir, "3", "early", "hold"]);
+    // The moment the lock appears the directory is empty or half-made (PGlite takes seconds to make
+    // it): a reader must wait for the share, not call it missing or foreign.
+    while (!existsSync(`${dir}.lock`)) await new Promise((r) => setTimeout(r, 10));
+    const reader = await openStore(dir, { create: false });
+    try {
+      expect(reader.share).toMatchObject({ role: "client", pid: writer.child.pid });
+      await writer.waitFor(/^done$/);
+      expect(await reader.getSweep("early")).toMatchObject({ state: "done", done: 3 });
+    } finally {
+      await reader.close();
+      writer.child.stdin!.end();
+      expect(await writer.exited).toBe(0);
     }
   }, 120_000);
 
