@@ -22,7 +22,10 @@ function stat(pid: number): [string, number] | null {
 
 const SHELLS = new Set(["sh", "dash", "bash", "zsh"]);
 
-export function exitWithParent(onOrphan: () => void = () => process.exit(137), everyMs = 500): void {
+/** The end of an orphan: SIGKILL to itself, exactly what its launcher's kill -9 would have done. */
+const die = () => process.kill(process.pid, "SIGKILL");
+
+export function exitWithParent(onOrphan: () => void = die, everyMs = 500): void {
   const parent = process.ppid;
   if (parent <= 1) return;
   const parentStat = stat(parent);
