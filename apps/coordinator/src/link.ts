@@ -20,6 +20,7 @@ import {
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
+  ADVISORIES_STREAM,
   CHAINS_BUCKET,
   COORDINATOR_CONSUMER,
   decodeJob,
@@ -29,7 +30,6 @@ import {
   ensureStreams,
   getChains,
   JOBS_STREAM,
-  MAX_DELIVERIES_ALL,
   PROGRESS_ALL,
   RESULTS_STREAM,
   WORKERS_SUBJECT,
@@ -65,7 +65,7 @@ export class ClusterLink {
   private readonly workers = new Map<string, WorkerInfo>();
   private readonly capacityListeners = new Set<() => void>();
   private subs: Subscription[] = [];
-  private results?: ConsumerMessages;
+  private readonly readers: ConsumerMessages[] = [];
   private closed = false;
   readonly log: (line: string) => void;
 
@@ -86,8 +86,8 @@ export class ClusterLink {
       this.pending.get(p.jobId)?.onProgress?.(p);
     });
     this.subscribe(WORKERS_SUBJECT, (subject, data) => this.onWorker(decodeWorker(subject, data)));
-    this.subscribe(MAX_DELIVERIES_ALL, (_s, data) => void this.onMaxDeliveries(data));
-    void this.readResults();
+    void this.read(RESULTS_STREAM, (msg) => this.onResultMessage(msg));
+    void this.read(ADVISORIES_STREAM, (msg) => this.onMaxDeliveries(msg));
   }
 
   private subscribe(subject: string, handle: (subject: string, data: Uint8Array) => void): void {
@@ -104,15 +104,16 @@ export class ClusterLink {
     this.subs.push(sub);
   }
 
-  /** The results stream, read for as long as the link lives (re-attached after NATS restarts). */
-  private async readResults(): Promise<void> {
+  /** A stream read through the coordinator's durable consumer for as long as the link lives (re-attached after NATS restarts). */
+  private async read(stream: string, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
     while (!this.closed) {
       try {
-        const consumer = await this.js.consumers.get(RESULTS_STREAM, COORDINATOR_CONSUMER);
-        this.results = await consumer.consume({ max_messages: 256 });
-        for await (const msg of this.results) await this.onResultMessage(msg);
+        const consumer = await this.js.consumers.get(stream, COORDINATOR_CONSUMER);
+        const messages = await consumer.consume({ max_messages: 256 });
+        this.readers.push(messages);
+        for await (const msg of messages) await handle(msg);
       } catch (error) {
-        if (!this.closed) this.log(`reading results failed, retrying: ${(error as Error).message}`);
+        if (!this.closed) this.log(`reading ${stream} failed, retrying: ${(error as Error).message}`);
       }
       if (!this.closed) await new Promise((r) => setTimeout(r, 1000));
     }
@@ -206,26 +207,35 @@ export class ClusterLink {
     this.unacked.delete(jobId);
   }
 
-  /** A job whose every delivery ended without an answer: JetStream gave it up; so does its sweep. */
-  private async onMaxDeliveries(data: Uint8Array): Promise<void> {
+  /**
+   * A job whose every delivery ended without an answer: JetStream gave it up; so does its sweep. Read
+   * from a stream, so one given up while the coordinator was down fails its job after the restart.
+   */
+  private async onMaxDeliveries(msg: JsMsg): Promise<void> {
     try {
-      const advisory = JSON.parse(new TextDecoder().decode(data)) as {
+      const advisory = JSON.parse(new TextDecoder().decode(msg.data)) as {
         stream_seq?: number;
         deliveries?: number;
       };
       if (!Number.isInteger(advisory.stream_seq)) throw new Error("field stream_seq is not an integer");
-      const stored = await this.jsm.streams.getMessage(JOBS_STREAM, { seq: advisory.stream_seq! });
-      if (!stored) return;
-      const job = decodeJob(stored.subject, stored.data);
-      await this.jsm.streams.deleteMessage(JOBS_STREAM, advisory.stream_seq!).catch(() => false);
-      const pending = this.pending.get(job.id);
-      const error = `delivered ${advisory.deliveries ?? "the maximum number of"} times without an answer (its worker died or went silent each time)`;
-      this.log(`job ${job.id.slice(0, 12)} given up: ${error}`);
-      if (!pending) return;
-      this.pending.delete(job.id);
-      pending.resolve({ result: failed(job.id, job.engine, error) });
+      const stored = await this.jsm.streams
+        .getMessage(JOBS_STREAM, { seq: advisory.stream_seq! })
+        .catch(() => null);
+      if (stored) {
+        const job = decodeJob(stored.subject, stored.data);
+        await this.jsm.streams.deleteMessage(JOBS_STREAM, advisory.stream_seq!).catch(() => false);
+        const error = `delivered ${advisory.deliveries ?? "the maximum number of"} times without an answer (its worker died or went silent each time)`;
+        this.log(`job ${job.id.slice(0, 12)} given up: ${error}`);
+        const result = failed(job.id, job.engine, error);
+        const pending = this.pending.get(job.id);
+        this.pending.delete(job.id);
+        if (pending) pending.resolve({ result });
+        else this.early.set(job.id, { result, at: Date.now() });
+      }
+      msg.ack();
     } catch (error) {
       this.log(`rejected a max-deliveries advisory: ${(error as Error).message}`);
+      msg.term();
     }
   }
 
@@ -279,7 +289,7 @@ export class ClusterLink {
   async close(): Promise<void> {
     this.closed = true;
     for (const sub of this.subs) sub.unsubscribe();
-    await this.results?.close();
+    for (const reader of this.readers) await reader.close();
   }
 }
 

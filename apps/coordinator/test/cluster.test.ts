@@ -255,28 +255,33 @@ describe("faults", () => {
     expect(rows.length).toBe(plan.jobs.length - 1 - children.length);
   });
 
-  it("gives up a job that kills its worker on every delivery (max deliveries), and fails its descendants", async () => {
+  it("gives up a job that kills its worker on every delivery, even while the coordinator is down; its descendants fail", async () => {
     const plan = planSweep(CRASHING, await datasetFacts(CRASHING), accountant);
     const children = plan.jobs.filter((j) => j.spec!.parentId === crashingLearn);
-    const { sweepId } = await cluster.client.call("submitSweep", { configJson: JSON.stringify(CRASHING) });
     const killedNow = () => cluster.workers.filter((w) => w.child.signalCode === "SIGKILL").length;
     const killedBefore = killedNow();
+    const { sweepId } = await cluster.client.call("submitSweep", { configJson: JSON.stringify(CRASHING) });
     // Each delivery kills a worker: keep two alive, as an autoscaler would.
     const refill = setInterval(() => {
       const alive = cluster.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
       for (let i = alive.length; i < 2; i++) cluster.addWorker();
     }, 500);
     try {
-      const events: SweepEvent[] = [];
-      const done = await cluster.watch(sweepId, (e) => events.push(e));
+      // The coordinator goes down after the first crash; JetStream gives the job up without it.
+      await waitFor("the job to kill a worker", () => killedNow() > killedBefore, 60_000);
+      cluster.coordinator.kill("SIGKILL");
+      await cluster.coordinator.exited;
+      await waitFor("the job to kill three workers", () => killedNow() - killedBefore >= 3, 90_000);
+      await new Promise((r) => setTimeout(r, 6000)); // past the last delivery's ack wait (4 s)
+      await cluster.startCoordinator();
+      const done = await cluster.watch(sweepId);
       expect(done).toMatchObject({ state: "failed", failed: 1 + children.length, jobs: plan.jobs.length });
-      const failure = events.find(
-        (e) => e.event?.$case === "result" && e.event.value.jobId === crashingLearn,
-      );
-      expect(failure?.event?.$case === "result" && failure.event.value.error).toMatch(
-        /delivered 3 times without an answer/,
+      // The restarted coordinator read the give-up from the advisories stream.
+      expect(cluster.coordinator.output()).toMatch(
+        new RegExp(`job ${crashingLearn.slice(0, 12)} given up: delivered 3 times without an answer`),
       );
       expect(killedNow() - killedBefore, "workers killed by the job").toBe(3);
+      expect(cluster.coordinator.output()).toMatch(/resumed 1 sweep/);
     } finally {
       clearInterval(refill);
     }

@@ -8,10 +8,14 @@
  *                    durable consumer: a result published while the coordinator is down waits for it.
  *   unlearn.progress.<sweep id>   JobProgress, core NATS (lossy on purpose: the next one replaces it)
  *   unlearn.workers               WorkerInfo announcements and heartbeats, core NATS
+ *   UNLEARN_ADVISORIES  JetStream's max-deliveries advisories for UNLEARN_JOBS (a job given up), durable
+ *                    for the same reason
  *   unlearn-chains   object store bucket: a job's final chains under its job id
  */
 export const JOBS_STREAM = "UNLEARN_JOBS";
 export const RESULTS_STREAM = "UNLEARN_RESULTS";
+/** JetStream's max-deliveries advisories, kept in a stream so a coordinator that was down reads them after. */
+export const ADVISORIES_STREAM = "UNLEARN_ADVISORIES";
 export const CHAINS_BUCKET = "unlearn-chains";
 export const COORDINATOR_CONSUMER = "coordinator";
 export const WORKERS_SUBJECT = "unlearn.workers";

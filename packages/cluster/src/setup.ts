@@ -12,9 +12,11 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import {
+  ADVISORIES_STREAM,
   COORDINATOR_CONSUMER,
   engineJobsFilter,
   JOBS_STREAM,
+  MAX_DELIVERIES_ALL,
   RESULTS_STREAM,
   workerConsumer,
 } from "./names.ts";
@@ -77,6 +79,18 @@ export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
     // The coordinator acks a result once the database holds it; until then a restart gets it again.
     ack_wait: nanos(120_000),
     max_ack_pending: 20_000,
+  });
+  await ensureStream(jsm, {
+    name: ADVISORIES_STREAM,
+    subjects: [MAX_DELIVERIES_ALL],
+    retention: RetentionPolicy.Workqueue,
+    max_age: nanos(24 * 3600_000),
+  });
+  await jsm.consumers.add(ADVISORIES_STREAM, {
+    durable_name: COORDINATOR_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(60_000),
   });
 }
 
