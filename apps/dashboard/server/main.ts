@@ -31,7 +31,7 @@ options:
   --port P               port to listen on (default 3000; 0 picks a free one)
   --host H               address to bind (default 127.0.0.1; 0.0.0.0 exposes it: set DASHBOARD_TOKEN)
   --coordinator H:P      the coordinator whose ListWorkers the workers page shows
-                         (default: $UNLEARN_COORDINATOR)
+                         (default: $UNLEARN_COORDINATOR; its token from $UNLEARN_TOKEN)
   --help                 show this help
 
 environment:
@@ -44,6 +44,8 @@ export interface DashboardOptions {
   port: number;
   host: string;
   coordinator?: string;
+  /** the coordinator's token (UNLEARN_TOKEN) */
+  coordinatorToken?: string;
   token?: string;
 }
 
@@ -90,6 +92,7 @@ export function parseOptions(
     port,
     host: text("host") ?? "127.0.0.1",
     coordinator: text("coordinator") ?? (env.UNLEARN_COORDINATOR || undefined),
+    coordinatorToken: env.UNLEARN_TOKEN || undefined,
     token: env.DASHBOARD_TOKEN || undefined,
   };
 }
@@ -119,6 +122,7 @@ export async function startDashboard(
     db: options.db,
     source: options.source,
     coordinator: options.coordinator,
+    coordinatorToken: options.coordinatorToken,
   });
   registerServices(services);
   // Opened now so a bad database shows in the log at once; the pages show the same error until it works.

@@ -32,6 +32,8 @@ export interface ServicesOptions {
   source?: DbSource;
   /** host:port of a coordinator whose ListWorkers the workers page asks */
   coordinator?: string;
+  /** the coordinator's token (UNLEARN_TOKEN), sent as authorization: Bearer */
+  coordinatorToken?: string;
   /** Opens the store (tests pass a store opened elsewhere). */
   open?: (location: string) => Promise<Store>;
 }
@@ -150,7 +152,9 @@ export function createServices(options: ServicesOptions): ServerServices {
         const recent = (await s.listSweeps()).slice(0, 5);
         return storedWorkers((await Promise.all(recent.map((x) => s.listSweepJobs(x.id)))).flat());
       }).catch(() => []);
-      if (options.coordinator) return { ...(await listWorkers(options.coordinator)), stored };
+      if (options.coordinator) {
+        return { ...(await listWorkers(options.coordinator, options.coordinatorToken)), stored };
+      }
       return { mode: "embedded", source: null, workers: [], error: null, stored };
     },
 

@@ -1,22 +1,34 @@
 /**
  * The cluster's workers as the coordinator reports them (its gRPC ListWorkers), for the workers page.
  */
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { connectCoordinator } from "@unlearn/cluster";
 import type { SweepJobRecord } from "@unlearn/db";
-import { CoordinatorClient, type ListWorkersResponse } from "@unlearn/protocol";
 import type { StoredWorkerView, WorkersView } from "../lib/services.ts";
 
-/** The coordinator's workers (without `stored`, which the caller adds). */
-export async function listWorkers(address: string, timeoutMs = 3000): Promise<Omit<WorkersView, "stored">> {
-  const client = new CoordinatorClient(address, credentials.createInsecure());
+/** The coordinator's workers (without `stored`, which the caller adds); `token` is its UNLEARN_TOKEN. */
+export async function listWorkers(
+  address: string,
+  token: string | undefined,
+  timeoutMs = 3000,
+): Promise<Omit<WorkersView, "stored">> {
+  const failed = (why: string) => ({ mode: "cluster" as const, source: address, workers: [], error: why });
+  if (!token) return failed(`the coordinator at ${address} needs its token: set UNLEARN_TOKEN`);
+  let coordinator: ReturnType<typeof connectCoordinator>;
   try {
-    const response = await new Promise<ListWorkersResponse>((resolve, reject) => {
-      client.listWorkers({}, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, value) =>
-        error ? reject(error) : resolve(value),
-      );
-    });
+    coordinator = connectCoordinator(address, token);
+  } catch (error) {
+    return failed((error as Error).message);
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const response = await Promise.race([
+      coordinator.call("listWorkers", {}),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
     return {
-      mode: "cluster" as const,
+      mode: "cluster",
       source: address,
       error: null,
       workers: response.workers.map((w) => ({
@@ -32,14 +44,10 @@ export async function listWorkers(address: string, timeoutMs = 3000): Promise<Om
       })),
     };
   } catch (error) {
-    return {
-      mode: "cluster" as const,
-      source: address,
-      workers: [],
-      error: `the coordinator at ${address} did not answer ListWorkers: ${(error as Error).message}`,
-    };
+    return failed(`the coordinator at ${address} did not answer ListWorkers: ${(error as Error).message}`);
   } finally {
-    client.close();
+    clearTimeout(timer);
+    coordinator.close();
   }
 }
 
