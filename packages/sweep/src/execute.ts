@@ -9,13 +9,13 @@
  */
 import {
   createEngine,
-  ENGINE_NAMES,
   type Dataset,
   type DatasetConstants,
   d2dLearn,
   d2dUnlearn,
   datasetConstants,
   deriveSeed,
+  ENGINE_NAMES,
   type Engine,
   type EngineName,
   langevinLearn,
