@@ -154,10 +154,12 @@ export class SweepManager {
     const resumed: string[] = [];
     for (const s of await this.store.listSweeps()) {
       if (!RESUMABLE.has(s.state) || this.active.has(s.id)) continue;
-      const submitted = (await this.store.listEvents(s.id, { limit: 100_000 })).find(
-        (e) => e.type === "submitted",
-      );
+      const events = await this.store.listEvents(s.id, { limit: 100_000 });
+      const submitted = events.find((e) => e.type === "submitted");
       if (!submitted) continue; // an embedded sweep: its own `pnpm sweep` resumes it
+      // A sweep cancelled since its last submission stays stopped (CancelSweep is final until resubmitted).
+      const last = events.filter((e) => e.type === "submitted" || e.type === "cancelled").at(-1);
+      if (last?.type === "cancelled") continue;
       try {
         const config = parseConfig((submitted.payload as { config: unknown }).config, `sweep ${s.id}`);
         const { sweepId } = await this.launch(config, false);

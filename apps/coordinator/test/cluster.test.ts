@@ -281,7 +281,7 @@ describe("faults", () => {
         new RegExp(`job ${crashingLearn.slice(0, 12)} given up: delivered 3 times without an answer`),
       );
       expect(killedNow() - killedBefore, "workers killed by the job").toBe(3);
-      expect(cluster.coordinator.output()).toMatch(/resumed 1 sweep/);
+      expect(cluster.coordinator.output()).toMatch(new RegExp(`resumed 1 sweep\\(s\\): ${sweepId}\\n`));
     } finally {
       clearInterval(refill);
     }
