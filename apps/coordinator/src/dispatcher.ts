@@ -13,13 +13,17 @@ export class NatsDispatcher implements Dispatcher {
   private closed = false;
   private readonly unlisten: () => void;
 
-  /** d: the dataset's dimension, the first axis of every chains array of this sweep. */
+  /**
+   * d: the dataset's dimension, the first axis of every chains array of this sweep. generation: which
+   * submission of the sweep this is (a restart resumes the same one; a resubmission after a cancel is a
+   * new one), part of each job's message id so that JetStream's dedup drops a restarted coordinator's
+   * republication but not a resubmission's.
+   */
   constructor(
     private readonly link: ClusterLink,
     readonly sweepId: string,
     private readonly d: number,
-    /** called once a job is in the stream (the coordinator records when, for publish→stored latency) */
-    private readonly onQueued?: (job: Job) => void,
+    private readonly options: { generation?: number; onQueued?: (job: Job) => void } = {},
   ) {
     this.unlisten = link.onCapacity(() => this.onCapacityChange?.());
   }
@@ -67,9 +71,9 @@ export class NatsDispatcher implements Dispatcher {
         }
         // The message id makes a republication by a restarted coordinator a no-op within the dedup window.
         await this.link.js.publish(jobSubject(job.engine, this.sweepId), Job.encode(job).finish(), {
-          msgID: `${job.id}:${job.attempt}`,
+          msgID: `${job.id}:${job.attempt}:${this.options.generation ?? 1}`,
         });
-        this.onQueued?.(job);
+        this.options.onQueued?.(job);
         return;
       } catch (error) {
         const message = (error as Error).message;

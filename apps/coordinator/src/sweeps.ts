@@ -9,7 +9,7 @@
  */
 import * as accountant from "@unlearn/accountant";
 import type { Store, SweepSummary } from "@unlearn/db";
-import type { JobResult, SweepDone, SweepEvent, SweepPlanned, SweepProgress } from "@unlearn/protocol";
+import type { Job, JobResult, SweepDone, SweepEvent, SweepPlanned, SweepProgress } from "@unlearn/protocol";
 import {
   ConfigError,
   type DatasetFacts,
@@ -53,6 +53,8 @@ const RESUMABLE = new Set(["running", "interrupted", "planned"]);
 export class SweepManager {
   private readonly active = new Map<string, Active>();
   private readonly ended = new Map<string, SweepDone>();
+  /** sweeps between "not running" and running: a second submission meanwhile does not start it twice */
+  private readonly launching = new Set<string>();
 
   constructor(
     /** the store runSweep writes through (it tells the link when a result is stored) */
@@ -83,20 +85,41 @@ export class SweepManager {
     }
     const { sweepId } = plan;
     const cached = (await this.store.doneJobIds(plan.jobs.map((j) => j.id))).size;
-    if (!this.active.has(sweepId)) this.run(config, facts, sweepId, fresh);
+    if (!this.active.has(sweepId) && !this.launching.has(sweepId)) {
+      this.launching.add(sweepId);
+      try {
+        const events = await this.store.listEvents(sweepId, { limit: 100_000 }).catch(() => []);
+        const submissions = events.filter((e) => e.type === "submitted").length;
+        this.run(config, facts, sweepId, fresh, fresh ? submissions + 1 : Math.max(1, submissions));
+      } finally {
+        this.launching.delete(sweepId);
+      }
+    }
     return { sweepId, jobs: plan.jobs.length, cached };
   }
 
-  private run(config: SweepConfig, facts: DatasetFacts, sweepId: string, fresh: boolean): void {
+  private run(
+    config: SweepConfig,
+    facts: DatasetFacts,
+    sweepId: string,
+    fresh: boolean,
+    generation: number,
+  ): void {
     const controller = new AbortController();
     const active: Active = { sweepId, controller, watchers: new Set(), finished: Promise.resolve() };
     this.active.set(sweepId, active);
     this.ended.delete(sweepId);
-    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, (job) => {
+    const onQueued = (job: Job) => {
       void this.store
-        .appendEvent({ sweepId, jobId: job.id, type: "queued", payload: { attempt: job.attempt } })
+        .appendEvent({
+          sweepId,
+          jobId: job.id,
+          type: "queued",
+          payload: { attempt: job.attempt, generation },
+        })
         .catch(() => {});
-    });
+    };
+    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, { generation, onQueued });
     active.dispatcher = dispatcher;
     active.finished = runSweep(config, {
       db: this.store,

@@ -179,6 +179,9 @@ describe("detaching, reattaching and cancelling from the CLI", () => {
     const done = await cluster.watch(longId);
     expect(done.cancelled).toBe(true);
     expect((await cluster.client.call("getSweep", { sweepId: longId })).state).not.toBe("running");
+    // Submitted again at once, it runs to its end (a new submission, with message ids of its own).
+    await cluster.client.call("submitSweep", { configJson: JSON.stringify(long) });
+    expect(await cluster.watch(longId)).toMatchObject({ state: "done", failed: 0, cancelled: false });
   });
 });
 
