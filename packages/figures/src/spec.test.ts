@@ -110,7 +110,14 @@ describe("figureSpec", () => {
     const spec = figureSpec("fig3a", fixtureRows.fig3a) as unknown as {
       layer: { mark: { type: string; opacity?: number } }[];
     };
-    expect(spec.layer.map((l) => l.mark.type)).toEqual(["area", "line", "point", "rect", "rule"]);
+    expect(spec.layer.map((l) => l.mark.type)).toEqual([
+      "area",
+      "line",
+      "point", // rows with K (unlearning), their tooltip lists it
+      "point", // rows without K (retraining, noiseless, D2D)
+      "rect",
+      "rule",
+    ]);
     expect(spec.layer[0].mark.opacity).toBeLessThanOrEqual(0.15);
     const texts = svgTexts(rendered.fig3a.svg);
     expect(texts).toContain("noiseless (σ=0)");

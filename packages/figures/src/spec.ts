@@ -94,62 +94,98 @@ function xEncoding(ctx: Context): Encoding["x"] {
   };
 }
 
-function yEncoding(panel: PanelDefinition, field: string, axis: object = {}): Encoding["y"] {
+/** Room above the highest error bar for its "K=…" label (raised by STEP_LABEL_DY), inside the plot. */
+const STEP_LABEL_HEADROOM = 16;
+/**
+ * How far a "K=…" label sits above its error bar. Figure 3c's first σ has its ε0 triangle right above the
+ * bar: at -4 the label ran into it, at -12 it clears it.
+ */
+const STEP_LABEL_DY = -12;
+
+function yEncoding(ctx: Context, panel: PanelDefinition, field: string, axis: object = {}): Encoding["y"] {
   // Accuracy curves sit far from 0 (the paper's axes start near the lowest curve); counts start at 0.
+  const scale = scaleOf(panel.log, panel.y !== "accuracy");
+  const labelled = panel.y === "accuracy" && ctx.definition.annotateK;
   return {
     field,
     type: "quantitative",
     title: panel.title,
-    scale: scaleOf(panel.log, panel.y !== "accuracy"),
+    scale: labelled ? { ...scale, padding: STEP_LABEL_HEADROOM } : scale,
     axis: { format: panel.log ? "~r" : undefined, ...axis },
   };
 }
 
-function tooltip(ctx: Context, panel: PanelDefinition, withX = true): Encoding["tooltip"] {
+/** What a hovered item lists: the true x (not the dodged xPlot), and K only on layers whose rows have one. */
+function tooltip(
+  ctx: Context,
+  panel: PanelDefinition,
+  show: { x: boolean; K: boolean },
+): Encoding["tooltip"] {
   return [
     { field: "series", type: "nominal" },
-    ...(withX ? [{ field: "x", type: "quantitative" as const, title: ctx.definition.x.title }] : []),
+    ...(show.x ? [{ field: "x", type: "quantitative" as const, title: ctx.definition.x.title }] : []),
     { field: "y", type: "quantitative", title: panel.title, format: ".4~g" },
     ...(panel.y === "accuracy" ? [{ field: "std", type: "quantitative" as const, format: ".4~g" }] : []),
-    ...(panel.y === "accuracy" ? [{ field: "K", type: "quantitative" as const }] : []),
+    ...(show.K ? [{ field: "K", type: "quantitative" as const }] : []),
     { field: "chains", type: "quantitative" },
     { field: "job", type: "nominal" },
   ];
 }
 
+/**
+ * `layer` with its tooltip. Accuracy points of rows without K (retraining, noiseless training, D2D) sit
+ * in the same dataset as unlearning points with K, and Vega-Lite formats a missing number as "NaN": the
+ * layer is drawn twice, once per kind of row, and only the copy with K lists it.
+ */
+function withTooltips(ctx: Context, panel: PanelDefinition, layer: UnitSpec<Field>): UnitSpec<Field>[] {
+  const tip = (K: boolean) => ({ ...layer.encoding, tooltip: tooltip(ctx, panel, { x: true, K }) });
+  if (panel.y !== "accuracy") return [{ ...layer, encoding: tip(false) }];
+  const only = (filter: string, K: boolean): UnitSpec<Field> => ({
+    ...layer,
+    transform: [...(layer.transform ?? []), { filter }],
+    encoding: tip(K),
+  });
+  return [only("isValid(datum.K)", true), only("!isValid(datum.K)", false)];
+}
+
 /** Line and dots of each series; dots only where a series has few enough points to tell them apart. */
 function curveLayers(ctx: Context, panel: PanelDefinition, data: string, axis?: object): Layer[] {
   const x = xEncoding(ctx);
-  const y = yEncoding(panel, "y", axis);
+  const y = yEncoding(ctx, panel, "y", axis);
   const series = seriesEncodings(ctx);
   return [
     { data: { name: data }, mark: { type: "line", strokeWidth: 2 }, encoding: { x, y, ...series } },
-    {
+    ...withTooltips(ctx, panel, {
       data: { name: data },
       transform: [{ filter: "datum.marker" }],
       mark: { type: "point", filled: true, size: 36, opacity: 1 },
-      encoding: { x, y, color: series.color, tooltip: tooltip(ctx, panel) },
-    },
+      encoding: { x, y, color: series.color },
+    }),
   ];
 }
 
-/** The ±std spread under the curves: light bands, or error bars at the (set apart) points. */
-function spreadLayer(ctx: Context, panel: PanelDefinition, data: string): Layer {
+/**
+ * The ±std spread under the curves: light bands, or error bars at the (set apart) points. Error bars get
+ * the points' tooltips (Vega-Lite's own would show the dodged x).
+ */
+function spreadLayers(ctx: Context, panel: PanelDefinition, data: string, axis?: object): Layer[] {
   const x = xEncoding(ctx);
-  const y = yEncoding(panel, "lower");
+  const y = yEncoding(ctx, panel, "lower", axis);
   const { color } = seriesEncodings(ctx);
   if (ctx.definition.spread === "band") {
-    return {
-      data: { name: data },
-      mark: { type: "area", opacity: 0.1 },
-      encoding: { x, y, y2: { field: "upper" }, color },
-    };
+    return [
+      {
+        data: { name: data },
+        mark: { type: "area", opacity: 0.1 },
+        encoding: { x, y, y2: { field: "upper" }, color },
+      },
+    ];
   }
-  return {
+  return withTooltips(ctx, panel, {
     data: { name: data },
     mark: { type: "errorbar", ticks: true, thickness: 1.5 },
     encoding: { x, y, y2: { field: "upper" }, color },
-  };
+  });
 }
 
 /** Rows without an x value hold at every x: a horizontal line across the panel, with a light band. */
@@ -159,12 +195,18 @@ function referenceLayers(ctx: Context, panel: PanelDefinition, data: string): La
     {
       data: { name: data },
       mark: { type: "rect", opacity: 0.1 },
-      encoding: { y: yEncoding(panel, "lower"), y2: { field: "upper" }, color },
+      encoding: { y: yEncoding(ctx, panel, "lower"), y2: { field: "upper" }, color },
     },
     {
       data: { name: data },
       mark: { type: "rule", strokeWidth: 2 },
-      encoding: { y: yEncoding(panel, "y"), color, strokeDash, tooltip: tooltip(ctx, panel, false) },
+      // References are accuracy rows without x and without K (e.g. noiseless training).
+      encoding: {
+        y: yEncoding(ctx, panel, "y"),
+        color,
+        strokeDash,
+        tooltip: tooltip(ctx, panel, { x: false, K: false }),
+      },
     },
   ];
 }
@@ -174,10 +216,10 @@ function stepLabels(ctx: Context, panel: PanelDefinition, data: string, axis?: o
   return {
     data: { name: data },
     transform: [{ filter: "isValid(datum.K)" }, { calculate: "'K=' + datum.K", as: "label" }],
-    mark: { type: "text", align: "center", baseline: "bottom", dy: -4, fontSize: 11 },
+    mark: { type: "text", align: "center", baseline: "bottom", dy: STEP_LABEL_DY, fontSize: 11 },
     encoding: {
       x: xEncoding(ctx),
-      y: yEncoding(panel, "upper", axis),
+      y: yEncoding(ctx, panel, "upper", axis),
       text: { field: "label" },
       color: seriesEncodings(ctx).color,
     },
@@ -187,14 +229,14 @@ function stepLabels(ctx: Context, panel: PanelDefinition, data: string, axis?: o
 /** ε0 per σ: one black dashed curve with triangles (as the paper), in the legend as "ε0". */
 function epsilon0Layers(ctx: Context, panel: PanelDefinition, data: string): Layer[] {
   const x = xEncoding(ctx);
-  const y = yEncoding(panel, "y");
+  const y = yEncoding(ctx, panel, "y");
   const series = seriesEncodings(ctx);
   return [
     { data: { name: data }, mark: { type: "line", strokeWidth: 2 }, encoding: { x, y, ...series } },
     {
       data: { name: data },
       mark: { type: "point", shape: "triangle-up", filled: true, size: 60, opacity: 1 },
-      encoding: { x, y, color: series.color, tooltip: tooltip(ctx, panel) },
+      encoding: { x, y, color: series.color, tooltip: tooltip(ctx, panel, { x: true, K: false }) },
     },
   ];
 }
@@ -208,14 +250,13 @@ interface PanelNames {
 function panelLayers(ctx: Context, panel: PanelDefinition, names: PanelNames, axis?: object): Layer[] {
   if (panel.y === "epsilon0") return epsilon0Layers(ctx, panel, names.points);
   if (panel.y !== "accuracy") return curveLayers(ctx, panel, names.points, axis);
-  const layers = [spreadLayer(ctx, panel, names.points), ...curveLayers(ctx, panel, names.points, axis)];
+  // Every layer on this panel's y scale gets the same axis side: the shared axis takes it from any of them.
+  const layers = [
+    ...spreadLayers(ctx, panel, names.points, axis),
+    ...curveLayers(ctx, panel, names.points, axis),
+  ];
   if (names.references) layers.push(...referenceLayers(ctx, panel, names.references));
   if (ctx.definition.annotateK) layers.push(stepLabels(ctx, panel, names.points, axis));
-  if (axis) {
-    // The spread layers take their axis from the first layer: give them the same side.
-    const first = layers[0] as UnitSpec<Field>;
-    first.encoding = { ...first.encoding, y: yEncoding(panel, "lower", axis) };
-  }
   return layers;
 }
 
