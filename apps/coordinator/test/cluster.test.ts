@@ -192,12 +192,16 @@ describe("a worker told to stop", () => {
       (await cluster.client.call("listWorkers", {})).workers.some((w) => w.pid === leaving.pid),
     );
     const config = tinyConfig({ seed: 41, burnIn: 3000 });
+    const planned = planSweep(config, await datasetFacts(config), accountant).jobs.map((j) => j.id);
     const { sweepId } = await cluster.client.call("submitSweep", { configJson: JSON.stringify(config) });
-    await waitFor("the new worker to run a job", async () =>
-      (await cluster.client.call("listWorkers", {})).workers.some(
-        (w) => w.pid === leaving.pid && w.running > 0,
+    // ListWorkers names the job it runs and its step rate (both from its heartbeats), for /workers.
+    const busy = await waitFor("the new worker to run a job and report its speed", async () =>
+      (await cluster.client.call("listWorkers", {})).workers.find(
+        (w) => w.pid === leaving.pid && w.running > 0 && w.stepsPerSecond > 0,
       ),
     );
+    expect(busy.currentJobs).toHaveLength(busy.running);
+    for (const id of busy.currentJobs) expect(planned).toContain(id);
     leaving.kill("SIGTERM");
     expect(await leaving.exited).toBe(0);
     expect(leaving.output()).toMatch(/job [0-9a-f]{64} done in/);

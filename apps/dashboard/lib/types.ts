@@ -72,8 +72,8 @@ export interface WorkerView {
   running: number;
   concurrency: number;
   lastSeen: string | null;
-  /** the job it runs now, when known */
-  currentJob: string | null;
-  /** its last ms per step, from stored results */
-  msPerStep: number | null;
+  /** the jobs it runs now (from its heartbeats), each with its sweep when the database links one */
+  currentJobs: { id: string; sweepId: string | null }[];
+  /** its step rate over its running jobs since its previous heartbeat; 0 when idle */
+  stepsPerSecond: number;
 }

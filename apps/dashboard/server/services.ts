@@ -23,7 +23,7 @@ import {
 import type { FigureView, SweepDetailView, SweepView } from "../lib/types.ts";
 import { computeAccountant, KNOWN_DATASETS } from "./accountant.ts";
 import { figureViews, jobViews, sweepView } from "./views.ts";
-import { listWorkers, storedWorkers } from "./workers.ts";
+import { listWorkers, storedWorkers, withSweeps } from "./workers.ts";
 
 export interface ServicesOptions {
   /** a PGlite directory or a postgres:// URL, as openStore takes it */
@@ -148,12 +148,18 @@ export function createServices(options: ServicesOptions): ServerServices {
     datasets: () => [...KNOWN_DATASETS],
 
     workers: async (): Promise<WorkersView> => {
-      const stored = await query(async (s) => {
-        const recent = (await s.listSweeps()).slice(0, 5);
-        return storedWorkers((await Promise.all(recent.map((x) => s.listSweepJobs(x.id)))).flat());
+      // The five newest sweeps name the stored workers; running ones (any age) hold the current jobs.
+      const links = await query(async (s) => {
+        const all = await s.listSweeps();
+        const chosen = all.filter((x, i) => i < 5 || x.state === "running");
+        const jobs = await Promise.all(chosen.map((x) => s.listSweepJobs(x.id)));
+        return chosen.map((x, i) => ({ sweepId: x.id, recent: all.indexOf(x) < 5, jobs: jobs[i]! }));
       }).catch(() => []);
+      const stored = storedWorkers(links.filter((l) => l.recent).flatMap((l) => l.jobs));
       if (options.coordinator) {
-        return { ...(await listWorkers(options.coordinator, options.coordinatorToken)), stored };
+        const cluster = await listWorkers(options.coordinator, options.coordinatorToken);
+        const jobLinks = links.flatMap((l) => l.jobs.map((j) => ({ sweepId: l.sweepId, jobId: j.jobId })));
+        return { ...withSweeps(cluster, jobLinks), stored };
       }
       return { mode: "embedded", source: null, workers: [], error: null, stored };
     },

@@ -39,8 +39,8 @@ export async function listWorkers(
         running: w.running,
         concurrency: w.concurrency,
         lastSeen: w.lastSeenMs ? new Date(w.lastSeenMs).toISOString() : null,
-        currentJob: null,
-        msPerStep: null,
+        currentJobs: w.currentJobs.map((id) => ({ id, sweepId: null })),
+        stepsPerSecond: w.stepsPerSecond,
       })),
     };
   } catch (error) {
@@ -84,4 +84,21 @@ export function storedWorkers(links: readonly SweepJobRecord[]): StoredWorkerVie
   return [...byWorker.values()]
     .sort((a, b) => b.at - a.at)
     .map(({ at: _at, ids, ...w }) => ({ ...w, jobs: ids.size }));
+}
+
+/**
+ * Names the sweep of each worker's current jobs from the sweeps' job links (a job shared by two sweeps
+ * takes the newest one, the first in `links`): the page links a job to its sweep, or shows the bare id.
+ */
+export function withSweeps<T extends Pick<WorkersView, "workers">>(
+  view: T,
+  links: readonly { sweepId: string; jobId: string }[],
+): T {
+  const sweepOf = new Map<string, string>();
+  for (const l of links) if (!sweepOf.has(l.jobId)) sweepOf.set(l.jobId, l.sweepId);
+  const workers = view.workers.map((w) => ({
+    ...w,
+    currentJobs: w.currentJobs.map((j) => ({ id: j.id, sweepId: sweepOf.get(j.id) ?? null })),
+  }));
+  return { ...view, workers };
 }

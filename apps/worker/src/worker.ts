@@ -48,6 +48,8 @@ interface Running {
   job: Job;
   abandoned: boolean;
   lastProgress: number;
+  /** steps done as its executor thread last reported them */
+  stepsDone: number;
 }
 
 const PROGRESS_MS = 500;
@@ -62,6 +64,9 @@ export class ClusterWorker {
   private stopping = false;
   private heartbeat?: NodeJS.Timeout;
   private loops: Promise<void>[] = [];
+  /** steps its jobs advanced since the last heartbeat, and when that heartbeat was (for steps_per_second) */
+  private stepsSinceBeat = 0;
+  private lastBeat = performance.now();
   private readonly log: (line: string) => void;
 
   constructor(
@@ -93,7 +98,8 @@ export class ClusterWorker {
     );
   }
 
-  info(stopping = false): WorkerInfo {
+  /** What it announces; `stepsPerSecond` is the rate since the last heartbeat (see takeRate). */
+  info(stopping = false, stepsPerSecond = 0): WorkerInfo {
     return {
       id: this.id,
       host: hostname(),
@@ -103,6 +109,8 @@ export class ClusterWorker {
       concurrency: this.options.concurrency,
       threads: this.pool.threads,
       running: this.running.size,
+      currentJobs: [...this.running.keys()],
+      stepsPerSecond,
       pid: process.pid,
       startedAtMs: this.startedAt,
       lastSeenMs: 0,
@@ -110,9 +118,22 @@ export class ClusterWorker {
     };
   }
 
+  /**
+   * Steps per second of its running jobs since the previous heartbeat, and starts the next interval:
+   * recent enough to follow a job, and smoothed over the executor threads' progress bursts. 0 when idle.
+   */
+  private takeRate(): number {
+    const now = performance.now();
+    const seconds = (now - this.lastBeat) / 1000;
+    const rate = this.running.size > 0 && seconds > 0 ? this.stepsSinceBeat / seconds : 0;
+    this.stepsSinceBeat = 0;
+    this.lastBeat = now;
+    return rate;
+  }
+
   private announce(stopping = false): void {
     try {
-      this.nc.publish(WORKERS_SUBJECT, WorkerInfo.encode(this.info(stopping)).finish());
+      this.nc.publish(WORKERS_SUBJECT, WorkerInfo.encode(this.info(stopping, this.takeRate())).finish());
     } catch (error) {
       this.log(`heartbeat not sent: ${(error as Error).message}`);
     }
@@ -154,7 +175,7 @@ export class ClusterWorker {
       return;
     }
     const delivery = msg.info.deliveryCount;
-    const entry: Running = { msg, job, abandoned: false, lastProgress: 0 };
+    const entry: Running = { msg, job, abandoned: false, lastProgress: 0, stepsDone: 0 };
     this.running.set(job.id, entry);
     const working = setInterval(() => msg.working(), Math.max(500, this.options.limits.ackWaitMs / 3));
     try {
@@ -217,6 +238,10 @@ export class ClusterWorker {
   private progress(p: JobProgress): void {
     const entry = this.running.get(p.jobId);
     if (!entry) return;
+    // Counted before the publish throttle, so the heartbeat's rate sees every step. A retried job starts
+    // again from 0: only forward motion counts.
+    this.stepsSinceBeat += Math.max(0, p.stepsDone - entry.stepsDone);
+    entry.stepsDone = p.stepsDone;
     const now = performance.now();
     if (now - entry.lastProgress < PROGRESS_MS && p.stepsDone < p.stepsTotal) return;
     entry.lastProgress = now;

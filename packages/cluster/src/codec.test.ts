@@ -51,4 +51,26 @@ describe("decodeResult and decodeWorker", () => {
       decodeWorker("w", WorkerInfo.encode(WorkerInfo.fromPartial({ id: "x", engine: "onnx" })).finish()),
     ).toThrow(/concurrency/);
   });
+  it("accept a worker's current jobs and speed, reject ones the dashboard cannot show, naming the field", () => {
+    const busy = WorkerInfo.fromPartial({
+      id: "h:1:onnx",
+      engine: "onnx",
+      concurrency: 2,
+      running: 1,
+      currentJobs: [job.id],
+      stepsPerSecond: 812.5,
+    });
+    const enc = (w: WorkerInfo) => WorkerInfo.encode(w).finish();
+    expect(decodeWorker("w", enc(busy))).toEqual(busy);
+    expect(() => decodeWorker("w", enc({ ...busy, currentJobs: ["abc"] }))).toThrow(
+      /field current_jobs has "abc", not 64 hex digits/,
+    );
+    expect(() => decodeWorker("w", enc({ ...busy, currentJobs: [job.id, job.id] }))).toThrow(
+      /field current_jobs names 2 jobs but running is 1/,
+    );
+    expect(() => decodeWorker("w", enc({ ...busy, stepsPerSecond: -1 }))).toThrow(/field steps_per_second/);
+    expect(() => decodeWorker("w", enc({ ...busy, stepsPerSecond: Number.NaN }))).toThrow(
+      /field steps_per_second/,
+    );
+  });
 });

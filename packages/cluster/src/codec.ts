@@ -62,5 +62,13 @@ export function decodeWorker(subject: string, bytes: Uint8Array): WorkerInfo {
   if (!w.id) bad(subject, "id", "is empty");
   if (!w.engine) bad(subject, "engine", "is empty");
   if (w.concurrency < 1) bad(subject, "concurrency", `must be ≥ 1, got ${w.concurrency}`);
+  // The dashboard links these ids and shows this rate: a job id is a content address, the rate a real speed.
+  const badJob = w.currentJobs.find((id) => !HEX64.test(id));
+  if (badJob !== undefined) bad(subject, "current_jobs", `has ${JSON.stringify(badJob)}, not 64 hex digits`);
+  // Older workers send no ids; a newer one names exactly the jobs it counts in running.
+  if (w.currentJobs.length > w.running)
+    bad(subject, "current_jobs", `names ${w.currentJobs.length} jobs but running is ${w.running}`);
+  if (!(Number.isFinite(w.stepsPerSecond) && w.stepsPerSecond >= 0))
+    bad(subject, "steps_per_second", `must be a finite number ≥ 0, got ${w.stepsPerSecond}`);
   return w;
 }

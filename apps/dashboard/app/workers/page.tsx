@@ -1,52 +1,11 @@
 import type { Metadata } from "next";
+import { ClusterWorkers } from "../../components/ClusterWorkers.tsx";
 import { num, when } from "../../lib/format.ts";
 import type { StoredWorkerView } from "../../lib/services.ts";
 import { services } from "../../lib/services.ts";
-import type { WorkerView } from "../../lib/types.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Workers" };
-
-function ClusterWorkers({ workers, source }: { workers: WorkerView[]; source: string }) {
-  return (
-    <>
-      <p className="muted">
-        {workers.length} worker{workers.length === 1 ? "" : "s"} reported by the coordinator at{" "}
-        <span className="mono">{source}</span>.
-      </p>
-      <div className="scroll">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">worker</th>
-              <th scope="col">host</th>
-              <th scope="col">engine</th>
-              <th scope="col">device</th>
-              <th scope="col" className="num">
-                running / slots
-              </th>
-              <th scope="col">last seen</th>
-            </tr>
-          </thead>
-          <tbody>
-            {workers.map((w) => (
-              <tr key={w.id}>
-                <td className="mono">{w.id}</td>
-                <td>{w.host}</td>
-                <td>{w.engine}</td>
-                <td>{w.device}</td>
-                <td className="num">
-                  {w.running} / {w.concurrency}
-                </td>
-                <td>{w.lastSeen ? when(w.lastSeen) : "–"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </>
-  );
-}
 
 function StoredWorkers({ stored }: { stored: StoredWorkerView[] }) {
   if (stored.length === 0) return <p className="muted">No stored result names a worker yet.</p>;

@@ -381,6 +381,10 @@ export interface WorkerInfo {
   stopping: boolean;
   /** engine threads per job */
   threads: number;
+  /** ids of the jobs it runs now */
+  currentJobs: string[];
+  /** its step rate over its running jobs since the last heartbeat; 0 when idle */
+  stepsPerSecond: number;
 }
 
 export interface ListWorkersRequest {
@@ -3791,6 +3795,8 @@ function createBaseWorkerInfo(): WorkerInfo {
     lastSeenMs: 0,
     stopping: false,
     threads: 0,
+    currentJobs: [],
+    stepsPerSecond: 0,
   };
 }
 
@@ -3831,6 +3837,12 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     }
     if (message.threads !== 0) {
       writer.uint32(96).uint32(message.threads);
+    }
+    for (const v of message.currentJobs) {
+      writer.uint32(106).string(v!);
+    }
+    if (message.stepsPerSecond !== 0) {
+      writer.uint32(113).double(message.stepsPerSecond);
     }
     return writer;
   },
@@ -3944,6 +3956,22 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
             message.threads = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.currentJobs.push(reader.string());
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.stepsPerSecond = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3978,6 +4006,16 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
         : 0,
       stopping: isSet(object.stopping) ? globalThis.Boolean(object.stopping) : false,
       threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
+      currentJobs: globalThis.Array.isArray(object?.currentJobs)
+        ? object.currentJobs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.current_jobs)
+        ? object.current_jobs.map((e: any) => globalThis.String(e))
+        : [],
+      stepsPerSecond: isSet(object.stepsPerSecond)
+        ? globalThis.Number(object.stepsPerSecond)
+        : isSet(object.steps_per_second)
+        ? globalThis.Number(object.steps_per_second)
+        : 0,
     };
   },
 
@@ -4019,6 +4057,12 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     if (message.threads !== 0) {
       obj.threads = Math.round(message.threads);
     }
+    if (message.currentJobs?.length) {
+      obj.currentJobs = message.currentJobs;
+    }
+    if (message.stepsPerSecond !== 0) {
+      obj.stepsPerSecond = floatToJson(message.stepsPerSecond);
+    }
     return obj;
   },
 
@@ -4039,6 +4083,8 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     message.lastSeenMs = object.lastSeenMs ?? 0;
     message.stopping = object.stopping ?? false;
     message.threads = object.threads ?? 0;
+    message.currentJobs = object.currentJobs?.map((e) => e) || [];
+    message.stepsPerSecond = object.stepsPerSecond ?? 0;
     return message;
   },
 };
