@@ -1,6 +1,7 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { openStore, type Store } from "@unlearn/db";
 import { fixtureRows } from "@unlearn/figures/fixtures";
-import { JobSpec } from "@unlearn/protocol";
+import { CoordinatorService, JobSpec, WorkerInfo } from "@unlearn/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { seedFixtures } from "../e2e/seed.ts";
 import { databaseProblem } from "../lib/services.ts";
@@ -98,6 +99,47 @@ describe("dashboard services over a real store", () => {
     expect(csv.split("\n")[0]).toBe(
       "sweep,job,figure,series,kind,dataset,sigma,epsilon,removals,K,alpha,epsilon0,batch,chains,accuracyMean,accuracyStd,accuracies,engine,wallMs",
     );
+  });
+});
+
+describe("the workers page in the cluster mode", () => {
+  test("names each worker's current job's sweep from the database, with its steps/s", async () => {
+    // A gRPC server answering ListWorkers as a coordinator would while job-pending runs on w1.
+    const server = new Server();
+    server.addService(CoordinatorService, {
+      listWorkers: (_call: unknown, done: (e: null, r: unknown) => void) =>
+        done(null, {
+          workers: [
+            WorkerInfo.fromPartial({
+              id: "w1",
+              engine: "onnx",
+              concurrency: 1,
+              running: 1,
+              currentJobs: ["job-pending"],
+              stepsPerSecond: 640,
+            }),
+          ],
+        }),
+    });
+    const port = await new Promise<number>((ok, fail) =>
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? fail(e) : ok(p))),
+    );
+    try {
+      // Shares the store of the suite (closed by its afterAll), so it is not closed here.
+      const cluster = createServices({
+        db: "memory://",
+        open: async () => store,
+        coordinator: `127.0.0.1:${port}`,
+        coordinatorToken: "t",
+      });
+      const view = await cluster.workers();
+      expect(view.error).toBeNull();
+      expect(view.workers).toMatchObject([
+        { id: "w1", currentJobs: [{ id: "job-pending", sweepId: "a1b2c3d4e5f60000" }], stepsPerSecond: 640 },
+      ]);
+    } finally {
+      server.forceShutdown();
+    }
   });
 });
 
