@@ -53,14 +53,17 @@ async function allEvents(store: Store, sweepId: string) {
   }
 }
 
-export function createServices(options: ServicesOptions): ServerServices {
-  const database = maskLocation(options.db);
+type Query = <T>(fn: (s: Store) => Promise<T>) => Promise<T>;
+
+/**
+ * The store, opened on first use; a failed open is not cached, so the next request tries again, and a
+ * failure of the database itself (not of a page's logic) becomes a DatabaseError naming it.
+ */
+function storeAccess(options: ServicesOptions, database: string): { query: Query; close(): Promise<void> } {
   // A reader: a database that does not exist yet is an error page ("no database here"), not created.
   const open =
     options.open ?? ((location: string) => openStore(location, { create: false, source: options.source }));
   let opening: Promise<Store> | null = null;
-
-  /** The open store; a failed open is not cached, so the next request tries again. */
   const store = (): Promise<Store> => {
     opening ??= open(options.db).catch((error: unknown) => {
       opening = null;
@@ -68,9 +71,7 @@ export function createServices(options: ServicesOptions): ServerServices {
     });
     return opening;
   };
-
-  /** Runs a query; a failure of the database itself (not of the page's logic) becomes a DatabaseError. */
-  const query = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+  const query: Query = async (fn) => {
     const s = await store();
     try {
       return await fn(s);
@@ -83,11 +84,21 @@ export function createServices(options: ServicesOptions): ServerServices {
       throw error;
     }
   };
+  const close = async () => {
+    const pending = opening;
+    opening = null;
+    if (pending) await (await pending.catch(() => null))?.close();
+  };
+  return { query, close };
+}
 
-  // A sweep that is not running changes only when it is resumed (its state, counts or updatedAt move):
-  // its view is kept, so the list polled every 1.5 s reads only the running sweeps' jobs and events.
+/**
+ * A sweep that is not running changes only when it is resumed (its state, counts or updatedAt move):
+ * its view is kept, so the list polled every 1.5 s reads only the running sweeps' jobs and events.
+ */
+function sweepViewCache() {
   const settled = new Map<string, { key: string; view: SweepView }>();
-  const viewOf = async (s: Store, summary: SweepSummary): Promise<SweepView> => {
+  return async (s: Store, summary: SweepSummary): Promise<SweepView> => {
     const key = [
       summary.state,
       summary.jobs,
@@ -103,74 +114,58 @@ export function createServices(options: ServicesOptions): ServerServices {
     else settled.set(summary.id, { key, view });
     return view;
   };
-  const sweepOf = async (s: Store, id: string): Promise<SweepView | null> => {
-    const summary = await s.getSweep(id);
-    return summary ? viewOf(s, summary) : null;
-  };
+}
 
-  const services: ServerServices = {
+/** The cluster's workers (ListWorkers) with their current jobs' sweeps, and the workers named in stored results. */
+async function workersView(options: ServicesOptions, query: Query): Promise<WorkersView> {
+  // The five newest sweeps name the stored workers; running ones (any age) hold the current jobs.
+  const links = await query(async (s) => {
+    const all = await s.listSweeps();
+    const chosen = all.filter((x, i) => i < 5 || x.state === "running");
+    const jobs = await Promise.all(chosen.map((x) => s.listSweepJobs(x.id)));
+    return chosen.map((x, i) => ({ sweepId: x.id, recent: all.indexOf(x) < 5, jobs: jobs[i]! }));
+  }).catch(() => []);
+  const stored = storedWorkers(links.filter((l) => l.recent).flatMap((l) => l.jobs));
+  if (!options.coordinator) return { mode: "embedded", source: null, workers: [], error: null, stored };
+  const cluster = await listWorkers(options.coordinator, options.coordinatorToken);
+  const jobLinks = links.flatMap((l) => l.jobs.map((j) => ({ sweepId: l.sweepId, jobId: j.jobId })));
+  return { ...withSweeps(cluster, jobLinks), stored };
+}
+
+export function createServices(options: ServicesOptions): ServerServices {
+  const database = maskLocation(options.db);
+  const { query, close } = storeAccess(options, database);
+  const viewOf = sweepViewCache();
+  return {
     database,
     mode: isPostgresUrl(options.db) ? "cluster" : "embedded",
-
     sweeps: () =>
-      query(async (s) => {
-        const list = await s.listSweeps();
-        return Promise.all(list.map((summary) => viewOf(s, summary)));
-      }),
-
+      query(async (s) => Promise.all((await s.listSweeps()).map((summary) => viewOf(s, summary)))),
     sweep: (wanted, options) =>
       query(async (s): Promise<SweepDetailView | null> => {
         const id = await resolveId(s, wanted);
-        if (id === null) return null;
-        const sweep = await sweepOf(s, id);
-        if (!sweep) return null;
+        const summary = id === null ? null : await s.getSweep(id);
+        if (id === null || !summary) return null;
+        const sweep = await viewOf(s, summary);
         const [links, rows] = await Promise.all([s.listSweepJobs(id), s.sweepResults(id)]);
         const figures = figureViews(id, rows, links);
         return { sweep, jobs: jobViews(links), figures: options?.svg ? await withSvg(figures) : figures };
       }),
-
     figureCatalog: () =>
       FIGURE_IDS.map((id) => ({ id, name: FIGURES[id].name, caption: FIGURES[id].caption })),
-
     figures: () => query(async (s) => withSvg(await newestFigures(s))),
-
     results: () =>
       query(async (s) => {
         const rows: ResultRow[] = [];
         for (const summary of await s.listSweeps()) rows.push(...(await s.sweepResults(summary.id)));
         return rows;
       }),
-
     resultsCsv: (rows) => resultsCsv(rows),
-
     accountant: (input: AccountantInput): Promise<AccountantView> => computeAccountant(input),
-
     datasets: () => [...KNOWN_DATASETS],
-
-    workers: async (): Promise<WorkersView> => {
-      // The five newest sweeps name the stored workers; running ones (any age) hold the current jobs.
-      const links = await query(async (s) => {
-        const all = await s.listSweeps();
-        const chosen = all.filter((x, i) => i < 5 || x.state === "running");
-        const jobs = await Promise.all(chosen.map((x) => s.listSweepJobs(x.id)));
-        return chosen.map((x, i) => ({ sweepId: x.id, recent: all.indexOf(x) < 5, jobs: jobs[i]! }));
-      }).catch(() => []);
-      const stored = storedWorkers(links.filter((l) => l.recent).flatMap((l) => l.jobs));
-      if (options.coordinator) {
-        const cluster = await listWorkers(options.coordinator, options.coordinatorToken);
-        const jobLinks = links.flatMap((l) => l.jobs.map((j) => ({ sweepId: l.sweepId, jobId: j.jobId })));
-        return { ...withSweeps(cluster, jobLinks), stored };
-      }
-      return { mode: "embedded", source: null, workers: [], error: null, stored };
-    },
-
-    async close() {
-      const pending = opening;
-      opening = null;
-      if (pending) await (await pending.catch(() => null))?.close();
-    },
+    workers: () => workersView(options, query),
+    close,
   };
-  return services;
 }
 
 /** The figures with their server-side SVG (a figure Vega cannot draw keeps its interactive chart only). */

@@ -18,6 +18,7 @@ import {
   type ProgressDisplay,
   progressDisplay,
   runSweep,
+  type SweepConfig,
   type SweepOutcome,
 } from "@unlearn/sweep";
 import { startSweepDashboard } from "../dashboard.ts";
@@ -133,98 +134,108 @@ async function renderSweepFigure(
 /** The embedded mode's printing, shared with the coordinator mode (../remote.ts). */
 const sweepUi: SweepUi = { progressReporter, seriesTable, renderSweepFigure, duration };
 
+const FLAGS = {
+  config: { type: "string" },
+  chains: { type: "string" },
+  "burn-in": { type: "string" },
+  seed: { type: "string" },
+  dataset: { type: "string" },
+  "features-dir": { type: "string" },
+  engine: { type: "string" },
+  workers: { type: "string" },
+  db: { type: "string" },
+  "figures-dir": { type: "string" },
+  coordinator: { type: "string" },
+  token: { type: "string" },
+  watch: { type: "string" },
+  cancel: { type: "string" },
+  json: { type: "boolean", default: false },
+  dashboard: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+type SweepFlags = ReturnType<typeof parseFlags<typeof FLAGS>>;
+
+/** A sweep to run here or in the cluster, or the exit code when the command line already decided. */
+type Invocation =
+  | { flags: SweepFlags; remote?: RemoteTarget; config: SweepConfig; workers?: number }
+  | number;
+
 export async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parse>["values"];
-  function parse(args: string[]) {
-    return {
-      values: parseFlags(args, {
-        config: { type: "string" },
-        chains: { type: "string" },
-        "burn-in": { type: "string" },
-        seed: { type: "string" },
-        dataset: { type: "string" },
-        "features-dir": { type: "string" },
-        engine: { type: "string" },
-        workers: { type: "string" },
-        db: { type: "string" },
-        "figures-dir": { type: "string" },
-        coordinator: { type: "string" },
-        token: { type: "string" },
-        watch: { type: "string" },
-        cancel: { type: "string" },
-        json: { type: "boolean", default: false },
-        dashboard: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      }),
-    };
-  }
+  const invocation = await parseInvocation(argv);
+  if (typeof invocation === "number") return invocation;
+  const { flags, remote, config, workers } = invocation;
+  if (remote)
+    return remoteSweep(remote, { config, json: flags.json, figuresDir: flags["figures-dir"] }, sweepUi);
+  return runHere(config, flags, workers);
+}
+
+/** Flags → a config with its overrides; --help, --watch and --cancel end here. */
+async function parseInvocation(argv: string[]): Promise<Invocation> {
+  let flags: SweepFlags;
   let overrides: ConfigOverrides;
   let workers: number | undefined;
   let remote: RemoteTarget | undefined;
   try {
-    values = parse(argv).values;
-    if (values.help) {
+    flags = parseFlags(argv, FLAGS);
+    if (flags.help) {
       console.log(usage());
       return 0;
     }
-    remote = remoteTarget(values);
-    if (remote && values.dashboard)
+    remote = remoteTarget(flags);
+    if (remote && flags.dashboard)
       throw new UsageError(
         "--dashboard runs beside a local sweep; for a cluster run pnpm dashboard --db URL",
       );
-    if ((values.watch || values.cancel) && !remote)
+    if ((flags.watch || flags.cancel) && !remote)
       throw new UsageError("--watch and --cancel need --coordinator HOST:PORT (or UNLEARN_COORDINATOR)");
-    if (remote && (values.watch || values.cancel)) {
+    if (remote && (flags.watch || flags.cancel)) {
       const target = {
-        watch: values.watch,
-        cancel: values.cancel,
-        json: values.json,
-        figuresDir: values["figures-dir"],
+        watch: flags.watch,
+        cancel: flags.cancel,
+        json: flags.json,
+        figuresDir: flags["figures-dir"],
       };
       return await remoteSweep(remote, target, sweepUi);
     }
-    if (!values.config) throw new UsageError("--config is required (a config file or a preset name)");
+    if (!flags.config) throw new UsageError("--config is required (a config file or a preset name)");
     overrides = {
-      chains: integer("--chains", values.chains, 1),
-      burnIn: integer("--burn-in", values["burn-in"], 1),
-      seed: integer("--seed", values.seed, 0),
-      dataset: values.dataset,
-      featuresDir: values["features-dir"],
-      engine: values.engine,
+      chains: integer("--chains", flags.chains, 1),
+      burnIn: integer("--burn-in", flags["burn-in"], 1),
+      seed: integer("--seed", flags.seed, 0),
+      dataset: flags.dataset,
+      featuresDir: flags["features-dir"],
+      engine: flags.engine,
     };
-    workers = integer("--workers", values.workers, 1);
+    workers = integer("--workers", flags.workers, 1);
   } catch (error) {
     return usageFailure("pnpm sweep", error);
   }
-
-  let config: ReturnType<typeof loadConfig>["config"];
   try {
-    config = loadConfig(values.config, overrides).config;
+    return { flags, remote, workers, config: loadConfig(flags.config, overrides).config };
   } catch (error) {
     if (error instanceof ConfigError) return usageFailure("pnpm sweep", error);
     throw error;
   }
+}
 
-  if (remote)
-    return remoteSweep(remote, { config, json: values.json, figuresDir: values["figures-dir"] }, sweepUi);
-  const json = values.json;
-  const out = (text: string) => (json ? process.stderr : process.stdout).write(`${text}\n`);
+/** The embedded mode: this process's worker threads and database (and the dashboard beside it). */
+async function runHere(config: SweepConfig, flags: SweepFlags, workers: number | undefined): Promise<number> {
   // Ctrl-C is handled from here on (also while the store opens and the plan is made), so it always
   // ends with the sweep stored as interrupted, the store closed (its lock released), and exit 130.
   const interrupt = interruptHandler();
   // --db, else UNLEARN_DB, else DATABASE_URL, else .unlearn/db: the rule every command follows.
-  const opened = await openCommandStore("pnpm sweep", values.db, { create: true });
+  const opened = await openCommandStore("pnpm sweep", flags.db, { create: true });
   if (typeof opened === "number") {
     interrupt.dispose();
     return opened;
   }
   const store: Store = opened;
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  const dashboard = values.dashboard ? startSweepDashboard(values.db, say) : null;
+  const dashboard = flags.dashboard ? startSweepDashboard(flags.db, say) : null;
   dashboard?.url.then((url) => url && say(`dashboard: ${url}`));
   const progress = progressReporter(process.stderr);
-  let outcome: SweepOutcome;
   try {
+    let outcome: SweepOutcome;
     try {
       outcome = await runSweep(config, {
         db: store,
@@ -242,35 +253,7 @@ export async function run(argv: string[]): Promise<number> {
     } finally {
       progress.end();
     }
-    if (outcome.error) process.stderr.write(`error: ${outcome.error}\n`);
-    const rows = await store.sweepResults(outcome.sweepId);
-    out(
-      `\nsweep ${outcome.sweepId} (${config.name}) ${outcome.state}: ` +
-        `${outcome.jobs} jobs, ${outcome.ran} run, ${outcome.reused} reused, ${outcome.failed} failed` +
-        `${outcome.notRun ? `, ${outcome.notRun} not run` : ""}, ` +
-        `wall ${duration(outcome.wallMs / 1000)}; results in ${outcome.location}`,
-    );
-    if (rows.length > 0) out(seriesTable(rows));
-    const outDir = resolve(values["figures-dir"] ?? join(".unlearn", "figures", outcome.sweepId));
-    const figure = await renderSweepFigure(rows, config.figure, outDir);
-    out(figure.note ?? `figure: ${[figure.svg, figure.png].filter(Boolean).join(", ")}`);
-    if (json) {
-      const summary = {
-        sweep: outcome.sweepId,
-        state: outcome.state,
-        jobs: outcome.jobs,
-        failed: outcome.failed,
-        ran: outcome.ran,
-        reused: outcome.reused,
-        cancelled: outcome.cancelled,
-        error: outcome.error ?? null,
-        notRun: outcome.notRun,
-        wallMs: Math.round(outcome.wallMs),
-        db: outcome.location,
-        figure: figure.svg || figure.png ? { svg: figure.svg ?? null, png: figure.png ?? null } : null,
-      };
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
-    }
+    await reportOutcome(outcome, config, store, flags);
     return outcome.cancelled ? 130 : outcome.state === "done" ? 0 : 1;
   } finally {
     if (dashboard) {
@@ -281,6 +264,39 @@ export async function run(argv: string[]): Promise<number> {
     await store.close();
     interrupt.dispose();
   }
+}
+
+/** The summary line, the series table and the figure (stdout, or stderr under --json), then --json's object. */
+async function reportOutcome(outcome: SweepOutcome, config: SweepConfig, store: Store, flags: SweepFlags) {
+  const out = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${text}\n`);
+  if (outcome.error) process.stderr.write(`error: ${outcome.error}\n`);
+  const rows = await store.sweepResults(outcome.sweepId);
+  out(
+    `\nsweep ${outcome.sweepId} (${config.name}) ${outcome.state}: ` +
+      `${outcome.jobs} jobs, ${outcome.ran} run, ${outcome.reused} reused, ${outcome.failed} failed` +
+      `${outcome.notRun ? `, ${outcome.notRun} not run` : ""}, ` +
+      `wall ${duration(outcome.wallMs / 1000)}; results in ${outcome.location}`,
+  );
+  if (rows.length > 0) out(seriesTable(rows));
+  const outDir = resolve(flags["figures-dir"] ?? join(".unlearn", "figures", outcome.sweepId));
+  const figure = await renderSweepFigure(rows, config.figure, outDir);
+  out(figure.note ?? `figure: ${[figure.svg, figure.png].filter(Boolean).join(", ")}`);
+  if (!flags.json) return;
+  const summary = {
+    sweep: outcome.sweepId,
+    state: outcome.state,
+    jobs: outcome.jobs,
+    failed: outcome.failed,
+    ran: outcome.ran,
+    reused: outcome.reused,
+    cancelled: outcome.cancelled,
+    error: outcome.error ?? null,
+    notRun: outcome.notRun,
+    wallMs: Math.round(outcome.wallMs),
+    db: outcome.location,
+    figure: figure.svg || figure.png ? { svg: figure.svg ?? null, png: figure.png ?? null } : null,
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 
 /**
