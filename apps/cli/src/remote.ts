@@ -17,6 +17,7 @@ import type {
   SweepInfo,
 } from "@unlearn/protocol";
 import type { RunEvent, SweepConfig } from "@unlearn/sweep";
+import { progressReporter, reportSweepEnd } from "./sweep-report.ts";
 import { UsageError } from "./usage.ts";
 
 export interface RemoteTarget {
@@ -43,18 +44,6 @@ export function remoteTarget(
   return { address, token };
 }
 
-/** What the embedded sweep command prints with, handed in so both modes print alike. */
-export interface SweepUi {
-  progressReporter(stream: NodeJS.WriteStream): { event(e: RunEvent): void; end(): void };
-  seriesTable(rows: ResultRow[]): string;
-  renderSweepFigure(
-    rows: ResultRow[],
-    figure: string,
-    outDir: string,
-  ): Promise<{ svg?: string; png?: string; note?: string }>;
-  duration(seconds: number): string;
-}
-
 export interface RemoteSweepRequest {
   config?: SweepConfig;
   watch?: string;
@@ -71,11 +60,7 @@ function grpcMessage(error: unknown): string {
 /** gRPC status codes a client retries on: the coordinator restarting or the network blinking. */
 const TRANSIENT = new Set([1, 4, 14]); // CANCELLED (server shutdown), DEADLINE_EXCEEDED, UNAVAILABLE
 
-export async function remoteSweep(
-  target: RemoteTarget,
-  request: RemoteSweepRequest,
-  ui: SweepUi,
-): Promise<number> {
+export async function remoteSweep(target: RemoteTarget, request: RemoteSweepRequest): Promise<number> {
   const coordinator = connectCoordinator(target.address, target.token);
   try {
     if (request.cancel) {
@@ -91,9 +76,9 @@ export async function remoteSweep(
         `sweep ${sweepId} submitted to ${target.address}: ${r.jobs} jobs, ${r.cached} already stored`,
       );
     }
-    const done = await watchUntilDone(coordinator, sweepId, target, ui);
+    const done = await watchUntilDone(coordinator, sweepId, target);
     if (!done) return 130;
-    return await printEnd(coordinator, sweepId, done, request, ui);
+    return await printEnd(coordinator, sweepId, done, request);
   } catch (error) {
     const code = (error as Partial<ServiceError>).code;
     console.error(`error: ${target.address}: ${grpcMessage(error)}`);
@@ -109,9 +94,8 @@ async function watchUntilDone(
   c: Coordinator,
   sweepId: string,
   target: RemoteTarget,
-  ui: SweepUi,
 ): Promise<SweepDone | null> {
-  const progress = ui.progressReporter(process.stderr);
+  const progress = progressReporter(process.stderr);
   let detached = false;
   let current: ReturnType<Coordinator["watch"]> | undefined;
   const onSigint = () => {
@@ -201,45 +185,19 @@ function runEvent(sweepId: string, e: SweepEvent): RunEvent | undefined {
   }
 }
 
+/** The embedded mode's end report (sweep-report.ts), from the coordinator's SweepDone and results. */
 async function printEnd(
   c: Coordinator,
   sweepId: string,
   done: SweepDone,
   request: RemoteSweepRequest,
-  ui: SweepUi,
 ): Promise<number> {
-  const out = (text: string) => (request.json ? process.stderr : process.stdout).write(`${text}\n`);
-  const { rows: records } = await c.call("queryResults", { sweepId });
-  const rows = records.map(resultRow);
-  out(
-    `\nsweep ${sweepId} (${done.name}) ${done.cancelled ? "interrupted" : done.state}: ` +
-      `${done.jobs} jobs, ${done.ran} run, ${done.reused} reused, ${done.failed} failed` +
-      `${done.notRun ? `, ${done.notRun} not run` : ""}, ` +
-      `wall ${ui.duration(done.wallMs / 1000)}; results in ${done.location} (coordinator ${c.address})`,
-  );
-  if (rows.length > 0) out(ui.seriesTable(rows));
-  const { join, resolve } = await import("node:path");
-  const outDir = resolve(request.figuresDir ?? join(".unlearn", "figures", sweepId));
-  const figure = await ui.renderSweepFigure(rows, done.figure, outDir);
-  out(figure.note ?? `figure: ${[figure.svg, figure.png].filter(Boolean).join(", ")}`);
-  if (request.json) {
-    const summary = {
-      sweep: sweepId,
-      state: done.state,
-      jobs: done.jobs,
-      failed: done.failed,
-      ran: done.ran,
-      reused: done.reused,
-      cancelled: done.cancelled,
-      error: done.error || null,
-      notRun: done.notRun,
-      wallMs: Math.round(done.wallMs),
-      db: done.location,
-      figure: figure.svg || figure.png ? { svg: figure.svg ?? null, png: figure.png ?? null } : null,
-    };
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-  }
-  return done.cancelled ? 130 : done.state === "done" ? 0 : 1;
+  const { rows } = await c.call("queryResults", { sweepId });
+  return reportSweepEnd({ ...done, sweepId }, rows.map(resultRow), {
+    json: request.json,
+    figuresDir: request.figuresDir,
+    via: ` (coordinator ${c.address})`,
+  });
 }
 
 export function resultRow(r: ResultRecord): ResultRow {

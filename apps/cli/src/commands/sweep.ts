@@ -5,24 +5,20 @@
  * interrupted (finished results stay stored; rerunning the same command resumes).
  */
 import { readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { dbHelp, type Store } from "@unlearn/db";
-import type { ResultRow } from "@unlearn/protocol";
 import {
   ConfigError,
   type ConfigOverrides,
   findSweepsDir,
-  formatDuration,
   loadConfig,
   PlanError,
-  type ProgressDisplay,
-  progressDisplay,
   runSweep,
   type SweepConfig,
   type SweepOutcome,
 } from "@unlearn/sweep";
 import { startSweepDashboard } from "../dashboard.ts";
-import { type RemoteTarget, remoteSweep, remoteTarget, type SweepUi } from "../remote.ts";
+import { type RemoteTarget, remoteSweep, remoteTarget } from "../remote.ts";
+import { progressReporter, reportSweepEnd } from "../sweep-report.ts";
 import { integerFlag, openCommandStore, parseFlags, UsageError, usageFailure } from "../usage.ts";
 
 function presetList(): string {
@@ -67,73 +63,6 @@ ${presetList()}`;
 
 const integer = integerFlag;
 
-const duration = formatDuration;
-
-/**
- * Progress on stderr (packages/sweep's display, shared with the coordinator mode): a redrawn block
- * with the running jobs on a terminal; otherwise a line per job start and end, and the running jobs'
- * steps every UNLEARN_PROGRESS_LOG_MS (default 30 s).
- */
-function progressReporter(stream: NodeJS.WriteStream): ProgressDisplay {
-  const every = Number(process.env.UNLEARN_PROGRESS_LOG_MS);
-  return progressDisplay(stream, Number.isFinite(every) && every > 0 ? { logEveryMs: every } : {});
-}
-
-/** One line per series: points, and the mean accuracy over them with its range. */
-function seriesTable(rows: ResultRow[]): string {
-  const groups = new Map<string, ResultRow[]>();
-  for (const r of rows) {
-    const key = `${r.figure || "(dependency)"}\u0000${r.series}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  const lines = [...groups.entries()].map(([key, rs]) => {
-    const [figure, series] = key.split("\u0000") as [string, string];
-    const means = rs.map((r) => r.accuracyMean);
-    const avg = means.reduce((a, b) => a + b, 0) / means.length;
-    const std = rs.reduce((a, r) => a + r.accuracyStd, 0) / rs.length;
-    return [
-      figure.padEnd(12),
-      series.padEnd(24),
-      String(rs.length).padStart(6),
-      `${avg.toFixed(4)} ± ${std.toFixed(4)}`.padStart(18),
-      `${Math.min(...means).toFixed(4)}–${Math.max(...means).toFixed(4)}`.padStart(16),
-    ].join("  ");
-  });
-  const header = [
-    "figure".padEnd(12),
-    "series".padEnd(24),
-    "points".padStart(6),
-    "accuracy (mean ± std)".padStart(18),
-    "range of means".padStart(16),
-  ].join("  ");
-  return [header, ...lines].join("\n");
-}
-
-async function renderSweepFigure(
-  rows: ResultRow[],
-  figure: string,
-  outDir: string,
-): Promise<{ svg?: string; png?: string; note?: string }> {
-  let figures: typeof import("@unlearn/figures");
-  try {
-    figures = await import("@unlearn/figures");
-  } catch (error) {
-    return { note: `figure not rendered: @unlearn/figures is not available (${(error as Error).message})` };
-  }
-  if (!figures.isFigureId(figure)) return { note: `figure not rendered: "${figure}" is not a paper figure` };
-  if (!rows.some((r) => r.figure === figure))
-    return { note: "figure not rendered: no stored results for it yet" };
-  try {
-    const files = await figures.renderFigure(rows, figure, { outDir });
-    return { svg: files.svg, png: files.png };
-  } catch (error) {
-    return { note: `figure not rendered: ${(error as Error).message}` };
-  }
-}
-
-/** The embedded mode's printing, shared with the coordinator mode (../remote.ts). */
-const sweepUi: SweepUi = { progressReporter, seriesTable, renderSweepFigure, duration };
-
 const FLAGS = {
   config: { type: "string" },
   chains: { type: "string" },
@@ -164,8 +93,7 @@ export async function run(argv: string[]): Promise<number> {
   const invocation = await parseInvocation(argv);
   if (typeof invocation === "number") return invocation;
   const { flags, remote, config, workers } = invocation;
-  if (remote)
-    return remoteSweep(remote, { config, json: flags.json, figuresDir: flags["figures-dir"] }, sweepUi);
+  if (remote) return remoteSweep(remote, { config, json: flags.json, figuresDir: flags["figures-dir"] });
   return runHere(config, flags, workers);
 }
 
@@ -195,7 +123,7 @@ async function parseInvocation(argv: string[]): Promise<Invocation> {
         json: flags.json,
         figuresDir: flags["figures-dir"],
       };
-      return await remoteSweep(remote, target, sweepUi);
+      return await remoteSweep(remote, target);
     }
     if (!flags.config) throw new UsageError("--config is required (a config file or a preset name)");
     overrides = {
@@ -253,8 +181,12 @@ async function runHere(config: SweepConfig, flags: SweepFlags, workers: number |
     } finally {
       progress.end();
     }
-    await reportOutcome(outcome, config, store, flags);
-    return outcome.cancelled ? 130 : outcome.state === "done" ? 0 : 1;
+    if (outcome.error) process.stderr.write(`error: ${outcome.error}\n`);
+    return await reportSweepEnd(
+      { ...outcome, name: config.name, figure: config.figure, error: outcome.error ?? "" },
+      await store.sweepResults(outcome.sweepId),
+      { json: flags.json, figuresDir: flags["figures-dir"] },
+    );
   } finally {
     if (dashboard) {
       // Ctrl-C now stops the dashboard, which reads through this process's share of the database.
@@ -264,39 +196,6 @@ async function runHere(config: SweepConfig, flags: SweepFlags, workers: number |
     await store.close();
     interrupt.dispose();
   }
-}
-
-/** The summary line, the series table and the figure (stdout, or stderr under --json), then --json's object. */
-async function reportOutcome(outcome: SweepOutcome, config: SweepConfig, store: Store, flags: SweepFlags) {
-  const out = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${text}\n`);
-  if (outcome.error) process.stderr.write(`error: ${outcome.error}\n`);
-  const rows = await store.sweepResults(outcome.sweepId);
-  out(
-    `\nsweep ${outcome.sweepId} (${config.name}) ${outcome.state}: ` +
-      `${outcome.jobs} jobs, ${outcome.ran} run, ${outcome.reused} reused, ${outcome.failed} failed` +
-      `${outcome.notRun ? `, ${outcome.notRun} not run` : ""}, ` +
-      `wall ${duration(outcome.wallMs / 1000)}; results in ${outcome.location}`,
-  );
-  if (rows.length > 0) out(seriesTable(rows));
-  const outDir = resolve(flags["figures-dir"] ?? join(".unlearn", "figures", outcome.sweepId));
-  const figure = await renderSweepFigure(rows, config.figure, outDir);
-  out(figure.note ?? `figure: ${[figure.svg, figure.png].filter(Boolean).join(", ")}`);
-  if (!flags.json) return;
-  const summary = {
-    sweep: outcome.sweepId,
-    state: outcome.state,
-    jobs: outcome.jobs,
-    failed: outcome.failed,
-    ran: outcome.ran,
-    reused: outcome.reused,
-    cancelled: outcome.cancelled,
-    error: outcome.error ?? null,
-    notRun: outcome.notRun,
-    wallMs: Math.round(outcome.wallMs),
-    db: outcome.location,
-    figure: figure.svg || figure.png ? { svg: figure.svg ?? null, png: figure.png ?? null } : null,
-  };
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 
 /**
