@@ -27,7 +27,7 @@ import {
   workerConsumer,
 } from "@unlearn/cluster";
 import { type Job, JobProgress, JobResult, WorkerInfo } from "@unlearn/protocol";
-import { type PoolOutput, WorkerPool } from "@unlearn/sweep";
+import { type DispatchOutput, WorkerPool } from "@unlearn/sweep";
 
 export interface WorkerOptions {
   engine: string;
@@ -197,7 +197,7 @@ export class ClusterWorker {
   }
 
   /** Runs one job (protected: the fault tests substitute a job that fails every time). */
-  protected async execute(job: Job): Promise<PoolOutput> {
+  protected async execute(job: Job): Promise<DispatchOutput> {
     const parentId = job.spec!.parentId;
     let parent: Float32Array | undefined;
     if (parentId) {
@@ -216,7 +216,7 @@ export class ClusterWorker {
     return out;
   }
 
-  private async report(msg: JsMsg, job: Job, out: PoolOutput, delivery: number): Promise<void> {
+  private async report(msg: JsMsg, job: Job, out: DispatchOutput, delivery: number): Promise<void> {
     const { result, artifact } = out;
     const last = delivery >= this.options.limits.maxDeliver;
     if (!result.ok && !last) {

@@ -19,7 +19,7 @@ export {
   type SweepConfig,
   sweepConfigSchema,
 } from "./config.ts";
-export type { Dispatcher, DispatchRequest } from "./dispatcher.ts";
+export type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.ts";
 export {
   type Artifact,
   type ExecuteOptions,
@@ -27,6 +27,7 @@ export {
   executeJob,
   JobInputError,
 } from "./execute.ts";
+export { commitOutput, failedResult, failureOf, isSuccess } from "./job-result.ts";
 export {
   type AccountantApi,
   canonicalJson,
@@ -41,7 +42,6 @@ export {
 export {
   defaultWorkers,
   type PoolOptions,
-  type PoolOutput,
   ThreadDispatcher,
   threadsPerWorker,
   WorkerPool,

@@ -14,9 +14,9 @@
  */
 import type { Store } from "@unlearn/db";
 import type { Job, JobProgress, JobResult } from "@unlearn/protocol";
-import type { Dispatcher } from "./dispatcher.ts";
+import type { Dispatcher, DispatchOutput } from "./dispatcher.ts";
+import { failureOf, isSuccess } from "./job-result.ts";
 import type { SweepPlan } from "./planner.ts";
-import type { PoolOutput } from "./pool.ts";
 import { childrenOf, ReadyQueue, remainingPaths } from "./scheduler-dag.ts";
 import { ProgressTracker, type SweepProgress } from "./scheduler-progress.ts";
 
@@ -184,22 +184,19 @@ export class Scheduler {
       this.tracker.abandoned(job.id);
       return;
     }
-    if (out.result.ok && out.artifact) await this.succeeded(job, out);
-    else await this.failedJob(job, out.result);
+    if (isSuccess(out)) await this.succeeded(job, out);
+    else await this.failedJob(job, out);
     this.emitProgress(true);
     this.options.onEvent?.({ type: "result", job, result: out.result, name: this.nameOf(job) });
   }
 
-  private async succeeded(job: Job, { result, artifact }: PoolOutput): Promise<void> {
-    const { store } = this.options;
-    const W = artifact!.W;
+  private async succeeded(job: Job, out: DispatchOutput): Promise<void> {
+    const { store, dispatcher } = this.options;
+    const { result } = out;
+    const W = out.artifact!.W;
     await this.write(async () => {
-      const bytes = new Uint8Array(W.buffer, W.byteOffset, W.byteLength);
-      await store.putArtifact(result.artifactKey || job.id, bytes, {
-        shape: artifact!.shape,
-        dtype: "float32",
-      });
-      await store.saveResult(result);
+      // The dispatcher's commit step: stored (chains, then result), then released by the transport.
+      await dispatcher.commit(out, store);
       await store.appendEvent({
         sweepId: this.options.plan.sweepId,
         jobId: job.id,
@@ -216,10 +213,10 @@ export class Scheduler {
     for (const child of this.children.get(job.id) ?? []) if (this.todo.has(child.id)) this.ready.push(child);
   }
 
-  private async failedJob(job: Job, result: JobResult): Promise<void> {
-    const error = result.error || "failed without an error message";
+  private async failedJob(job: Job, out: DispatchOutput): Promise<void> {
+    const error = failureOf(out);
     await this.write(async () => {
-      await this.options.store.saveResult({ ...result, ok: false, error });
+      await this.options.dispatcher.commit(out, this.options.store);
       await this.options.store.appendEvent({
         sweepId: this.options.plan.sweepId,
         jobId: job.id,
