@@ -1,12 +1,12 @@
 /** The Store's chains (artifacts): writing and reading them, what a sweep holds, and freeing it. */
-import { and, eq, inArray, isNotNull, notExists, notInArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, notExists, notInArray, type SQL, sql } from "drizzle-orm";
 import { artifacts, events, jobs, results, sweepJobs } from "./schema.ts";
 import { chunks, requireOneOf, requireText } from "./store-check.ts";
 import type { Store, StoreContext } from "./store-types.ts";
 
 type ArtifactOps = Pick<
   Store,
-  "putArtifact" | "getArtifact" | "hasArtifacts" | "sweepStorage" | "freeChains"
+  "putArtifact" | "getArtifact" | "hasArtifacts" | "sweepStorage" | "freeChains" | "freeJobChains"
 >;
 
 /** Stored bytes of whole rows of `table` (PostgreSQL's own measure, TOAST compression included). */
@@ -17,6 +17,23 @@ const count = () => sql<number>`count(*)`.mapWith(Number);
 export function artifactOps({ db, live }: StoreContext): ArtifactOps {
   const jobsOf = (sweepId: string) =>
     db.selectDistinct({ id: sweepJobs.jobId }).from(sweepJobs).where(eq(sweepJobs.sweepId, sweepId));
+  /** Deletes the chains `which` selects, except those a job without a result (of any sweep) starts from. */
+  const free = async (which: SQL) => {
+    const unfinished = db
+      .select({ id: jobs.parentId })
+      .from(jobs)
+      .where(
+        and(
+          isNotNull(jobs.parentId),
+          notExists(db.select({ one: sql`1` }).from(results).where(eq(results.jobId, jobs.id))),
+        ),
+      );
+    const freed = await db
+      .delete(artifacts)
+      .where(and(which, notInArray(artifacts.key, unfinished)))
+      .returning({ bytes: sql<number>`pg_column_size(${artifacts.bytes})`.mapWith(Number) });
+    return { chains: freed.length, bytes: freed.reduce((s, r) => s + r.bytes, 0) };
+  };
   return {
     async putArtifact(key, bytes, meta) {
       live();
@@ -101,21 +118,20 @@ export function artifactOps({ db, live }: StoreContext): ArtifactOps {
     async freeChains(sweepId) {
       live();
       requireText(sweepId, "freeChains: sweep id");
-      // Parents of jobs without a result (in any sweep) keep their chains: those jobs start from them.
-      const unfinished = db
-        .select({ id: jobs.parentId })
-        .from(jobs)
-        .where(
-          and(
-            isNotNull(jobs.parentId),
-            notExists(db.select({ one: sql`1` }).from(results).where(eq(results.jobId, jobs.id))),
-          ),
-        );
-      const freed = await db
-        .delete(artifacts)
-        .where(and(inArray(artifacts.key, jobsOf(sweepId)), notInArray(artifacts.key, unfinished)))
-        .returning({ bytes: sql<number>`pg_column_size(${artifacts.bytes})`.mapWith(Number) });
-      return { chains: freed.length, bytes: freed.reduce((s, r) => s + r.bytes, 0) };
+      return free(inArray(artifacts.key, jobsOf(sweepId)));
+    },
+
+    async freeJobChains(jobIds) {
+      live();
+      jobIds.forEach((id, i) => requireText(id, `freeJobChains: jobIds[${i}]`));
+      let chains = 0;
+      let bytes = 0;
+      for (const part of chunks([...new Set(jobIds)])) {
+        const freed = await free(inArray(artifacts.key, part));
+        chains += freed.chains;
+        bytes += freed.bytes;
+      }
+      return { chains, bytes };
     },
   };
 }

@@ -159,5 +159,16 @@ for (const backend of (await backends()).filter((b) => wanted.includes(b.name)))
       expect(after.chainBytes).toBe(0);
       await expect(store.sweepStorage("")).rejects.toThrow(/sweep id must be a non-empty string/);
     });
+
+    it("freeJobChains frees the named jobs' chains, but not a parent an unfinished job starts from", async () => {
+      const { learnId, kidIds } = await sweep(1);
+      for (const job of [learnId, kidIds[0]!])
+        await store.putArtifact(job, chains(8), { shape: [2, 4], dtype: "float32" });
+      const freed = await store.freeJobChains([learnId, kidIds[0]!, kidIds[0]!]);
+      expect(freed).toEqual({ chains: 1, bytes: expect.any(Number) });
+      expect(freed.bytes).toBeGreaterThanOrEqual(32);
+      expect(await store.hasArtifacts([learnId, kidIds[0]!])).toEqual(new Set([learnId]));
+      await expect(store.freeJobChains([""])).rejects.toThrow(/jobIds\[0\] must be a non-empty string/);
+    });
   });
 }

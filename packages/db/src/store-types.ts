@@ -162,6 +162,8 @@ export interface Store {
    * from. A later sweep that needs a freed parent's chains reruns that parent.
    */
   freeChains(sweepId: string): Promise<{ chains: number; bytes: number }>;
+  /** The same for the chains of `jobIds` (a sweep's leaves, once their results are stored). */
+  freeJobChains(jobIds: string[]): Promise<{ chains: number; bytes: number }>;
   /** The jobs linked to a sweep, one record per link (a job may be several points), in link order of job id. */
   listSweepJobs(sweepId: string): Promise<SweepJobRecord[]>;
   close(): Promise<void>;
