@@ -47,6 +47,8 @@ const common = {
     .optional(),
   /** K is searched on the grid 1, 1+g, 1+2g, … (the paper's Figures 4–5 used 10). */
   granularity: positiveInt.optional(),
+  /** Keep every job's chains in the database, not only those a job of the plan starts from (not in the sweep id). */
+  keepChains: z.boolean().optional(),
 };
 
 const fig3a = z.strictObject({
@@ -119,6 +121,7 @@ export interface ConfigOverrides {
   dataset?: string;
   featuresDir?: string;
   engine?: string;
+  keepChains?: boolean;
 }
 const OVERRIDE_FLAGS: Record<keyof ConfigOverrides, string> = {
   chains: "--chains",
@@ -127,6 +130,7 @@ const OVERRIDE_FLAGS: Record<keyof ConfigOverrides, string> = {
   dataset: "--dataset",
   featuresDir: "--features-dir",
   engine: "--engine",
+  keepChains: "--keep-chains",
 };
 
 export class ConfigError extends Error {

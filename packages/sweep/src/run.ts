@@ -60,6 +60,8 @@ export interface RunSweepOptions {
   workerEntry?: URL;
   /** The dataset facts, when the caller already has them (skips loading the dataset here). */
   facts?: DatasetFacts;
+  /** When no job of this sweep needs a finished job's chains any more (the cluster frees its bucket copy). */
+  onChainsFreed?(jobId: string): void;
 }
 
 export interface SweepOutcome {
@@ -211,6 +213,8 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       signal: options.signal,
       onEvent: options.onEvent,
       progressEveryMs: options.progressEveryMs,
+      keepChains: config.keepChains ?? false,
+      onChainsFreed: options.onChainsFreed,
     }).run();
     // The threads must be gone before the end is recorded: nothing of this run outlives it.
     await own?.close();
