@@ -330,9 +330,18 @@ export interface CancelSweepResponse {
   wasRunning: boolean;
 }
 
+/**
+ * A sweep's results come in pages, so that no response nears gRPC's 4 MiB message limit: ask again
+ * with page_token = next_page_token until it is empty. Rows come in key order (job, series, point);
+ * sort the whole set for a figure's order.
+ */
 export interface QueryResultsRequest {
   /** an id or a unique prefix of one */
   sweepId: string;
+  /** rows per page; 0 = the default (1000), at most 1000; fewer when rows are large */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first */
+  pageToken: string;
 }
 
 /** One stored result (the ResultRow of packages/protocol/src/rows.ts); absent optionals are nulls. */
@@ -361,6 +370,8 @@ export interface ResultRecord {
 export interface QueryResultsResponse {
   sweep: SweepInfo | undefined;
   rows: ResultRecord[];
+  /** empty after the last page */
+  nextPageToken: string;
 }
 
 /** A worker as it announces itself on NATS, and as ListWorkers reports it. */
@@ -3217,13 +3228,19 @@ export const CancelSweepResponse: MessageFns<CancelSweepResponse> = {
 };
 
 function createBaseQueryResultsRequest(): QueryResultsRequest {
-  return { sweepId: "" };
+  return { sweepId: "", pageSize: 0, pageToken: "" };
 }
 
 export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
   encode(message: QueryResultsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sweepId !== "") {
       writer.uint32(10).string(message.sweepId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -3249,6 +3266,22 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
             message.sweepId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3268,6 +3301,16 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
         : isSet(object.sweep_id)
         ? globalThis.String(object.sweep_id)
         : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -3275,6 +3318,12 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
     const obj: any = {};
     if (message.sweepId !== "") {
       obj.sweepId = message.sweepId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -3285,6 +3334,8 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
   fromPartial(object: DeepPartial<QueryResultsRequest>): QueryResultsRequest {
     const message = createBaseQueryResultsRequest();
     message.sweepId = object.sweepId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
@@ -3695,7 +3746,7 @@ export const ResultRecord: MessageFns<ResultRecord> = {
 };
 
 function createBaseQueryResultsResponse(): QueryResultsResponse {
-  return { sweep: undefined, rows: [] };
+  return { sweep: undefined, rows: [], nextPageToken: "" };
 }
 
 export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
@@ -3705,6 +3756,9 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
     }
     for (const v of message.rows) {
       ResultRecord.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
     }
     return writer;
   },
@@ -3738,6 +3792,14 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
             message.rows.push(ResultRecord.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3754,6 +3816,11 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
     return {
       sweep: isSet(object.sweep) ? SweepInfo.fromJSON(object.sweep) : undefined,
       rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => ResultRecord.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -3764,6 +3831,9 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
     }
     if (message.rows?.length) {
       obj.rows = message.rows.map((e) => ResultRecord.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -3777,6 +3847,7 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
       ? SweepInfo.fromPartial(object.sweep)
       : undefined;
     message.rows = object.rows?.map((e) => ResultRecord.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
