@@ -332,8 +332,9 @@ export interface CancelSweepResponse {
 
 /**
  * A sweep's results come in pages, so that no response nears gRPC's 4 MiB message limit: ask again
- * with page_token = next_page_token until it is empty. Rows come in key order (job, series, point);
- * sort the whole set for a figure's order.
+ * with page_token = next_page_token until it is empty. Pages follow the key order (job, series,
+ * point) and each page is sorted in a figure's order, so a one-page sweep reads as it always did; sort
+ * the rows of several pages together (sortResultRows of @unlearn/db).
  */
 export interface QueryResultsRequest {
   /** an id or a unique prefix of one */
