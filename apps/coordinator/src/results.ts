@@ -51,8 +51,6 @@ export async function queryResultsPage(
   info: (s: SweepSummary) => SweepInfo,
 ): Promise<QueryResultsResponse> {
   const sweep = await findSweep(store, request.sweepId);
-  if (!Number.isInteger(request.pageSize) || request.pageSize < 0)
-    throw new RequestError(`page_size: expected an integer ≥ 0, got ${request.pageSize}`, "invalid");
   let limit = Math.min(request.pageSize || MAX_PAGE_ROWS, MAX_PAGE_ROWS);
   const after = request.pageToken || undefined;
   for (;;) {

@@ -339,10 +339,12 @@ export interface CancelSweepResponse {
 export interface QueryResultsRequest {
   /** an id or a unique prefix of one */
   sweepId: string;
-  /** rows per page; 0 = the default (1000), at most 1000; fewer when rows are large */
-  pageSize: number;
+  /** rows per page; absent or 0 = the default (1000), at most 1000; fewer when rows are large */
+  pageSize?:
+    | number
+    | undefined;
   /** next_page_token of the previous page; empty for the first */
-  pageToken: string;
+  pageToken?: string | undefined;
 }
 
 /** One stored result (the ResultRow of packages/protocol/src/rows.ts); absent optionals are nulls. */
@@ -3229,7 +3231,7 @@ export const CancelSweepResponse: MessageFns<CancelSweepResponse> = {
 };
 
 function createBaseQueryResultsRequest(): QueryResultsRequest {
-  return { sweepId: "", pageSize: 0, pageToken: "" };
+  return { sweepId: "", pageSize: undefined, pageToken: undefined };
 }
 
 export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
@@ -3237,10 +3239,10 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
     if (message.sweepId !== "") {
       writer.uint32(10).string(message.sweepId);
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(16).uint32(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       writer.uint32(26).string(message.pageToken);
     }
     return writer;
@@ -3306,12 +3308,12 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
-        : "",
+        : undefined,
     };
   },
 
@@ -3320,10 +3322,10 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
     if (message.sweepId !== "") {
       obj.sweepId = message.sweepId;
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
-    if (message.pageToken !== "") {
+    if (message.pageToken !== undefined) {
       obj.pageToken = message.pageToken;
     }
     return obj;
@@ -3335,8 +3337,8 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
   fromPartial(object: DeepPartial<QueryResultsRequest>): QueryResultsRequest {
     const message = createBaseQueryResultsRequest();
     message.sweepId = object.sweepId ?? "";
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
