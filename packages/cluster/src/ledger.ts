@@ -17,8 +17,10 @@ import {
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
+import { type ObjectStore, Objm } from "@nats-io/obj";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
 import type { Job } from "@unlearn/protocol";
+import { type Chains, ChainsRejected, sealChains, withRetry } from "./chains.ts";
 import {
   acceptsResult,
   DELIVERIES_HEADER,
@@ -28,8 +30,10 @@ import {
   PRIOR_DELIVERIES_HEADER,
   type ResultProof,
   SEQ_HEADER,
+  uploadName,
 } from "./dispatch.ts";
 import {
+  CHAINS_BUCKET,
   COORDINATOR_CONSUMER,
   cancelSubject,
   DISPATCH_STREAM,
@@ -38,6 +42,7 @@ import {
   JOBS_STREAM,
   RESULTS_STREAM,
   resultSubject,
+  UPLOADS_BUCKET,
 } from "./names.ts";
 
 export interface DispatchRecord extends Inflight {
@@ -61,15 +66,19 @@ export class DispatchLedger {
   private closed = false;
 
   private constructor(
-    private readonly jsm: JetStreamManager,
-    private readonly log: (line: string) => void,
     private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly buckets: { uploads: ObjectStore; chains: ObjectStore },
+    private readonly log: (line: string) => void,
   ) {
     this.js = jetstream(nc);
   }
 
+  /** The ledger over what provision() made (call that first). */
   static async open(nc: NatsConnection, log: (line: string) => void): Promise<DispatchLedger> {
-    return new DispatchLedger(await jetstreamManager(nc), log, nc);
+    const objm = new Objm(nc);
+    const buckets = { uploads: await objm.open(UPLOADS_BUCKET), chains: await objm.open(CHAINS_BUCKET) };
+    return new DispatchLedger(nc, await jetstreamManager(nc), buckets, log);
   }
 
   /** The job's dispatch in flight, or null. */
@@ -163,6 +172,33 @@ export class DispatchLedger {
     await this.jsm.streams.deleteMessage(JOBS_STREAM, record.seq).catch(() => false);
     await this.publish({ ...record, publications: record.publications + 1, priorDeliveries });
     return "requeued";
+  }
+
+  /**
+   * The chains of an accepted ok result: its dispatch's upload, checked against the SHA-256 the result
+   * reported and sealed into CHAINS_BUCKET under the job id. Object-store errors are retried for up to
+   * `retryMs` (then thrown: the result stays unacked and comes back); ChainsRejected when the upload is
+   * missing or not what the result reported (the caller refuses the result and requeues the job).
+   */
+  async takeChains(proof: ResultProof, retryMs = 600_000): Promise<Chains> {
+    const record = await this.lookup(proof.jobId);
+    if (!record || !acceptsResult(record, proof))
+      throw new ChainsRejected(`job ${proof.jobId.slice(0, 12)}: no dispatch in flight with this nonce`);
+    const sha = proof.chainsSha256;
+    if (!sha)
+      throw new ChainsRejected(`job ${proof.jobId.slice(0, 12)}: the ok result names no chains digest`);
+    const name = uploadName(proof.jobId, record.nonce);
+    return withRetry(
+      `sealing the chains of ${proof.jobId.slice(0, 12)}`,
+      () => sealChains(this.buckets.uploads, this.buckets.chains, proof.jobId, name, sha),
+      { forMs: retryMs, log: this.log },
+    );
+  }
+
+  /** Queues the job's dispatch again (its result was refused: its chains were not what it reported). */
+  async requeue(jobId: string): Promise<void> {
+    const record = await this.lookup(jobId);
+    if (record) await this.publish({ ...record, publications: record.publications + 1 });
   }
 
   /** Reads the hand-backs stream for as long as the ledger is open (re-attached after NATS restarts). */
