@@ -5,6 +5,7 @@ import { authorize, MIN_TOKEN_LENGTH, tokenProblem } from "./auth.ts";
 import { parseOptions, UsageError } from "./main.ts";
 
 const TOKEN = "s3cret-token-0123456789";
+const env = (vars: Record<string, string>) => vars as unknown as NodeJS.ProcessEnv;
 let server: Server;
 let base: string;
 
@@ -89,12 +90,12 @@ describe("DASHBOARD_TOKEN", () => {
 
   test(`DASHBOARD_TOKEN shorter than ${MIN_TOKEN_LENGTH} characters is refused at start, saying how to make one`, () => {
     expect(tokenProblem("x".repeat(MIN_TOKEN_LENGTH))).toBeNull();
-    expect(() => parseOptions([], { DASHBOARD_TOKEN: "short" })).toThrow(UsageError);
-    expect(() => parseOptions([], { DASHBOARD_TOKEN: "short" })).toThrow(
+    expect(() => parseOptions([], env({ DASHBOARD_TOKEN: "short" }))).toThrow(UsageError);
+    expect(() => parseOptions([], env({ DASHBOARD_TOKEN: "short" }))).toThrow(
       /at least 16 characters \(got 5\).*openssl rand/,
     );
     expect(
-      parseOptions([], { DASHBOARD_TOKEN: TOKEN, DASHBOARD_HOSTS: "dash.lan, x.example" }),
+      parseOptions([], env({ DASHBOARD_TOKEN: TOKEN, DASHBOARD_HOSTS: "dash.lan, x.example" })),
     ).toMatchObject({
       token: TOKEN,
       hosts: ["dash.lan", "x.example"],
