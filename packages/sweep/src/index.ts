@@ -29,6 +29,16 @@ export {
 } from "./execute.ts";
 export { commitOutput, failedResult, failureOf, isSuccess } from "./job-result.ts";
 export {
+  checkLimits,
+  DEFAULT_LIMITS,
+  estimateJobs,
+  LIMIT_ENV,
+  LimitError,
+  type RequestLimits,
+  requestLimits,
+} from "./limits.ts";
+export { INLINE_PLAN_JOBS, planSweepAsync } from "./plan-thread.ts";
+export {
   type AccountantApi,
   canonicalJson,
   type DatasetFacts,

@@ -5,13 +5,16 @@
  */
 import { openStore, type Store } from "@unlearn/db";
 import { type Job, JobKind, JobResult, JobSpec } from "@unlearn/protocol";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "./config.ts";
 import type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.ts";
 import { commitOutput } from "./job-result.ts";
 import { sweepIdOf } from "./planner.ts";
 import { runSweep } from "./run.ts";
 import { ReadyQueue } from "./scheduler-dag.ts";
+
+// Opening a store and running a sweep take seconds on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 const facts = { n: 300, d: 8, classes: 2, L: 3.5 };
 const fig5 = (name: string, extra: object = {}) =>
