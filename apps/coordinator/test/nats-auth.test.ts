@@ -7,33 +7,28 @@
  * one, a job never dispatched) and the uploads it plants are refused, and nothing forged is stored.
  *
  * The coordinator's side here is @unlearn/cluster's (provision, DispatchLedger) with a results reader
- * that does what the coordinator's intake does with a result: accept it by its nonce, seal its chains.
+ * that does what the coordinator's intake does with a result (ledger-side.ts).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, Objm } from "@nats-io/obj";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import * as accountant from "@unlearn/accountant";
 import {
   CHAINS_BUCKET,
-  type Chains,
   ChainsRejected,
-  COORDINATOR_CONSUMER,
   connectNats,
-  DispatchLedger,
-  decodeResult,
+  type DispatchLedger,
   getChains,
   JOBS_STREAM,
   jobSubject,
   NONCE_HEADER,
   provision,
-  RESULTS_STREAM,
   resultHeaders,
-  resultProof,
   resultSubject,
   UPLOADS_BUCKET,
   uploadChains,
@@ -45,6 +40,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsAuthorization } from "../src/nats-config.ts";
 import { tinyConfig } from "./fixtures.ts";
 import { freePort, type Proc, spawnWorker, waitFor } from "./harness.ts";
+import { LedgerSide } from "./ledger-side.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "unlearn-nats-auth-"));
 const passwords = {
@@ -59,10 +55,7 @@ let attacker: NatsConnection;
 let jsm: JetStreamManager;
 let ledger: DispatchLedger;
 let worker: Proc;
-/** What the coordinator's side accepted and sealed, and what it refused (with the reason). */
-const stored = new Map<string, { result: JobResult; chains?: Chains }>();
-const refused: string[] = [];
-let reading = true;
+let side: LedgerSide;
 
 async function startServer(): Promise<void> {
   const port = await freePort();
@@ -84,34 +77,6 @@ async function startServer(): Promise<void> {
 const as = (user: string, password: string) =>
   connectNats({ servers: [url], user, password }, `auth test ${user}`, { waitMs: 0 });
 
-/** The coordinator's handling of a result: accepted only with its dispatch's nonce, chains sealed. */
-async function onResult(msg: JsMsg): Promise<void> {
-  const result = decodeResult(msg.subject, msg.data);
-  const proof = resultProof(result.jobId, msg.headers);
-  if (!(await ledger.accepts(proof))) {
-    refused.push(`${result.jobId}: ${proof.nonce ? "wrong nonce" : "no nonce"}`);
-    return msg.term();
-  }
-  try {
-    const chains = result.ok ? await ledger.takeChains(proof, 5000) : undefined;
-    stored.set(result.jobId, { result, chains });
-    await ledger.settle(result.jobId);
-    msg.ack();
-  } catch (error) {
-    refused.push(`${result.jobId}: ${(error as Error).message}`);
-    msg.term();
-  }
-}
-
-async function readResults(): Promise<void> {
-  const consumer = await jetstream(coordinator).consumers.get(RESULTS_STREAM, COORDINATOR_CONSUMER);
-  const messages = await consumer.consume({ max_messages: 16 });
-  for await (const msg of messages) {
-    if (!reading) break;
-    await onResult(msg);
-  }
-}
-
 let jobs: { learn: Job; other: Job[] };
 
 beforeAll(async () => {
@@ -123,8 +88,8 @@ beforeAll(async () => {
     limits: { ackWaitMs: 5000, maxDeliver: 3 },
   });
   jsm = await jetstreamManager(coordinator);
-  ledger = await DispatchLedger.open(coordinator, () => {});
-  void readResults();
+  side = await LedgerSide.start(coordinator);
+  ledger = side.ledger;
   attacker = await as("worker-b", passwords.NATS_WORKER_B_PASSWORD);
   const config = tinyConfig({ removals: [1, 10] });
   const plan = planSweep(config, await datasetFacts(config), accountant);
@@ -139,7 +104,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  reading = false;
+  await side?.stop();
   worker?.kill();
   await attacker?.close();
   await coordinator?.close();
@@ -148,19 +113,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const dispatch = (job: Job, engine = job.engine) =>
-  ledger.dispatch(
-    { ...job, engine },
-    jobSubject(engine, job.sweepId),
-    Job.encode({ ...job, engine }).finish(),
-  );
+const dispatch = (job: Job, engine = job.engine) => side.dispatch(job, engine);
 
 const refusedByPermissions = /Permissions Violation/;
 
 describe("the worker user", () => {
   it("runs a dispatched job: its result carries the nonce, its chains are sealed under the job id", async () => {
     await dispatch(jobs.learn);
-    const done = await waitFor("the learn job's result", () => stored.get(jobs.learn.id), 90_000);
+    const done = await waitFor("the learn job's result", () => side.stored.get(jobs.learn.id), 90_000);
     expect(done.result.ok).toBe(true);
     const local = await executeJob(jobs.learn, { loadArtifact: async () => null, threads: 1 });
     expect(done.result.accuracies).toEqual(local.result.accuracies);
@@ -216,19 +176,19 @@ describe("the worker user", () => {
     await ajs.publish(resultSubject(never.id), forgedNever, {
       headers: resultHeaders(randomBytes(16).toString("hex")),
     });
-    await waitFor("the forged results to be refused", () => refused.length >= 3, 20_000);
-    expect(refused).toEqual([
+    await waitFor("the forged results to be refused", () => side.refused.length >= 3, 20_000);
+    expect(side.refused).toEqual([
       `${target.id}: no nonce`,
       `${target.id}: wrong nonce`,
       `${never.id}: wrong nonce`,
     ]);
-    expect(stored.has(target.id) || stored.has(never.id)).toBe(false);
+    expect(side.stored.has(target.id) || side.stored.has(never.id)).toBe(false);
     // The real dispatch is untouched: still in flight with its nonce, its message still queued.
     expect((await ledger.lookup(target.id))?.nonce).toBe(record.nonce);
     expect((await jsm.streams.getMessage(JOBS_STREAM, { seq: record.seq }))?.header?.get(NONCE_HEADER)).toBe(
       record.nonce,
     );
-    refused.length = 0;
+    side.refused.length = 0;
   });
 
   it("cannot overwrite another job's chains, and its planted uploads are refused", async () => {
@@ -258,8 +218,8 @@ describe("the worker user", () => {
     await jetstream(attacker).publish(resultSubject(target.id), forged, {
       headers: resultHeaders(randomBytes(16).toString("hex"), sha),
     });
-    await waitFor("the planted result to be refused", () => refused.length >= 1, 20_000);
-    expect(stored.has(target.id)).toBe(false);
+    await waitFor("the planted result to be refused", () => side.refused.length >= 1, 20_000);
+    expect(side.stored.has(target.id)).toBe(false);
     expect(await getChains(await new Objm(coordinator).open(CHAINS_BUCKET), target.id)).toBeNull();
     await expect(
       ledger.takeChains({ jobId: target.id, nonce: "0".repeat(32), chainsSha256: sha }),
