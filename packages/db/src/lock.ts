@@ -39,6 +39,8 @@ export interface LockHolder {
   host: string;
   /** unique per hold: tells this hold from a later one by the same process */
   nonce: string;
+  /** the Unix socket the holder shares the directory on (from the start; listening once url is set) */
+  socket?: string;
   /** where the holder shares the directory; absent while it is still opening it */
   url?: string;
 }
@@ -148,6 +150,7 @@ function parseLock(text: string): LockHolder | null {
       pid: p.pid,
       host: p.host,
       nonce: typeof p.nonce === "string" ? p.nonce : "",
+      socket: typeof p.socket === "string" ? p.socket : undefined,
       url: typeof p.url === "string" ? p.url : undefined,
     };
   } catch {
@@ -176,11 +179,12 @@ function removeQuietly(path: string): void {
 }
 
 /**
- * One attempt at `dataDir`: "held" (ours now), "shared" (a live process on this host holds it and
+ * One attempt at `dataDir`: "held" (ours now; the lock file names `socket`, where this process will
+ * share it), "shared" (a live process on this host holds it and
  * shares it at url), or "busy" (a live process holds it but is still opening it, or the lock file
  * names another host: reason says which).
  */
-export async function claimDataDir(dataDir: string): Promise<Claim> {
+export async function claimDataDir(dataDir: string, socket?: string): Promise<Claim> {
   const path = `${dataDir}.lock`;
   const server = await bindName(lockName(dataDir));
   if (server === null) {
@@ -201,7 +205,12 @@ export async function claimDataDir(dataDir: string): Promise<Claim> {
         reason: `process ${previous.pid} on host ${previous.host} has it open; its share is not reachable from ${hostname()} (remove ${path} if that process is gone)`,
       };
     }
-    const mine: LockHolder = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString("hex") };
+    const mine: LockHolder = {
+      pid: process.pid,
+      host: hostname(),
+      nonce: randomBytes(8).toString("hex"),
+      ...(socket ? { socket } : {}),
+    };
     // A lock file left by a holder that died is ours to replace: the kernel says no one holds it.
     writeWhole(path, JSON.stringify(mine));
     return { kind: "held", lock: heldLock(path, mine, close) };

@@ -12,7 +12,8 @@
  * first message until a Sync or a simple Query leaves it idle (no open transaction), and keeps going
  * after errors.
  */
-import { lstatSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { lstatSync, mkdirSync, rmdirSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -198,17 +199,16 @@ export interface ShareOptions {
 }
 
 /**
- * Serves `db` on a Unix-domain socket in `socketDir` (made 0700; used when its socket path fits in
- * sun_path, else a private directory under the temporary directory). The directory's mode is what
- * keeps other local users out: PGlite itself accepts any user name without a password.
+ * Serves `db` on a Unix-domain socket in `dir` (see planShareDir; made 0700). The directory's mode is
+ * what keeps other local users out: PGlite itself accepts any user name without a password.
  */
 export async function shareOnSocket(
   db: PGlite,
-  socketDir: string,
+  dir: string,
   options: ShareOptions = {},
 ): Promise<SharedServer> {
-  const dir = privateDir(socketDir);
-  const path = join(dir, SOCKET_FILE);
+  privateDir(dir);
+  const path = socketPath(dir);
   // A socket file left by a holder that died: the caller holds the directory's lock, so it is stale.
   rmSync(path, { force: true });
   const handlers = new Map<number, { handler: PGLiteSocketHandler; socket: Socket }>();
@@ -238,8 +238,7 @@ export async function shareOnSocket(
       for (const { socket } of open) socket.destroy();
       await closed;
       await queue.drained();
-      if (dir !== socketDir) rmSync(dir, { recursive: true, force: true });
-      else removeDirQuietly(dir);
+      removeDirQuietly(dir);
     },
   };
 }
@@ -303,18 +302,30 @@ export class FrameGuard {
   }
 }
 
-/** Makes `want` (0700) or, when a socket path there would not fit sun_path, a private temporary one. */
-function privateDir(want: string): string {
-  if (Buffer.byteLength(join(want, SOCKET_FILE)) > MAX_SOCKET_PATH) {
-    return mkdtempSync(join(tmpdir(), "unlearn-share-"));
-  }
+/**
+ * Where the share of `dataDir` listens: `<dir>.share/.s.PGSQL.5432`, or, when that path would not fit
+ * sun_path, a directory with a random name under the temporary directory. Named before the directory
+ * is opened, so that the lock can say from its first byte where the share will be.
+ */
+export function planShareDir(dataDir: string): string {
+  const beside = `${dataDir}.share`;
+  if (Buffer.byteLength(join(beside, SOCKET_FILE)) <= MAX_SOCKET_PATH) return beside;
+  return join(tmpdir(), `unlearn-share-${randomBytes(8).toString("hex")}`);
+}
+
+/** The socket file inside a share directory. */
+export function socketPath(shareDir: string): string {
+  return join(shareDir, SOCKET_FILE);
+}
+
+/** Makes `dir` 0700, or checks that an existing one is this user's and private (a dead holder's). */
+function privateDir(dir: string): void {
   try {
-    mkdirSync(want, { mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
-  checkPrivate(want, lstatSync(want), "share directory");
-  return want;
+  checkPrivate(dir, lstatSync(dir), "share directory");
 }
 
 function removeDirQuietly(dir: string): void {
@@ -339,7 +350,7 @@ export function shareClientOptions(url: string): { path: string; user: string; d
   }
   checkPrivate(dir, lstatSync(dir), "share directory");
   return {
-    path: join(dir, SOCKET_FILE),
+    path: socketPath(dir),
     user: decodeURIComponent(parts[1] ?? "") || "postgres",
     database: decodeURIComponent(parts[2] ?? "") || "postgres",
   };

@@ -30,6 +30,7 @@ describe("a PGlite directory shared between processes", () => {
     expect(lock).toMatchObject({
       pid: writer.child.pid,
       url: `postgres://postgres@/postgres?host=${encodeURIComponent(`${dir}.share`)}`,
+      socket: `${dir}.share/.s.PGSQL.5432`,
     });
 
     const reader = await openStore(dir);
