@@ -34,6 +34,14 @@ const common = {
   name: z.string().min(1),
   dataset,
   featuresDir: z.string().min(1).optional(),
+  /**
+   * The features by their content key (featuresKey of @unlearn/core) instead of a folder: what a sweep
+   * sent to a coordinator carries, which finds the folder among those its operator registered.
+   */
+  featuresKey: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, { message: "expected the 64 hex digits of a features content key" })
+    .optional(),
   lambda: positive.default(1e-6),
   smoothness: z.enum(["data", "bound"]).default(DEFAULT_SMOOTHNESS),
   chains: positiveInt.default(100),
@@ -290,6 +298,10 @@ export function loadConfig(
 /** CIFAR-10 datasets read precomputed ResNet-18 features that cannot be made here (docs/science.md §1). */
 export function checkFeatures(config: SweepConfig, source = "config"): void {
   if (!FEATURE_DATASETS.includes(config.dataset)) return;
+  if (config.featuresDir === undefined && config.featuresKey !== undefined)
+    throw new ConfigError(
+      `${source}: featuresKey: only a coordinator resolves a content key (to a folder its operator registered); here pass --features-dir PATH`,
+    );
   if (config.featuresDir === undefined)
     throw new ConfigError(
       `${source}: featuresDir: required for dataset "${config.dataset}" (a folder with the ResNet-18 features of CIFAR-10; set it in the config or pass --features-dir)`,

@@ -27,6 +27,7 @@ export {
   executeJob,
   JobInputError,
 } from "./execute.ts";
+export { type FeaturesRegistry, featuresRegistry, resolveRemoteFeatures } from "./features-registry.ts";
 export { commitOutput, failedResult, failureOf, isSuccess } from "./job-result.ts";
 export {
   checkLimits,
