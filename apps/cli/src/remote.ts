@@ -6,6 +6,7 @@
  */
 import type { ServiceError } from "@grpc/grpc-js";
 import { type Coordinator, connectCoordinator } from "@unlearn/cluster";
+import { featuresKey } from "@unlearn/core";
 import { type Store, type SweepSummary, sortResultRows } from "@unlearn/db";
 import type {
   Job,
@@ -70,7 +71,8 @@ export async function remoteSweep(target: RemoteTarget, request: RemoteSweepRequ
     }
     let sweepId = request.watch;
     if (!sweepId) {
-      const r = await coordinator.call("submitSweep", { configJson: JSON.stringify(request.config) });
+      const config = await remoteConfig(request.config!);
+      const r = await coordinator.call("submitSweep", { configJson: JSON.stringify(config) });
       sweepId = r.sweepId;
       console.error(
         `sweep ${sweepId} submitted to ${target.address}: ${r.jobs} jobs, ${r.cached} already stored`,
@@ -87,6 +89,16 @@ export async function remoteSweep(target: RemoteTarget, request: RemoteSweepRequ
   } finally {
     coordinator.close();
   }
+}
+
+/**
+ * The config a coordinator is sent: a features folder becomes its content key, since a coordinator
+ * reads only the folders its operator registered (FEATURES_DIRS), never a path a client names.
+ */
+export async function remoteConfig(config: SweepConfig): Promise<SweepConfig> {
+  if (config.featuresDir === undefined) return config;
+  const { featuresDir, ...rest } = config;
+  return { ...rest, featuresKey: await featuresKey(featuresDir) };
 }
 
 /** Streams the sweep's events to the progress line; resolves with its end, or null when detached (Ctrl-C). */

@@ -42,7 +42,9 @@ describe("SweepManager.submit refuses unbounded or host-path requests", () => {
         /^chains: 51 is above this coordinator's limit of 50 \(SWEEP_MAX_CHAINS/,
       ),
     });
-    await expect(sweeps.submit(fig5({ dataset: "synthetic?n=10000000&d=100", chains: 10 }))).rejects.toMatchObject({
+    await expect(
+      sweeps.submit(fig5({ dataset: "synthetic?n=10000000&d=100", chains: 10 })),
+    ).rejects.toMatchObject({
       kind: "invalid",
       message: expect.stringMatching(/SWEEP_MAX_SYNTHETIC_CELLS/),
     });
