@@ -66,7 +66,7 @@ export class SweepManager {
   private features?: Promise<FeaturesRegistry>;
 
   constructor(
-    /** the store runSweep writes through (it tells the link when a result is stored) */
+    /** the store runSweep writes through (the link stores results into the same one) */
     private readonly store: Store,
     private readonly link: ClusterLink,
   ) {}
@@ -163,7 +163,7 @@ export class SweepManager {
 
   private onEvent(active: Active, e: RunEvent): void {
     // A caller's dispatcher leaves threads to the transport: the live workers' engine threads per job.
-    const threads = () => Math.max(0, ...this.link.liveWorkers().map((w) => w.threads));
+    const threads = () => Math.max(0, ...this.link.workers.live().map((w) => w.threads));
     const event = sweepEvent(active.sweepId, e, threads);
     if (!event) return;
     if (event.event?.$case === "planned") active.planned = event.event.value;
