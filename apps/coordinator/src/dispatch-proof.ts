@@ -4,7 +4,8 @@
  * once its chains, uploaded by its worker under the dispatch's upload name, proved to be the bytes it
  * reported and were sealed under the job id (where the intake then reads them).
  */
-import { ChainsRejected, type DispatchLedger, resultProof } from "@unlearn/cluster";
+import type { JsMsg } from "@nats-io/jetstream";
+import { ChainsRejected, type DispatchLedger, decodeResult, resultProof } from "@unlearn/cluster";
 import type { Store } from "@unlearn/db";
 import type { ResultCheck } from "./intake.ts";
 
@@ -19,7 +20,9 @@ export function dispatchCheck(ledger: DispatchLedger, store: Store): ResultCheck
         ? "its nonce is not the one of its job's dispatch in flight (stale or forged)"
         : "it carries no dispatch nonce";
     }
-    if (!result.ok) return undefined;
+    // Chains are sealed for a well-formed ok result only (a malformed one, checked so that its job can
+    // fail, has nothing worth sealing).
+    if (!result.ok || !wellFormed(msg)) return undefined;
     try {
       await ledger.takeChains(proof);
       return undefined;
@@ -30,4 +33,13 @@ export function dispatchCheck(ledger: DispatchLedger, store: Store): ResultCheck
       return `${error.message}; the job is queued again`;
     }
   };
+}
+
+function wellFormed(msg: JsMsg): boolean {
+  try {
+    decodeResult(msg.subject, msg.data);
+    return true;
+  } catch {
+    return false;
+  }
 }
