@@ -72,7 +72,8 @@ class SimulatedWorkers implements Dispatcher {
     await new Promise((r) => setImmediate(r));
     onProgress?.({ jobId: job.id, stepsDone: 1, stepsTotal: 1, worker });
     this.free.push(worker);
-    const W = from ? from.map((v) => v + 1) : new Float32Array(D);
+    // Not zeros: PostgreSQL would compress those, and the bytes stored would read too low.
+    const W = from ? from.map((v) => v + 1) : Float32Array.from({ length: D }, (_, i) => Math.sin(i * 1.7));
     const result = JobResult.fromPartial({
       jobId: job.id,
       ok: true,
