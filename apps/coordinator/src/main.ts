@@ -18,6 +18,8 @@ export interface CoordinatorEnv {
   databaseUrl: string;
   grpcAddr: string;
   token: string;
+  /** COORDINATOR_READ_TOKEN: reads only (list sweeps and workers, results, watch); for dashboards */
+  readToken?: string;
   credentials: ServerCredentials;
   tls: boolean;
 }
@@ -52,7 +54,10 @@ export function coordinatorEnv(env: NodeJS.ProcessEnv = process.env): Coordinato
       false,
     );
   }
-  return { databaseUrl, grpcAddr, token, credentials, tls: Boolean(cert) };
+  const readToken = env.COORDINATOR_READ_TOKEN || undefined;
+  if (readToken === token)
+    throw new ClusterConfigError("COORDINATOR_READ_TOKEN must differ from COORDINATOR_TOKEN");
+  return { databaseUrl, grpcAddr, token, readToken, credentials, tls: Boolean(cert) };
 }
 
 /** Tries `attempt` until it succeeds, saying once why it waits (a service down at start is waited for). */
@@ -100,7 +105,7 @@ async function main(): Promise<number> {
   const { server, port } = await startServer(
     env.grpcAddr,
     env.credentials,
-    coordinatorService(env.token, () => active),
+    coordinatorService({ full: env.token, readOnly: env.readToken }, () => active),
     health,
   );
   log(

@@ -21,12 +21,28 @@ import type { ClusterLink } from "./link.ts";
 import { queryResultsPage } from "./results.ts";
 import { RequestError, type SweepManager } from "./sweeps.ts";
 
-export function authorized(metadata: Metadata, token: string): boolean {
-  const header = metadata.get("authorization")[0];
-  if (typeof header !== "string") return false;
+/**
+ * The coordinator's tokens: `full` for every call (COORDINATOR_TOKEN), and optionally `readOnly`
+ * (COORDINATOR_READ_TOKEN) for the calls that change nothing: what a dashboard needs to list workers
+ * and sweeps, without the power to submit or cancel.
+ */
+export interface Tokens {
+  full: string;
+  readOnly?: string;
+}
+
+function bearerIs(header: string, token: string): boolean {
   const given = Buffer.from(header);
   const wanted = Buffer.from(`Bearer ${token}`);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/** Whether the call's token allows it: the full token always, the read-only one for reads. */
+export function authorized(metadata: Metadata, tokens: string | Tokens, read = false): boolean {
+  const { full, readOnly } = typeof tokens === "string" ? { full: tokens, readOnly: undefined } : tokens;
+  const header = metadata.get("authorization")[0];
+  if (typeof header !== "string") return false;
+  return bearerIs(header, full) || (read && readOnly !== undefined && bearerIs(header, readOnly));
 }
 
 function grpcError(error: unknown): Partial<ServerErrorResponse> {
@@ -75,14 +91,15 @@ export function sweepInfo(s: SweepSummary): SweepInfo {
   };
 }
 
-/** A unary handler behind the token check and the lease, its errors mapped to gRPC codes. */
+/** A unary handler behind the token check (`read`: the read-only token will do) and the lease. */
 function unary<Req, Res>(
-  token: string,
+  token: string | Tokens,
   active: () => Active | undefined,
   handle: (request: Req, parts: Active) => Promise<Res>,
+  read = false,
 ) {
   return (call: { request: Req; metadata: Metadata }, callback: sendUnaryData<Res>) => {
-    if (!authorized(call.metadata, token)) return callback(UNAUTHENTICATED);
+    if (!authorized(call.metadata, token, read)) return callback(UNAUTHENTICATED);
     const parts = active();
     if (!parts) return callback(STANDBY);
     handle(call.request, parts).then(
@@ -93,18 +110,25 @@ function unary<Req, Res>(
 }
 
 /** The Coordinator service; `active` gives its parts, or undefined while it stands by. */
-export function coordinatorService(token: string, active: () => Active | undefined): CoordinatorServer {
+export function coordinatorService(
+  token: string | Tokens,
+  active: () => Active | undefined,
+): CoordinatorServer {
+  const READ = true;
   return {
     submitSweep: unary(token, active, (r, { sweeps }) => sweeps.submit(r.configJson)),
-    getSweep: unary(token, active, async (r, { sweeps }) => sweepInfo(await sweeps.find(r.sweepId))),
-    listSweeps: unary(token, active, async (_r, { store }) => ({
-      sweeps: (await store.listSweeps()).map(sweepInfo),
-    })),
+    getSweep: unary(token, active, async (r, { sweeps }) => sweepInfo(await sweeps.find(r.sweepId)), READ),
+    listSweeps: unary(
+      token,
+      active,
+      async (_r, { store }) => ({ sweeps: (await store.listSweeps()).map(sweepInfo) }),
+      READ,
+    ),
     cancelSweep: unary(token, active, (r, { sweeps }) => sweeps.cancel(r.sweepId)),
-    queryResults: unary(token, active, (r, { store }) => queryResultsPage(store, r, sweepInfo)),
-    listWorkers: unary(token, active, async (_r, { link }) => ({ workers: link.workers.live() })),
+    queryResults: unary(token, active, (r, { store }) => queryResultsPage(store, r, sweepInfo), READ),
+    listWorkers: unary(token, active, async (_r, { link }) => ({ workers: link.workers.live() }), READ),
     watchSweep(call) {
-      if (!authorized(call.metadata, token)) {
+      if (!authorized(call.metadata, token, READ)) {
         call.emit("error", UNAUTHENTICATED);
         return;
       }

@@ -32,7 +32,8 @@ options:
   --port P               port to listen on (default 3000; 0 picks a free one)
   --host H               address to bind (default 127.0.0.1; 0.0.0.0 exposes it: set DASHBOARD_TOKEN)
   --coordinator H:P      the coordinator whose ListWorkers the workers page shows
-                         (default: $UNLEARN_COORDINATOR; its token from $UNLEARN_TOKEN)
+                         (default: $UNLEARN_COORDINATOR; its token from $UNLEARN_TOKEN: give
+                         it the coordinator's COORDINATOR_READ_TOKEN, which can only read)
   --help                 show this help
 
 environment:
