@@ -145,7 +145,8 @@ export class ResultsIntake {
     }
     const refused = async () => {
       try {
-        return await this.o.validate?.(raw, msg, entry);
+        // Checked as a failure: whether it proves its dispatch, without taking chains it cannot have.
+        return await this.o.validate?.({ ...raw, ok: false }, msg, entry);
       } catch {
         return "could not be checked";
       }
