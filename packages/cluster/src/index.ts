@@ -23,6 +23,9 @@ export { exitWithParent } from "./parent.ts";
 export {
   type Binding,
   bind,
+  type ChainsBucketLimits,
+  chainsBucketLimits,
+  DEFAULT_CHAINS_LIMITS,
   DEFAULT_LIMITS,
   type JobLimits,
   jobLimits,
