@@ -197,32 +197,32 @@ export class ProgressTracker {
   abandoned(jobId: string): void {
     this.liveSteps -= this.live.get(jobId)?.stepsDone ?? 0;
     this.live.delete(jobId);
+    // Pending and not running again: back among the paths (it was dropped from them while it ran).
+    if (this.pending.has(jobId)) this.longest.push({ id: jobId, path: this.pathOf(jobId) });
+  }
+
+  private pathOf(id: string): number {
+    return this.paths.get(id) ?? this.byId.get(id)?.spec?.steps ?? 0;
   }
 
   private rankPaths(): void {
     this.longest = new Heap((a, b) => a.path > b.path);
-    for (const id of this.pending)
-      this.longest.push({ id, path: this.paths.get(id) ?? this.byId.get(id)?.spec?.steps ?? 0 });
+    for (const id of this.pending) if (!this.live.has(id)) this.longest.push({ id, path: this.pathOf(id) });
   }
 
   /**
    * The longest chain of steps left: a running job's path less its reported steps, or the longest
-   * path of a pending job not running (the heap's first; running ones are set aside and put back).
+   * path of a pending job not running (the heap's first: entries of jobs that ended or run are
+   * dropped when met, and an abandoned job is pushed back).
    */
   private criticalSteps(): number {
     let critical = 0;
     for (const { job, stepsDone } of this.live.values())
-      critical = Math.max(critical, (this.paths.get(job.id) ?? job.spec!.steps) - stepsDone);
-    const running: { id: string; path: number }[] = [];
+      critical = Math.max(critical, this.pathOf(job.id) - stepsDone);
     for (let top = this.longest.peek(); top; top = this.longest.peek()) {
-      if (!this.pending.has(top.id)) this.longest.pop();
-      else if (this.live.has(top.id)) running.push(this.longest.pop()!);
-      else {
-        critical = Math.max(critical, top.path);
-        break;
-      }
+      if (this.pending.has(top.id) && !this.live.has(top.id)) return Math.max(critical, top.path);
+      this.longest.pop();
     }
-    for (const r of running) this.longest.push(r);
     return critical;
   }
 
