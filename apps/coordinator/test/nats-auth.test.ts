@@ -9,11 +9,7 @@
  * The coordinator's side here is @unlearn/cluster's (provision, DispatchLedger) with a results reader
  * that does what the coordinator's intake does with a result (ledger-side.ts).
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, Objm } from "@nats-io/obj";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
@@ -37,19 +33,12 @@ import {
 import { Job, JobKind, JobResult } from "@unlearn/protocol";
 import { datasetFacts, executeJob, planSweep } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { natsAuthorization } from "../src/nats-config.ts";
+import { AuthedNats } from "./authed-nats.ts";
 import { tinyConfig } from "./fixtures.ts";
-import { freePort, type Proc, spawnWorker, waitFor } from "./harness.ts";
+import { type Proc, spawnWorker, waitFor } from "./harness.ts";
 import { LedgerSide } from "./ledger-side.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "unlearn-nats-auth-"));
-const passwords = {
-  NATS_COORDINATOR_PASSWORD: randomBytes(12).toString("hex"),
-  NATS_WORKER_PASSWORD: randomBytes(12).toString("hex"),
-  NATS_WORKER_B_PASSWORD: randomBytes(12).toString("hex"),
-};
-let server: Proc | undefined;
-let url: string;
+let nats: AuthedNats;
 let coordinator: NatsConnection;
 let attacker: NatsConnection;
 let jsm: JetStreamManager;
@@ -57,31 +46,16 @@ let ledger: DispatchLedger;
 let worker: Proc;
 let side: LedgerSide;
 
-async function startServer(): Promise<void> {
-  const port = await freePort();
-  url = `nats://127.0.0.1:${port}`;
-  const conf = join(dir, "nats.conf");
-  const auth = natsAuthorization({ coordinatorUser: "coordinator", workers: ["worker", "worker-b"] });
-  writeFileSync(conf, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(dir, "js")}" }\n${auth}`);
-  const child = spawn("/usr/sbin/nats-server", ["-c", conf], {
-    env: { ...process.env, ...passwords },
-    stdio: ["ignore", "pipe", "pipe"],
+const as = (user: string) =>
+  connectNats({ servers: [nats.url], user, password: nats.passwords.get(user) }, `auth test ${user}`, {
+    waitMs: 0,
   });
-  let output = "";
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  server = { child, pid: child.pid!, output: () => output, exited, kill: (s = "SIGKILL") => child.kill(s) };
-  await waitFor("nats-server with the generated config", () => /Server is ready/.test(output), 20_000);
-}
-
-const as = (user: string, password: string) =>
-  connectNats({ servers: [url], user, password }, `auth test ${user}`, { waitMs: 0 });
 
 let jobs: { learn: Job; other: Job[] };
 
 beforeAll(async () => {
-  await startServer();
-  coordinator = await as("coordinator", passwords.NATS_COORDINATOR_PASSWORD);
+  nats = await AuthedNats.start(["worker", "worker-b"]);
+  coordinator = await as("coordinator");
   // "reference" has no worker here: its jobs stay queued, in flight, for the forgery tests.
   await provision(coordinator, {
     engines: ["onnx", "reference"],
@@ -90,17 +64,12 @@ beforeAll(async () => {
   jsm = await jetstreamManager(coordinator);
   side = await LedgerSide.start(coordinator);
   ledger = side.ledger;
-  attacker = await as("worker-b", passwords.NATS_WORKER_B_PASSWORD);
+  attacker = await as("worker-b");
   const config = tinyConfig({ removals: [1, 10] });
   const plan = planSweep(config, await datasetFacts(config), accountant);
   const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
   jobs = { learn, other: plan.jobs.filter((j) => j.id !== learn.id) };
-  worker = spawnWorker({
-    NATS_URL: url,
-    NATS_USER: "worker",
-    NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD,
-    WORKER_THREADS: "1",
-  });
+  worker = spawnWorker({ ...nats.env("worker"), WORKER_THREADS: "1" });
 });
 
 afterAll(async () => {
@@ -108,9 +77,7 @@ afterAll(async () => {
   worker?.kill();
   await attacker?.close();
   await coordinator?.close();
-  server?.kill();
-  await server?.exited;
-  rmSync(dir, { recursive: true, force: true });
+  await nats?.stop();
 });
 
 const dispatch = (job: Job, engine = job.engine) => side.dispatch(job, engine);
