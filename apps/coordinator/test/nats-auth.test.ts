@@ -4,7 +4,8 @@
  * accepted, its chains sealed by the coordinator's side); a holder of worker credentials (another
  * worker user, same permissions) cannot provision, publish a job, edit the workers' consumer, read the
  * jobs or another user's inbox, or write the sealed chains; the results it forges (no nonce, a wrong
- * one, a job never dispatched) and the uploads it plants are refused, and nothing forged is stored.
+ * one, a job never dispatched) and the uploads it plants are refused, and nothing forged is stored;
+ * heartbeats (capacity, stopping) under another user's worker id do not get through.
  *
  * The coordinator's side here is @unlearn/cluster's (provision, DispatchLedger) with a results reader
  * that does what the coordinator's intake does with a result (ledger-side.ts).
@@ -19,6 +20,7 @@ import {
   ChainsRejected,
   connectNats,
   type DispatchLedger,
+  decodeHeartbeat,
   getChains,
   JOBS_STREAM,
   jobSubject,
@@ -28,9 +30,11 @@ import {
   resultSubject,
   UPLOADS_BUCKET,
   uploadChains,
+  WORKERS_ALL,
   workerConsumer,
+  workerSubject,
 } from "@unlearn/cluster";
-import { Job, JobKind, JobResult } from "@unlearn/protocol";
+import { Job, JobKind, JobResult, WorkerInfo } from "@unlearn/protocol";
 import { datasetFacts, executeJob, planSweep } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthedNats } from "./authed-nats.ts";
@@ -192,5 +196,36 @@ describe("the worker user", () => {
       ledger.takeChains({ jobId: target.id, nonce: "0".repeat(32), chainsSha256: sha }),
     ).rejects.toThrow(ChainsRejected);
     expect(Array.from((await chainsOf())!.W)).toEqual(Array.from(before!.W));
+  });
+
+  it("cannot announce capacity, or say stopping, under another user's worker id", async () => {
+    const seen: string[] = [];
+    const sub = coordinator.subscribe(WORKERS_ALL, {
+      callback: (_e, m) => {
+        try {
+          const w = decodeHeartbeat(m.subject, m.data);
+          seen.push(`${m.subject} ${w.id} ${w.concurrency} ${w.stopping}`);
+        } catch (error) {
+          seen.push(`refused: ${(error as Error).message}`);
+        }
+      },
+    });
+    const real = await waitFor("the worker's heartbeat", () =>
+      seen.find((l) => l.startsWith(workerSubject("worker"))),
+    );
+    const id = real.split(" ")[1]!;
+    expect(id).toMatch(/^worker@.+:\d+:onnx$/);
+    const spoof = WorkerInfo.encode(
+      WorkerInfo.fromPartial({ id, engine: "onnx", concurrency: 64, stopping: true }),
+    ).finish();
+    attacker.publish(workerSubject("worker"), spoof); // not its subject: the server drops it
+    attacker.publish(workerSubject("worker-b"), spoof); // its own subject: the id is not its user's
+    await attacker.flush();
+    await new Promise((r) => setTimeout(r, 1500));
+    sub.unsubscribe();
+    expect(seen.filter((l) => / 64 /.test(l))).toEqual([]);
+    expect(seen).toContain(
+      `refused: ${workerSubject("worker-b")}: field id ${JSON.stringify(id)} is not one of NATS user worker-b's workers (worker-b@…)`,
+    );
   });
 });

@@ -39,13 +39,16 @@ import {
   SEQ_HEADER,
   uploadChains,
   uploadName,
-  WORKERS_SUBJECT,
   withRetry,
+  workerId,
+  workerSubject,
 } from "@unlearn/cluster";
 import { type Job, JobProgress, JobResult, WorkerInfo } from "@unlearn/protocol";
 import { type DispatchOutput, failedResult, WorkerPool } from "@unlearn/sweep";
 
 export interface WorkerOptions {
+  /** its NATS user (NATS_USER): its heartbeats' subject and the start of its id */
+  user?: string;
   engine: string;
   device: string;
   /** jobs at once (one worker thread each) */
@@ -112,7 +115,7 @@ export class ClusterWorker {
     private readonly nc: NatsConnection,
     private readonly options: WorkerOptions,
   ) {
-    this.id = `${hostname()}:${process.pid}:${options.engine}`;
+    this.id = workerId(options.user, hostname(), process.pid, options.engine);
     this.js = jetstream(nc);
     this.log = options.log ?? ((line) => console.error(`[worker ${this.id}] ${line}`));
     this.threads = options.threads ?? Math.max(1, Math.floor(availableParallelism() / options.concurrency));
@@ -182,7 +185,8 @@ export class ClusterWorker {
 
   private announce(stopping = false): void {
     try {
-      this.nc.publish(WORKERS_SUBJECT, WorkerInfo.encode(this.info(stopping, this.takeRate())).finish());
+      const info = WorkerInfo.encode(this.info(stopping, this.takeRate())).finish();
+      this.nc.publish(workerSubject(this.options.user), info);
     } catch (error) {
       this.log(`heartbeat not sent: ${(error as Error).message}`);
     }
