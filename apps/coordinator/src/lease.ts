@@ -5,8 +5,8 @@
  * it, and a standby takes it within one retry. Advisory locks are scoped to the database, so clusters
  * on other databases of the same server do not interfere.
  *
- * The holder re-checks every `checkMs` that its own session still holds the lock (postgres.js would
- * silently reconnect a dropped connection, without the lock); on losing it, it takes it again if it
+ * The holder re-checks every `checkMs` that its own session still holds the lock (postgres.js
+ * silently reconnects a dropped connection, without the lock); on losing it, it takes it again if it
  * is free, and otherwise reports the loss (the coordinator then exits: another one is active).
  */
 import postgres from "postgres";
@@ -27,66 +27,58 @@ export class Lease {
   private closed = false;
 
   private constructor(
+    /** a pool of one connection: the session that holds the lock (reconnected, without it, if dropped) */
     private readonly sql: postgres.Sql,
-    private conn: postgres.ReservedSql,
     private readonly options: LeaseOptions,
   ) {}
 
   /**
    * Waits until this process holds the lease: while another coordinator holds it (a standby), and while
-   * PostgreSQL cannot be reached. `onWait` is told once per reason, so the caller can say why.
+   * PostgreSQL cannot be reached, saying so once per reason.
    */
   static async acquire(url: string, options: LeaseOptions = {}): Promise<Lease> {
     const log = options.log ?? (() => {});
-    // One connection, never recycled: the lock lives exactly as long as it does.
+    // One connection, never recycled by the pool: the lock lives exactly as long as it does.
     const sql = postgres(url, {
       max: 1,
       idle_timeout: 0,
       max_lifetime: 0,
       connect_timeout: 5,
       onnotice: () => {},
+      // A holder whose host vanished without closing the connection (power, network) is found dead by
+      // the server's keepalives within about 20 s, instead of the system default of two hours.
+      connection: { tcp_keepalives_idle: 5, tcp_keepalives_interval: 5, tcp_keepalives_count: 3 },
     });
     let said = "";
     for (;;) {
-      let conn: postgres.ReservedSql | undefined;
       let why: string;
       try {
-        conn = await sql.reserve();
-        if (await tryLock(conn)) return new Lease(sql, conn, options);
+        if (await tryLock(sql)) return new Lease(sql, options);
         why = "another coordinator holds the lease: standing by";
       } catch (error) {
         why = `PostgreSQL unreachable for the lease, retrying: ${(error as Error).message}`;
       }
-      conn?.release();
       if (why !== said) log(why);
       said = why;
       await new Promise((r) => setTimeout(r, options.retryMs ?? 1000));
     }
   }
 
-  /** Calls `lost` (once) if the lock is gone and cannot be taken back. */
+  /**
+   * Checks every checkMs that this session still holds the lock; when it does not (the connection was
+   * dropped and postgres.js reconnected without it), takes it again if it is free, and otherwise calls
+   * `lost` once. While PostgreSQL cannot be reached it keeps checking: nobody can take the lock then.
+   */
   watch(lost: (why: string) => void): void {
     const check = async () => {
       if (this.closed) return;
       try {
-        if (!(await holds(this.conn)) && !(await tryLock(this.conn))) {
-          return lost("another coordinator took the lease");
+        if (!(await holds(this.sql))) {
+          if (!(await tryLock(this.sql))) return lost("another coordinator took the lease");
+          this.options.log?.("the lease's connection was dropped; lease taken again");
         }
       } catch (error) {
-        // The connection is gone, and the lock with it: take it back on a new one if it is free.
-        try {
-          this.conn.release();
-          this.conn = await this.sql.reserve();
-          if (!(await tryLock(this.conn)))
-            return lost(
-              `the lease's connection broke (${(error as Error).message}) and another coordinator took it`,
-            );
-          this.options.log?.(`lease connection broke (${(error as Error).message}); lease taken again`);
-        } catch (again) {
-          return lost(
-            `the lease's connection broke and PostgreSQL cannot be reached: ${(again as Error).message}`,
-          );
-        }
+        this.options.log?.(`lease not checked (PostgreSQL unreachable): ${(error as Error).message}`);
       }
       this.timer = setTimeout(check, this.options.checkMs ?? 2000);
     };
@@ -96,20 +88,19 @@ export class Lease {
   async release(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    await this.conn`select pg_advisory_unlock(${LEASE_KEY})`.catch(() => {});
-    this.conn.release();
+    await this.sql`select pg_advisory_unlock(${LEASE_KEY})`.catch(() => {});
     await this.sql.end({ timeout: 2 }).catch(() => {});
   }
 }
 
-async function tryLock(conn: postgres.ReservedSql): Promise<boolean> {
-  const [row] = await conn`select pg_try_advisory_lock(${LEASE_KEY}) as locked`;
+async function tryLock(sql: postgres.Sql): Promise<boolean> {
+  const [row] = await sql`select pg_try_advisory_lock(${LEASE_KEY}) as locked`;
   return row?.locked === true;
 }
 
 /** Whether this session (not just some session) holds the lock. */
-async function holds(conn: postgres.ReservedSql): Promise<boolean> {
-  const [row] = await conn`
+async function holds(sql: postgres.Sql): Promise<boolean> {
+  const [row] = await sql`
     select count(*)::int as n from pg_locks
     where locktype = 'advisory' and granted and pid = pg_backend_pid()
       and classid = 0 and objid = ${LEASE_KEY} and objsubid = 1`;
