@@ -4,6 +4,7 @@
  * of worker credentials who forges results for every job of the sweep, before and while it runs (ok
  * and failed, no nonce or a made-up one), gets nothing stored: every stored result is the real
  * worker's, and the coordinator logged each forgery refused (or, once its job was stored, absorbed).
+ * `--cancel` stops a running job on its worker between steps.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,8 +14,8 @@ import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import * as accountant from "@unlearn/accountant";
-import { connectNats, resultHeaders, resultSubject } from "@unlearn/cluster";
-import { JobResult } from "@unlearn/protocol";
+import { connectNats, progressSubject, resultHeaders, resultSubject } from "@unlearn/cluster";
+import { JobProgress, JobResult } from "@unlearn/protocol";
 import { datasetFacts, planSweep } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthedNats } from "./authed-nats.ts";
@@ -139,5 +140,55 @@ describe("the coordinator and a worker on least-privilege NATS users", () => {
     const absorbed = log.match(/duplicate result for job [0-9a-f]{12} absorbed/g);
     expect((refused?.length ?? 0) + (absorbed?.length ?? 0)).toBeGreaterThanOrEqual(6 * plan.jobs.length);
     expect(refused?.length ?? 0).toBeGreaterThanOrEqual(3 * plan.jobs.length);
+  });
+
+  it("--cancel stops the sweep's running job on its worker between steps; nothing of it is stored", async () => {
+    const config = tinyConfig({ seed: 62, burnIn: 400_000 }); // its learn job alone runs over a minute
+    const plan = planSweep(config, await datasetFacts(config), accountant);
+    const learn = plan.jobs.find((j) => !j.spec!.parentId)!;
+    const dir = mkdtempSync(join(tmpdir(), "unlearn-auth-cancel-"));
+    const file = join(dir, "sweep.json");
+    writeFileSync(file, JSON.stringify(config));
+    const cli = (args: string[]) =>
+      spawnProc(
+        [
+          "--import",
+          "tsx",
+          "apps/cli/src/main.ts",
+          "sweep",
+          "--coordinator",
+          `127.0.0.1:${grpcPort}`,
+          ...args,
+        ],
+        { UNLEARN_TOKEN: TOKEN },
+        "cli",
+      );
+    const sweep = cli(["--config", file, "--json", "--figures-dir", dir]);
+    const sweepId = (await waitFor(
+      "the sweep to start",
+      () => sweep.output().match(/sweep ([0-9a-f]{16}):/)?.[1],
+    ))!;
+    // Its first progress, seen as the coordinator user sees it (a worker user may not listen there).
+    const observer = await connectNats(
+      { servers: [nats.url], user: "coordinator", password: nats.passwords.get("coordinator") },
+      "observer",
+      { waitMs: 0 },
+    );
+    const step = await observer
+      .subscribe(progressSubject(sweepId), { max: 1 })
+      [Symbol.asyncIterator]()
+      .next();
+    expect(JobProgress.decode(step.value!.data).jobId).toBe(learn.id);
+    await observer.close();
+    const cancel = cli(["--cancel", sweepId]);
+    expect(await cancel.exited, cancel.output()).toBe(0);
+    await waitFor(
+      "the worker to stop the running job",
+      () => worker.output().includes(`job ${learn.id.slice(0, 12)} withdrawn by the coordinator: stopped`),
+      20_000,
+    );
+    await sweep.exited;
+    expect(psql(`select count(*) from results where job_id = '${learn.id}'`)).toBe("0");
+    expect(worker.output()).not.toMatch(new RegExp(`job ${learn.id} (done|failed)`));
   });
 });
