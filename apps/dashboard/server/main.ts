@@ -40,7 +40,8 @@ environment:
   DASHBOARD_TOKEN        when set (16 characters or more), every request needs it (basic-auth
                          password, or once as ?token=…)
   DASHBOARD_HOSTS        more host names browsers may use to reach it, comma-separated (localhost,
-                         IP addresses and --host are always allowed; others get 403)`;
+                         IP addresses and --host are always allowed; others get 403, except
+                         with --host 0.0.0.0 and DASHBOARD_TOKEN, where any name is)`;
 
 export interface DashboardOptions {
   db: string;
@@ -147,7 +148,7 @@ export async function startDashboard(
   const server = createServer(
     guard((req, res) => handle(req, res), {
       token: options.token,
-      hosts: allowedHosts(options.host, options.hosts),
+      hosts: allowedHosts(options.host, options.hosts, options.token),
       log,
     }),
   );
