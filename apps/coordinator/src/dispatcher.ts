@@ -4,7 +4,7 @@
  * job already in flight waits for the same result (registry.ts). Results are committed (stored, then
  * acked) by the link's intake as they arrive, so commit() has left only the failures made here.
  */
-import { jobSubject, putChains } from "@unlearn/cluster";
+import { getChains, jobSubject, putChains } from "@unlearn/cluster";
 import type { Store } from "@unlearn/db";
 import { Job } from "@unlearn/protocol";
 import {
@@ -21,6 +21,8 @@ export class NatsDispatcher implements Dispatcher {
   onCapacityChange?: () => void;
   /** jobs this sweep waits for */
   private readonly mine = new Set<string>();
+  /** outputs read back from the store (nothing to commit) */
+  private readonly reused = new WeakSet<DispatchOutput>();
   private closed = false;
   private readonly unlisten: () => void;
 
@@ -48,9 +50,42 @@ export class NatsDispatcher implements Dispatcher {
     return Math.max(1, this.link.workers.capacity() - this.link.jobs.heldElsewhere(this.sweepId));
   }
 
-  run(request: DispatchRequest): Promise<DispatchOutput> {
+  async run(request: DispatchRequest): Promise<DispatchOutput> {
     const { job } = request;
-    if (this.closed) return Promise.resolve({ result: failedResult(job, "cancelled") });
+    const cancelled = () => ({ result: failedResult(job, "cancelled") });
+    if (this.closed) return cancelled();
+    if (!this.link.jobs.get(job.id)) {
+      const stored = await this.stored(job).catch(() => undefined);
+      if (stored) {
+        this.link.log(`job ${job.id.slice(0, 12)} of sweep ${this.sweepId}: stored meanwhile, reused`);
+        return stored;
+      }
+      if (this.closed) return cancelled();
+    }
+    return this.wait(request);
+  }
+
+  /**
+   * A job another sweep finished since this one was planned (sweeps sharing jobs reach them in their
+   * own orders): its stored result and chains, so it does not run twice. Undefined when not stored.
+   */
+  private async stored(job: Job): Promise<DispatchOutput | undefined> {
+    const result = await this.link.store.getResult(job.id);
+    if (!result) return undefined;
+    const bytes = await this.link.store.getArtifact(result.artifactKey || job.id);
+    const W = bytes
+      ? new Float32Array(bytes.slice().buffer)
+      : (await getChains(this.link.objects, job.id))?.W;
+    // No chains (freed), or not of this dataset's shape: run the job instead.
+    if (!W || W.length % this.d !== 0) return undefined;
+    const out: DispatchOutput = { result, artifact: { W, shape: [this.d, W.length / this.d] } };
+    this.reused.add(out);
+    return out;
+  }
+
+  /** Joins the job's dispatch in flight, or dispatches it: resolves when its result arrives. */
+  private wait(request: DispatchRequest): Promise<DispatchOutput> {
+    const { job } = request;
     return new Promise<DispatchOutput>((resolve) => {
       this.mine.add(job.id);
       const { entry, first } = this.link.jobs.join(job, {
@@ -68,9 +103,12 @@ export class NatsDispatcher implements Dispatcher {
     });
   }
 
-  /** The intake stored (then acked) what workers sent; what is left is a failure made here. */
+  /**
+   * The intake stored (then acked) what workers sent, and a reused output is stored already; what is
+   * left is a failure made here.
+   */
   async commit(output: DispatchOutput, store: Store): Promise<void> {
-    if (!this.link.intake.isCommitted(output)) await commitOutput(store, output);
+    if (!this.link.intake.isCommitted(output) && !this.reused.has(output)) await commitOutput(store, output);
   }
 
   /**

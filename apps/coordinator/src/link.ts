@@ -23,13 +23,13 @@ import {
   CHAINS_BUCKET,
   COORDINATOR_CONSUMER,
   DispatchLedger,
+  decodeHeartbeat,
   decodeProgress,
-  decodeWorker,
   jobLimits,
   PROGRESS_ALL,
   provision,
   RESULTS_STREAM,
-  WORKERS_SUBJECT,
+  WORKERS_ALL,
 } from "@unlearn/cluster";
 import type { Store } from "@unlearn/db";
 import { ENGINES } from "@unlearn/sweep";
@@ -71,6 +71,11 @@ export class ClusterLink {
     this.workers = new WorkerRegistry(options.workerTtlMs, this.log);
   }
 
+  /** the store results go into (the sweeps' store) */
+  get store(): Store {
+    return this.options.store;
+  }
+
   async start(): Promise<void> {
     this.jsm = await jetstreamManager(this.nc);
     // Provisioning is the coordinator's alone (workers only bind): streams, consumers, buckets.
@@ -89,7 +94,8 @@ export class ClusterLink {
     });
     const advisories = new MaxDeliveries(this.jsm, this.intake, this.log);
     this.subscribe(PROGRESS_ALL, (subject, data) => this.jobs.progress(decodeProgress(subject, data)));
-    this.subscribe(WORKERS_SUBJECT, (subject, data) => this.workers.heard(decodeWorker(subject, data)));
+    // Each NATS user's workers on their own subject; an id of another user's is refused (codec.ts).
+    this.subscribe(WORKERS_ALL, (subject, data) => this.workers.heard(decodeHeartbeat(subject, data)));
     void this.read(RESULTS_STREAM, (msg) => this.intake.onMessage(msg));
     void this.read(ADVISORIES_STREAM, (msg) => advisories.onMessage(msg));
   }

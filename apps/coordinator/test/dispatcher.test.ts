@@ -127,6 +127,25 @@ describe("one dispatch per job, many waiters", () => {
     await B.close();
   });
 
+  it("reuses a job another sweep finished meanwhile instead of running it again", async () => {
+    const a = await registered(tinyConfig({ name: "sweep A2", seed: 55 }));
+    const b = await registered(tinyConfig({ name: "sweep B2", seed: 55 }));
+    const A = new NatsDispatcher(link, a.plan.sweepId, a.d);
+    const first = await A.run({ job: a.learn });
+    expect(first.result.ok).toBe(true);
+    // B planned the job before A finished it (its todo still has it), and reaches it only now.
+    const B = new NatsDispatcher(link, b.plan.sweepId, b.d);
+    const again = await B.run({ job: b.learn });
+    expect(again.result).toMatchObject({ ok: true, accuracies: first.result.accuracies });
+    expect(Array.from(again.artifact!.W)).toEqual(Array.from(first.artifact!.W));
+    expect(runsOf(a.learn)).toBe(1);
+    expect(logs).toContain(
+      `job ${a.learn.id.slice(0, 12)} of sweep ${b.plan.sweepId}: stored meanwhile, reused`,
+    );
+    await A.close();
+    await B.close();
+  });
+
   it("withdraws a queued job when the only sweep waiting for it is cancelled", async () => {
     // No worker serves the reference engine here: the job stays queued until it is withdrawn.
     const c = await registered(tinyConfig({ name: "sweep C", seed: 52, engine: "reference" }));

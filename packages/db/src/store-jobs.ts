@@ -172,7 +172,8 @@ export function jobOps({ db, live }: StoreContext): JobOps {
         jobId,
         ok: true,
         error: "",
-        accuracies,
+        // real[] reads back as the shortest decimals; fround gives the float32 values the result carried.
+        accuracies: accuracies.map(Math.fround),
         artifactKey: r.artifactKey ?? "",
         stepsRun,
         wallMs,
