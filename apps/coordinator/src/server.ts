@@ -125,7 +125,12 @@ export function coordinatorService(
       READ,
     ),
     cancelSweep: unary(token, active, (r, { sweeps }) => sweeps.cancel(r.sweepId)),
-    queryResults: unary(token, active, (r, { store }) => queryResultsPage(store, r, sweepInfo), READ),
+    queryResults: unary(
+      token,
+      active,
+      async (r, { sweeps, store }) => queryResultsPage(store, await sweeps.find(r.sweepId), r, sweepInfo),
+      READ,
+    ),
     listWorkers: unary(token, active, async (_r, { link }) => ({ workers: link.workers.live() }), READ),
     watchSweep(call) {
       if (!authorized(call.metadata, token, READ)) {
