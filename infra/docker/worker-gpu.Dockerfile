@@ -17,6 +17,7 @@ FROM ${NODE_IMAGE} AS node
 FROM node AS tools
 RUN npm install --global --no-fund --no-audit pnpm@12.4.2 turbo@2.11.11 && npm cache clean --force
 ENV PNPM_HOME=/pnpm CI=true TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
+COPY infra/docker/keep-own-platform.sh /usr/local/bin/keep-own-platform
 
 FROM tools AS prune
 WORKDIR /src
@@ -27,7 +28,8 @@ FROM tools AS deps
 WORKDIR /app
 COPY --from=prune /out/json/ .
 RUN --mount=type=cache,id=unlearn-pnpm,target=/pnpm/store \
-    pnpm install --frozen-lockfile --prod --store-dir /pnpm/store --config.public-hoist-pattern=tsx
+    pnpm install --frozen-lockfile --prod --store-dir /pnpm/store --config.public-hoist-pattern=tsx \
+ && keep-own-platform
 # onnxruntime-node's install script stays off in the workspace (pnpm-workspace.yaml allowBuilds); here it
 # runs once to fetch the CUDA 12 provider into the package (libonnxruntime_providers_cuda.so).
 RUN cd packages/core/node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js \
@@ -39,6 +41,7 @@ RUN mkdir -p packages && cd packages && npm init -y >/dev/null \
  && npm install --no-fund --no-audit --omit=dev @tensorflow/tfjs-node-gpu@4.22.0 && npm cache clean --force \
  && test -f node_modules/@tensorflow/tfjs-node-gpu/deps/lib/libtensorflow.so.2
 COPY --from=prune /out/full/ .
+COPY --from=prune /src/tsconfig.base.json ./
 
 FROM ${CUDA_IMAGE} AS worker-gpu
 ENV DEBIAN_FRONTEND=noninteractive

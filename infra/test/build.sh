@@ -7,7 +7,7 @@
 # infra/compose.yaml gives it, beside a nats-server and a PostgreSQL of its own on loopback ports, and
 # runs a small sweep end to end through them. It checks the GPU Dockerfile's stages statically.
 # Slow (minutes per image) and disk-heavy (vfs copies every layer): not part of .ci/run.
-#   sudo bash infra/test/build.sh [--skip-build]      (log: $CACHE/build.log; times and sizes at the end)
+#   sudo bash infra/test/build.sh [--skip-build|--build-only]   (logs and the measured times in $CACHE)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CACHE=${UNLEARN_INFRA_CACHE:-/var/tmp/unlearn-infra}
@@ -88,4 +88,9 @@ if [ "${1:-}" != "--skip-build" ]; then
   echo "standin $(($(date +%s) - t0))" >>"$CACHE/times"
   for t in "${TARGETS[@]}"; do build "$t"; done
 fi
-bah images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -E 'unlearn-|node' >&2 || true
+bah images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -E 'unlearn-|node' | tee "$CACHE/sizes" >&2 || true
+
+# --- the images' entrypoints, run beside a nats-server and a PostgreSQL, in a network namespace of
+# their own (ports as compose has them, nothing reachable from outside), then a sweep through them.
+[ "${1:-}" = "--build-only" ] && exit 0
+exec unshare --net --mount bash infra/test/cluster.sh "$CACHE"
