@@ -188,8 +188,10 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     discard: DiscardPolicy.Old,
     allow_direct: true,
   });
-  await ensureChainsBucket(nc, jsm, options.chains ?? chainsBucketLimits());
-  await new Objm(nc).create(UPLOADS_BUCKET, { ttl: nanos(UPLOAD_MAX_AGE_MS) });
+  const chains = options.chains ?? chainsBucketLimits();
+  await ensureChainsBucket(nc, jsm, chains);
+  // Workers write here: bounded like the chains, so none can fill the server's disk through it.
+  await new Objm(nc).create(UPLOADS_BUCKET, { ttl: nanos(UPLOAD_MAX_AGE_MS), max_bytes: chains.maxBytes });
 }
 
 /** The durable pull consumer shared by every worker of `engine`. */
