@@ -27,16 +27,15 @@ export class NatsDispatcher implements Dispatcher {
   private readonly unlisten: () => void;
 
   /**
-   * d: the dataset's dimension, the first axis of every chains array of this sweep. generation: which
-   * submission of the sweep this is (a restart resumes the same one; a resubmission after a cancel is a
-   * new one), part of each job's message id so that JetStream's dedup drops a restarted coordinator's
-   * republication but not a resubmission's.
+   * d: the dataset's dimension, the first axis of every chains array of this sweep. onQueued: told
+   * when a job this sweep dispatched is queued (the ledger, not a message id, keeps a restarted
+   * coordinator from queueing it twice).
    */
   constructor(
     private readonly link: ClusterLink,
     readonly sweepId: string,
     private readonly d: number,
-    private readonly options: { generation?: number; onQueued?: (job: Job) => void } = {},
+    private readonly options: { onQueued?: (job: Job) => void } = {},
   ) {
     this.unlisten = link.workers.onCapacity(() => this.onCapacityChange?.());
   }

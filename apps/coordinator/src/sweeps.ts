@@ -131,7 +131,7 @@ export class SweepManager {
         })
         .catch(() => {});
     };
-    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, { generation, onQueued });
+    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, { onQueued });
     active.dispatcher = dispatcher;
     active.finished = runSweep(config, {
       db: this.store,
