@@ -19,15 +19,18 @@ import {
   CHAINS_BUCKET,
   ChainsRejected,
   connectNats,
+  DELIVERIES_HEADER,
   type DispatchLedger,
   decodeHeartbeat,
   getChains,
+  handbackSubject,
   JOBS_STREAM,
   jobSubject,
   NONCE_HEADER,
   provision,
   resultHeaders,
   resultSubject,
+  SEQ_HEADER,
   UPLOADS_BUCKET,
   uploadChains,
   WORKERS_ALL,
@@ -226,6 +229,30 @@ describe("the worker user", () => {
     expect(seen.filter((l) => / 64 /.test(l))).toEqual([]);
     expect(seen).toContain(
       `refused: ${workerSubject("worker-b")}: field id ${JSON.stringify(id)} is not one of NATS user worker-b's workers (worker-b@…)`,
+    );
+  });
+
+  it("cannot hand back a job it does not hold: a hand-back without its nonce, or of another message, is ignored", async () => {
+    const target = jobs.other[3]!;
+    const record = await dispatch(target, "reference"); // queued, not pulled by anyone
+    const handBack = (nonce: string, seq: number) => {
+      const h = headers();
+      h.set(NONCE_HEADER, nonce);
+      h.set(SEQ_HEADER, String(seq));
+      h.set(DELIVERIES_HEADER, "0");
+      return jetstream(attacker).publish(handbackSubject(target.id), new Uint8Array(0), { headers: h });
+    };
+    await handBack(randomBytes(16).toString("hex"), record.seq);
+    await handBack(record.nonce, record.seq + 1000);
+    await waitFor(
+      "both hand-backs to be read",
+      () =>
+        side.log.filter((l) => l.startsWith(`hand-back of job ${target.id.slice(0, 12)}: ignored`)).length ===
+        2,
+    );
+    expect(await ledger.lookup(target.id)).toMatchObject({ seq: record.seq, publications: 1 });
+    expect((await jsm.streams.getMessage(JOBS_STREAM, { seq: record.seq }))?.header?.get(NONCE_HEADER)).toBe(
+      record.nonce,
     );
   });
 });

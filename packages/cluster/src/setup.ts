@@ -66,6 +66,7 @@ export function jobLimits(env: NodeJS.ProcessEnv = process.env): JobLimits {
 const DUPLICATE_WINDOW_MS = 120_000;
 /** Uploads the coordinator never sealed (its job was withdrawn, a forger's junk) expire. */
 const UPLOAD_MAX_AGE_MS = 24 * 3600_000;
+const UPLOADS_MAX_BYTES = 2 * 1024 ** 3;
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
   try {
@@ -190,8 +191,10 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
   });
   const chains = options.chains ?? chainsBucketLimits();
   await ensureChainsBucket(nc, jsm, chains);
-  // Workers write here: bounded like the chains, so none can fill the server's disk through it.
-  await new Objm(nc).create(UPLOADS_BUCKET, { ttl: nanos(UPLOAD_MAX_AGE_MS), max_bytes: chains.maxBytes });
+  // Workers write here, the chains of jobs in flight only until they are sealed: bounded, so none can
+  // fill the server's disk through it (JetStream reserves max_bytes: kept small beside the chains').
+  const uploads = Math.min(UPLOADS_MAX_BYTES, chains.maxBytes);
+  await new Objm(nc).create(UPLOADS_BUCKET, { ttl: nanos(UPLOAD_MAX_AGE_MS), max_bytes: uploads });
 }
 
 /** The durable pull consumer shared by every worker of `engine`. */
