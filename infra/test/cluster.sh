@@ -22,7 +22,7 @@ cleanup() {
   sleep 2
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for c in "${containers[@]}"; do bah umount "$c" >/dev/null 2>&1 || true; bah rm "$c" >/dev/null 2>&1 || true; done
-  [ -d "$work/pg" ] && su postgres -c "pg_ctl -D $work/pg -m immediate stop" >/dev/null 2>&1 || true
+  [ -d "$work/postgres/data" ] && su postgres -c "pg_ctl -D $work/postgres/data -m immediate stop" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -40,9 +40,11 @@ nats-server -c "$work/nats/nats.conf" >"$work/nats.log" 2>&1 &
 pids+=($!)
 
 log "PostgreSQL (this machine's $(ls /usr/lib/postgresql | tail -1); compose pins 16) with user and database unlearn"
-printf '%s\n' "$POSTGRES_PASSWORD" >"$work/pgpass" && chown postgres "$work/pgpass"
-su postgres -c "initdb -D $work/pg -U unlearn --auth=scram-sha-256 --pwfile=$work/pgpass" >"$work/initdb.log" 2>&1
-su postgres -c "pg_ctl -D $work/pg -l $work/pg.log -o '-c listen_addresses=127.0.0.1 -p 5432 -k $work' start" >/dev/null
+pgrun="$work/postgres"
+mkdir -m 0700 "$pgrun" && chown postgres: "$pgrun"
+printf '%s\n' "$POSTGRES_PASSWORD" >"$pgrun/pwfile" && chown postgres "$pgrun/pwfile"
+su postgres -c "initdb -D $pgrun/data -U unlearn --auth=scram-sha-256 --pwfile=$pgrun/pwfile" >"$work/initdb.log" 2>&1
+su postgres -c "pg_ctl -D $pgrun/data -l $pgrun/log -o '-c listen_addresses=127.0.0.1 -p 5432 -k $pgrun' start" >/dev/null
 PGPASSWORD=$POSTGRES_PASSWORD psql -h 127.0.0.1 -U unlearn -d postgres -qc 'CREATE DATABASE unlearn'
 for _ in $(seq 50); do curl -fs 'http://127.0.0.1:8222/healthz?js-enabled-only=true' >/dev/null && break; sleep 0.2; done
 

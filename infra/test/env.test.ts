@@ -19,7 +19,7 @@ import {
 import { parseOptions } from "../../apps/dashboard/server/main.ts";
 import { workerOptions } from "../../apps/worker/src/options.ts";
 import { natsSettings } from "../../packages/cluster/src/env.ts";
-import { jobLimits } from "../../packages/cluster/src/setup.ts";
+import { chainsBucketLimits, jobLimits } from "../../packages/cluster/src/setup.ts";
 import { featuresRegistry } from "../../packages/sweep/src/features-registry.ts";
 import { requestLimits } from "../../packages/sweep/src/limits.ts";
 import { COMPOSE_FILE, ENV_EXAMPLE, INFRA_DIR, interpolated, loadCompose, readEnvFile } from "./compose.ts";
@@ -91,6 +91,7 @@ function probeCoordinator(envs: Env[]): ProbeResult[] {
 function coordinatorLaterReads(env: Env): Set<string> {
   return recording(env, (e) => {
     jobLimits(e);
+    chainsBucketLimits(e);
     requestLimits(e);
     void featuresRegistry(e);
   }).read;
@@ -250,6 +251,14 @@ describe("secrets and NATS users", () => {
     expect(deployments.filter((d) => d.app === "worker").every((d) => d.env.NATS_USER === "worker")).toBe(
       true,
     );
+  });
+
+  it("nats-server's JetStream store holds what the coordinator reserves (chains bucket + 2 GiB uploads)", () => {
+    const conf = readFileSync(join(INFRA_DIR, "nats/nats.conf"), "utf8");
+    const [, size, unit] = /max_file_store:\s*(\d+)([KMGT]?)/.exec(conf)!;
+    const bytes = Number(size) * 1024 ** "_KMGT".indexOf(unit || "_");
+    const coordinator = compose.services.coordinator!.environment as Env;
+    expect(bytes).toBeGreaterThanOrEqual(chainsBucketLimits(coordinator).maxBytes + 2 * 1024 ** 3);
   });
 
   it("the env file with real secrets is git-ignored", () => {
