@@ -72,6 +72,12 @@ export class InFlightRegistry {
     for (const waiter of this.jobs.get(p.jobId)?.waiters ?? []) waiter.onProgress?.(p);
   }
 
+  /** Whether a job in flight starts from `parentId`'s chains (they must stay in the bucket meanwhile). */
+  startsFrom(parentId: string): boolean {
+    for (const entry of this.jobs.values()) if (entry.job.spec?.parentId === parentId) return true;
+    return false;
+  }
+
   /** Jobs in flight that sweep `sweepId` does not wait for (the cluster slots other sweeps hold). */
   heldElsewhere(sweepId: string): number {
     let n = 0;

@@ -137,6 +137,7 @@ export class SweepManager {
       db: this.store,
       dispatcher,
       facts,
+      onChainsFreed: (jobId) => this.dropChains(jobId),
       signal: controller.signal,
       onEvent: (e) => {
         if (e.type === "planned" && fresh)
@@ -158,6 +159,20 @@ export class SweepManager {
         });
       })
       .finally(() => dispatcher.close());
+  }
+
+  /**
+   * A job's chains leave the chains bucket once its sweep needs them no more and no job in flight
+   * starts from them. The database keeps every parent's chains, and a dispatch whose parent's chains
+   * are not in the bucket uploads them again (dispatcher.ts), so a later sweep loses nothing.
+   */
+  private dropChains(jobId: string): void {
+    if (this.link.jobs.startsFrom(jobId)) return;
+    this.link.objects
+      .delete(jobId)
+      .catch((error) =>
+        this.link.log(`chains of ${jobId.slice(0, 12)} not dropped: ${(error as Error).message}`),
+      );
   }
 
   private onEvent(active: Active, e: RunEvent): void {
