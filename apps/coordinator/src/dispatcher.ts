@@ -29,13 +29,14 @@ export class NatsDispatcher implements Dispatcher {
   /**
    * d: the dataset's dimension, the first axis of every chains array of this sweep. onQueued: told
    * when a job this sweep dispatched is queued (the ledger, not a message id, keeps a restarted
-   * coordinator from queueing it twice).
+   * coordinator from queueing it twice). engine: the sweep's engine, whose workers' slots are its
+   * capacity (all workers' when omitted).
    */
   constructor(
     private readonly link: ClusterLink,
     readonly sweepId: string,
     private readonly d: number,
-    private readonly options: { onQueued?: (job: Job) => void } = {},
+    private readonly options: { onQueued?: (job: Job) => void; engine?: string } = {},
   ) {
     this.unlisten = link.workers.onCapacity(() => this.onCapacityChange?.());
   }
@@ -46,7 +47,11 @@ export class NatsDispatcher implements Dispatcher {
    * longest-path-first choice still decides what runs next. A job this sweep shares counts as its own.
    */
   get capacity(): number {
-    return Math.max(1, this.link.workers.capacity() - this.link.jobs.heldElsewhere(this.sweepId));
+    const { engine } = this.options;
+    return Math.max(
+      1,
+      this.link.workers.capacity(engine) - this.link.jobs.heldElsewhere(this.sweepId, engine),
+    );
   }
 
   async run(request: DispatchRequest): Promise<DispatchOutput> {

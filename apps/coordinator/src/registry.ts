@@ -78,10 +78,16 @@ export class InFlightRegistry {
     return false;
   }
 
-  /** Jobs in flight that sweep `sweepId` does not wait for (the cluster slots other sweeps hold). */
-  heldElsewhere(sweepId: string): number {
+  /**
+   * Jobs in flight that sweep `sweepId` does not wait for (the cluster slots other sweeps hold), of
+   * `engine` only when given (the slots of that engine's workers).
+   */
+  heldElsewhere(sweepId: string, engine?: string): number {
     let n = 0;
-    for (const entry of this.jobs.values()) if (![...entry.waiters].some((w) => w.sweepId === sweepId)) n++;
+    for (const entry of this.jobs.values()) {
+      if (engine !== undefined && entry.job.engine !== engine) continue;
+      if (![...entry.waiters].some((w) => w.sweepId === sweepId)) n++;
+    }
     return n;
   }
 

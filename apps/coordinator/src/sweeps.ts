@@ -131,7 +131,7 @@ export class SweepManager {
         })
         .catch(() => {});
     };
-    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, { onQueued });
+    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, { onQueued, engine: config.engine });
     active.dispatcher = dispatcher;
     active.finished = runSweep(config, {
       db: this.store,

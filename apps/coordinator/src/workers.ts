@@ -36,11 +36,16 @@ export class WorkerRegistry {
     return [...this.workers.values()].filter((w) => now - w.lastSeenMs <= this.ttlMs);
   }
 
-  /** Jobs the live workers run at once (at least 1, so a sweep starts before its workers do). */
-  capacity(): number {
+  /**
+   * Jobs the live workers of `engine` (all engines when omitted) run at once; at least 1, so a sweep
+   * starts before its workers do. A sweep's jobs go to its engine's workers only, so counting the
+   * others' slots would queue jobs that no free worker takes.
+   */
+  capacity(engine?: string): number {
+    const workers = this.live().filter((w) => engine === undefined || w.engine === engine);
     return Math.max(
       1,
-      this.live().reduce((s, w) => s + w.concurrency, 0),
+      workers.reduce((s, w) => s + w.concurrency, 0),
     );
   }
 
