@@ -112,8 +112,8 @@ export interface ProvisionOptions {
  * Bounds of the chains bucket. Chains are needed there only while a job may start from them (the
  * database keeps every parent's chains, and a dispatch re-uploads a parent's that the bucket lost), so
  * a TTL is a safe backstop against chains nobody deletes, and a size limit keeps a runaway sweep from
- * filling the NATS server's disk: a full bucket refuses new chains (a retried error), it never drops
- * ones in use.
+ * filling the NATS server's disk: a full bucket refuses new chains (the bucket's discard policy is
+ * "new"), it never drops ones in use.
  */
 export interface ChainsBucketLimits {
   maxBytes: number;
