@@ -235,7 +235,7 @@ describe("secrets and NATS users", () => {
     }
     // and no secret is written into compose.yaml itself
     for (const m of text.matchAll(/^\s*([A-Z_]*(?:PASSWORD|TOKEN)[A-Z_]*):\s*(.*)$/gm))
-      expect(m[2], m[1]).toMatch(/^\$\{[A-Z_]+(:\?[^}]*)?\}$/);
+      expect(m[2], m[1]).toMatch(/^('")?\$\{[A-Z_]+(:\?[^}]*)?\}("')?$/);
   });
 
   it("nats/auth.conf is what `pnpm coordinator nats-config` prints, and nats-server gets its password variables", () => {
