@@ -52,6 +52,8 @@ export class Cluster {
       DATABASE_URL: this.db.url,
       GRPC_ADDR: `127.0.0.1:${this.grpcPort}`,
       COORDINATOR_TOKEN: TOKEN,
+      // JetStream reserves the bucket's bound on disk: the 20 GiB default fails on a fuller disk.
+      CHAINS_BUCKET_MAX_BYTES: String(256 * 1024 ** 2),
     };
   }
 

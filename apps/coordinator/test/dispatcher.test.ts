@@ -41,6 +41,8 @@ beforeAll(async () => {
   store = await openStore(db.url);
   nc = await connectNats({ servers: [nats.url] }, "dispatcher test");
   jsm = await jetstreamManager(nc);
+  // JetStream reserves the chains bucket's bound on disk: the 20 GiB default fails on a fuller disk.
+  process.env.CHAINS_BUCKET_MAX_BYTES = String(256 * 1024 ** 2);
   link = new ClusterLink(nc, { store, log: (l) => logs.push(l) });
   await link.start();
   worker = spawnWorker({ NATS_URL: nats.url, WORKER_THREADS: "1", WORKER_HEARTBEAT_MS: "500" });
