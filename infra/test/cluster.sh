@@ -115,5 +115,5 @@ for i in $(seq 90); do
   sleep 1
 done
 grep -q "${sweep:0:12}" "$work/page.html" || { log "dashboard's page does not list sweep $sweep"; exit 1; }
-log "dashboard lists sweep $sweep; workers: $(grep -c 'job' "$work/worker-1.log" "$work/worker-2.log" | tr '\n' ' ')"
+log "dashboard lists sweep $sweep; jobs done by worker-1: $(grep -c 'done in' "$work/worker-1.log"), worker-2: $(grep -c 'done in' "$work/worker-2.log")"
 log "PASS: images built from infra/docker/Dockerfile ran a sweep end to end (logs in $work)"
