@@ -26,7 +26,7 @@ const text = (s: Stage) => s.instructions.map((i) => `${i.op} ${i.args}`).join("
 describe.each([
   ["Dockerfile", cpu],
   ["worker-gpu.Dockerfile", gpu],
-] as const)("%s", (_name, file) => {
+] as const)("%s", (name, file) => {
   it("pins every outside base image by tag and digest", () => {
     const names = new Set(file.stages.map((s) => s.name));
     const outside = file.stages.map((s) => s.from).filter((f) => !names.has(f));
@@ -46,6 +46,12 @@ describe.each([
       }
     });
     expect(Object.keys(file.args).join(" ")).not.toMatch(/PASSWORD|TOKEN|SECRET/);
+  });
+
+  it("has its own .dockerignore beside it (BuildKit's <Dockerfile>.dockerignore) keeping out node_modules and .env", () => {
+    const ignore = readFileSync(join(INFRA_DIR, "docker", `${name}.dockerignore`), "utf8");
+    for (const pattern of ["**/node_modules", "**/.env", ".git", "**/.next"])
+      expect(ignore.split("\n")).toContain(pattern);
   });
 
   it("installs from the frozen lockfile, production dependencies only (but to build the dashboard)", () => {
