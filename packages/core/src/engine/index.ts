@@ -8,10 +8,21 @@ import type { AutoOptions } from "./select.ts";
 import type { Engine, EngineName } from "./types.ts";
 import { EngineInputError } from "./validate.ts";
 
-export { referenceStep } from "./reference.ts";
+export {
+  type BatchJob,
+  type BatchLayout,
+  type BatchRunOptions,
+  type BatchRunReport,
+  batchLayout,
+  materialise,
+  pack,
+  runColumnBatch,
+  unpack,
+} from "./batch.ts";
+export { NOISE_VERSION, PhiloxNoise, philoxKey, philoxNormals } from "./philox.ts";
+export { referenceBatchStep, referenceStep } from "./reference.ts";
 export type * from "./types.ts";
 export { EngineInputError } from "./validate.ts";
-export { PhiloxNoise } from "./webgpu-noise.ts";
 
 export const ENGINE_NAMES: readonly EngineName[] = ["onnx", "tfjs", "reference", "webgpu"];
 
