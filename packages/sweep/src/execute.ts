@@ -21,6 +21,7 @@ import {
   langevinLearn,
   langevinUnlearn,
   loadDataset,
+  NOISE_VERSION,
   type TrainMatrix,
   testAccuracy,
   withReplacedRows,
@@ -116,6 +117,12 @@ function checkSpec(job: Job): JobSpec {
   if (needsParent !== (spec.parentId !== ""))
     throw new JobInputError(
       `job ${job.id}: parent_id ${needsParent ? "is required" : "must be empty"} for kind ${JobKind[spec.kind]}`,
+    );
+  // A result is computed with one noise definition; a spec of another one (e.g. "" = the xoshiro stream
+  // before philox-v1) would be stored under an id that promises other numbers.
+  if (spec.noise !== NOISE_VERSION)
+    throw new JobInputError(
+      `job ${job.id}: noise ${JSON.stringify(spec.noise)} is not computed here (this worker computes ${JSON.stringify(NOISE_VERSION)}); plan the sweep again`,
     );
   return spec;
 }
