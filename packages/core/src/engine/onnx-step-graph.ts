@@ -2,6 +2,11 @@
  * The onnx engine's step graph (docs/science.md §3) over a column batch: blocks of columns side by side,
  * each with its own η, m, M, σ (as per-column constants) and its own D′.
  *
+ * Binary rows enter the graph with their label's sign folded in (x̃_i = −y_i·x_i, `graphRows`): then
+ * X̃·W is u = −y∘z directly, c = −y·σ(u), ‖g_i‖² = σ(u)·(σ(u) + 2m·u) + m²‖w‖², and Xᵀ·(s∘c) = X̃ᵀ·(s∘σ(u)),
+ * so no label is multiplied on n×T values (the elementwise passes are most of a step's cost besides
+ * the two products).
+ *
  * Every D′ is D with its last rows replaced, so the rows are split at n − R (R: the most rows any
  * block replaces). Head rows 0…n−R−1 are shared by every block: one X_head·W and one X_headᵀ·R_head for
  * all columns. The tail is computed for each distinct replacement ("source") at once: the tail rows
@@ -69,18 +74,14 @@ export function buildBatchGraph(
   const perColumn = (name: string, value: (p: StepParams) => number) =>
     columnConst(g, name, blocks, cols, value);
   const useXt = tuning.backward === "matmul-xt";
-  const headX = head === 0 ? null : data.X.subarray(0, head * d);
-  const X = !headX
-    ? null
-    : tuning.xAs === "input"
-      ? g.input("X", [head, d])
-      : g.floatConst("X", headX, [head, d]);
+  const headX = head === 0 || tuning.xAs === "input" ? null : graphRows(data, 0, head);
+  const X = head === 0 ? null : headX ? g.floatConst("X", headX, [head, d]) : g.input("X", [head, d]);
   const Xt =
-    !headX || !useXt
+    head === 0 || !useXt
       ? null
-      : tuning.xAs === "input"
-        ? g.input("Xt", [d, head])
-        : g.floatConst("Xt", transposeRows(data.X, 0, head, d), [d, head]);
+      : headX
+        ? g.floatConst("Xt", transposeRows(headX, 0, head, d), [d, head])
+        : g.input("Xt", [d, head]);
   const W = g.input("W", [d, total]);
   const hasNoise = blocks.some((b) => b.params.sigma > 0);
   const xi = hasNoise ? g.input("xi", [d, total]) : null;
@@ -91,7 +92,7 @@ export function buildBatchGraph(
   let G: string | null = null;
   if (X) {
     const Zh = g.node("MatMul", [X, W]);
-    const part = region(Zh, head, headLabels(g, data, head));
+    const part = region(Zh, head, classes === 2 ? "" : headLabels(g, data, head));
     parts.push(part);
     G = Xt ? g.node("MatMul", [Xt, part.R]) : null;
     if (!G) G = g.node("Gemm", [X, part.R], { transA: 1 }); // Xᵀ·R
@@ -107,10 +108,7 @@ export function buildBatchGraph(
     const Zt = g.node("ReduceSum", [g.node("Mul", [mask, Zall]), g.int64Const("axis0", [0])], {
       keepdims: 0,
     });
-    const labels =
-      classes === 2
-        ? g.floatConst("neg_y_tail", t.negY, [tail, total])
-        : g.floatConst("y_tail", t.oneHot, [tail, total / classes, classes]);
+    const labels = classes === 2 ? "" : g.floatConst("y_tail", t.oneHot, [tail, total / classes, classes]);
     const part = region(Zt, tail, labels);
     parts.push(part);
     const Rall = g.node("Reshape", [
@@ -168,9 +166,8 @@ function columnConst(
 type Region = (Z: string, rows: number, labels: string) => { R: string; sSum: string | null };
 
 /**
- * Binary rows: c = (sigmoid(y·z) − 1)·y = −y·sigmoid(−y·z) (one Sigmoid, no cancellation near 1),
- * ‖g_i‖² = c·(c + 2m·z) + m²‖w‖² (‖x_i‖ = 1), R = s∘c, and Σ_i s for the regulariser's weight.
- * `labels` is −y: rows×1 (shared rows) or rows×cols (tail rows, per column).
+ * Binary rows, from u = −y∘z (signed rows): p = σ(u), ‖g_i‖² = p·(p + 2m·u) + m²‖w‖² (‖x_i‖ = 1),
+ * R = s∘p (the signed rows turn it into s∘c), and Σ_i s for the regulariser's weight.
  */
 function binaryRegion(
   g: GraphBuilder,
@@ -181,13 +178,13 @@ function binaryRegion(
   const twoM = perColumn("two_m", (p) => 2 * p.m);
   const mSq = g.node("Mul", [wNormSq, perColumn("m_sq", (p) => p.m * p.m)]);
   const clip = perColumn("clip", (p) => p.clip);
-  const one = g.floatConst("one", 1);
+  const clipSq = perColumn("clip_sq", (p) => p.clip * p.clip);
   const axis0 = g.int64Const("sum_axis0", [0]);
-  return (Z, _rows, negY) => {
-    const c = g.node("Mul", [negY, g.node("Sigmoid", [g.node("Mul", [negY, Z])])]);
-    const cross = g.node("Mul", [c, g.node("Add", [c, g.node("Mul", [Z, twoM])])]);
-    const s = clipFactor(g, g.node("Add", [cross, mSq]), clip, one);
-    return { R: g.node("Mul", [s, c]), sSum: g.node("ReduceSum", [s, axis0], { keepdims: 1 }) };
+  return (U) => {
+    const p = g.node("Sigmoid", [U]);
+    const normSq = g.node("Add", [g.node("Mul", [p, g.node("Add", [p, g.node("Mul", [U, twoM])])]), mSq]);
+    const s = clipFactor(g, normSq, clip, clipSq);
+    return { R: g.node("Mul", [s, p]), sSum: g.node("ReduceSum", [s, axis0], { keepdims: 1 }) };
   };
 }
 
@@ -200,16 +197,21 @@ function multiclassRegion(
 ): Region {
   const T = cols.reduce((a, b) => a + b, 0) / C;
   const clipValues = blocks.flatMap((b) => Array<number>(b.params.chains).fill(b.params.clip));
-  const clip = clipValues.every((v) => v === clipValues[0])
-    ? g.floatConst("clip", clipValues[0])
-    : g.floatConst("clip", Float32Array.from(clipValues), [1, T, 1]);
-  const one = g.floatConst("one", 1);
+  const chainConst = (name: string, values: number[]) =>
+    values.every((v) => v === values[0])
+      ? g.floatConst(name, values[0])
+      : g.floatConst(name, Float32Array.from(values), [1, T, 1]);
+  const clip = chainConst("clip", clipValues);
+  const clipSq = chainConst(
+    "clip_sq",
+    clipValues.map((v) => v * v),
+  );
   let k = 0;
   return (Z, rows, Y) => {
     const id = k++;
     const Z3 = g.node("Reshape", [Z, g.int64Const(`shape_rtc_${id}`, [rows, T, C])]);
     const D = g.node("Sub", [g.node("Softmax", [Z3], { axis: 2 }), Y]);
-    const s = clipFactor(g, g.node("ReduceSumSquare", [D], { axes: [2], keepdims: 1 }), clip, one);
+    const s = clipFactor(g, g.node("ReduceSumSquare", [D], { axes: [2], keepdims: 1 }), clip, clipSq);
     return {
       R: g.node("Reshape", [g.node("Mul", [D, s]), g.int64Const(`shape_rc_${id}`, [rows, T * C])]),
       sSum: null,
@@ -217,34 +219,52 @@ function multiclassRegion(
   };
 }
 
-/** The labels of D's first `rows` rows: −y (rows×1) binary, one-hot (rows×1×C) multiclass. */
+/** Multiclass: the one-hot labels (rows×1×C) of D's first `rows` rows. */
 function headLabels(g: GraphBuilder, data: TrainMatrix, rows: number): string {
-  if (data.classes === 2)
-    return g.floatConst(
-      "neg_y",
-      Float32Array.from(data.y.subarray(0, rows), (v) => -v),
-      [rows, 1],
-    );
   const C = data.classes;
   const oneHot = new Float32Array(rows * C);
   for (let i = 0; i < rows; i++) oneHot[i * C + data.y[i]] = 1;
   return g.floatConst("y_onehot", oneHot, [rows, 1, C]);
 }
 
-/** s = min(1, M/‖g‖); Relu guards ‖g‖² against tiny negative rounding, and M/0 = ∞ gives s = 1. */
-function clipFactor(g: GraphBuilder, normSq: string, clip: string, one: string): string {
-  return g.node("Min", [g.node("Div", [clip, g.node("Sqrt", [g.node("Relu", [normSq])])]), one]);
+/**
+ * s = min(1, M/‖g‖) as M/√max(‖g‖², M²): three passes, exactly 1 for ‖g‖ ≤ M up to the rounding of
+ * √(M²), and a tiny negative ‖g‖² from rounding gives s = 1 (no NaN).
+ */
+function clipFactor(g: GraphBuilder, normSq: string, clip: string, clipSq: string): string {
+  return g.node("Div", [clip, g.node("Sqrt", [g.node("Max", [normSq, clipSq])])]);
+}
+
+/**
+ * Rows from…to−1 of D as the graph multiplies them: binary rows signed (−y_i·x_i, a copy), multiclass
+ * rows as they are (a view).
+ */
+export function graphRows(data: TrainMatrix, from: number, to: number): Float32Array {
+  return signRows(
+    data.X.subarray(from * data.d, to * data.d),
+    data.y.subarray(from, to),
+    data.d,
+    data.classes,
+  );
+}
+
+function signRows(X: Float32Array, y: Float32Array, d: number, classes: number): Float32Array {
+  if (classes !== 2) return X;
+  const out = new Float32Array(X.length);
+  for (let i = 0; i < y.length; i++) {
+    const sign = -y[i];
+    for (let j = i * d; j < (i + 1) * d; j++) out[j] = sign * X[j];
+  }
+  return out;
 }
 
 interface TailSources {
   /** 1 + distinct replacements: source 0 is D's own last rows. */
   sources: number;
-  /** sources·tail × d: the tail rows of each source, stacked. */
+  /** sources·tail × d: the tail rows of each source, stacked (binary: signed, see graphRows). */
   rows: Float32Array;
   /** sources × tail × cols: 1 where a column's block sees that source's version of the row. */
   mask: Float32Array;
-  /** Binary: −y per tail row and column (tail × cols). */
-  negY: Float32Array;
   /** Multiclass: one-hot label per tail row, chain and class (tail × T × C). */
   oneHot: Float32Array;
 }
@@ -275,10 +295,10 @@ export function tailSources(
   }
   const sources = 1 + distinct.length;
   const rows = new Float32Array(sources * tail * d);
-  rows.set(data.X.subarray((n - tail) * d), 0);
-  for (const [k, s] of distinct.entries()) rows.set(s.X, ((k + 1) * tail + tail - s.y.length) * d);
+  rows.set(graphRows(data, n - tail, n), 0);
+  for (const [k, s] of distinct.entries())
+    rows.set(signRows(s.X, s.y, d, classes), ((k + 1) * tail + tail - s.y.length) * d);
   const mask = new Float32Array(sources * tail * total);
-  const negY = new Float32Array(tail * total);
   const C = classes === 2 ? 1 : classes;
   const oneHot = new Float32Array(classes === 2 ? 0 : tail * total);
   let at = 0;
@@ -289,16 +309,13 @@ export function tailSources(
       const replaced = row >= tail - r;
       const src = replaced ? source : 0;
       const label = replaced ? block.replaced!.y[row - (tail - r)] : data.y[n - tail + row];
-      for (let k = at; k < at + cols[b]; k++) {
-        mask[(src * tail + row) * total + k] = 1;
-        negY[row * total + k] = -label;
-      }
+      for (let k = at; k < at + cols[b]; k++) mask[(src * tail + row) * total + k] = 1;
       if (C > 1)
         for (let t = at / C; t < (at + cols[b]) / C; t++) oneHot[(row * (total / C) + t) * C + label] = 1;
     }
     at += cols[b];
   });
-  return { sources, rows, mask, negY, oneHot };
+  return { sources, rows, mask, oneHot };
 }
 
 /** Whether `a` equals the last a.length values of `b`. */

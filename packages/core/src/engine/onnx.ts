@@ -11,7 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { BatchNoise, batchLayout, checkBlocks } from "./batch.ts";
-import { buildBatchGraph, type OnnxEngineTuning, transposeRows } from "./onnx-step-graph.ts";
+import { GraphBuilder } from "./onnx-graph.ts";
+import { buildBatchGraph, graphRows, type OnnxEngineTuning, transposeRows } from "./onnx-step-graph.ts";
 import { runLoop } from "./run-loop.ts";
 import type {
   BatchStepper,
@@ -183,10 +184,15 @@ class OnnxBatchStepper implements BatchStepper {
   }
 }
 
-export async function createOnnxEngine(
-  options: EngineOptions = {},
-  tuning: OnnxEngineTuning = {},
-): Promise<Engine> {
+interface OnnxSetup {
+  device: "cpu" | "cuda";
+  threads: number;
+  tune: Required<OnnxEngineTuning>;
+  sessionOptions: ort.InferenceSession.SessionOptions;
+}
+
+/** The checked options and the session options every graph of an engine is compiled with. */
+function onnxSetup(options: EngineOptions, tuning: OnnxEngineTuning): OnnxSetup {
   const device = options.device ?? "cpu";
   if (device !== "cpu" && device !== "cuda") {
     throw new EngineInputError(`EngineOptions.device must be "cpu" or "cuda", got "${String(device)}"`);
@@ -216,6 +222,46 @@ export async function createOnnxEngine(
     // denormals; flushing them to zero avoids the x86 denormal slow path and changes nothing above 1e-38.
     extra: { session: { set_denormal_as_zero: "1" } },
   };
+  return { device, threads, tune, sessionOptions };
+}
+
+/**
+ * The two matrix products of a step alone (X̃·W and X̃ᵀ·R for `chains` columns), compiled with the
+ * engine's session options: what bench:step compares the whole step with.
+ */
+export async function createGemmProbe(
+  data: TrainMatrix,
+  chains: number,
+  options: EngineOptions = {},
+): Promise<{ run(): Promise<void>; dispose(): Promise<void> }> {
+  const { sessionOptions } = onnxSetup(options, {});
+  const { n, d } = data;
+  const g = new GraphBuilder("two_products");
+  g.node("MatMul", [g.input("X", [n, d]), g.input("W", [d, chains])], {}, "Z");
+  g.node("MatMul", [g.input("Xt", [d, n]), g.input("R", [n, chains])], {}, "G");
+  g.output("Z", [n, chains]);
+  g.output("G", [d, chains]);
+  const session = await ort.InferenceSession.create(g.toBytes(), sessionOptions);
+  const X = graphRows(data, 0, n);
+  const feeds = {
+    X: new ort.Tensor("float32", X, [n, d]),
+    Xt: new ort.Tensor("float32", transposeRows(X, 0, n, d), [d, n]),
+    W: new ort.Tensor("float32", new Float32Array(d * chains).fill(1e-3), [d, chains]),
+    R: new ort.Tensor("float32", new Float32Array(n * chains).fill(1e-3), [n, chains]),
+  };
+  return {
+    async run() {
+      await session.run(feeds);
+    },
+    dispose: () => session.release(),
+  };
+}
+
+export async function createOnnxEngine(
+  options: EngineOptions = {},
+  tuning: OnnxEngineTuning = {},
+): Promise<Engine> {
+  const { device, threads, tune, sessionOptions } = onnxSetup(options, tuning);
   const live = new Set<{ dispose(): Promise<void> }>();
   const heads = new HeadCache();
   /** Compiles the graph of a batch (one block: a single job) and wraps its data feeds. */
@@ -235,9 +281,9 @@ export async function createOnnxEngine(
     const head = data.n - graph.tail;
     const feeds: Record<string, ort.Tensor> = {};
     if (tune.xAs === "input" && head > 0) {
-      feeds.X = new ort.Tensor("float32", data.X.subarray(0, head * data.d), [head, data.d]);
-      if (tune.backward === "matmul-xt")
-        feeds.Xt = new ort.Tensor("float32", heads.get(data, head), [data.d, head]);
+      const rows = heads.get(data, head, tune.backward === "matmul-xt");
+      feeds.X = new ort.Tensor("float32", rows.X, [head, data.d]);
+      if (rows.Xt) feeds.Xt = new ort.Tensor("float32", rows.Xt, [data.d, head]);
     }
     const cols = batchLayout(data, blocks).total;
     return new StepSession(session, [data.d, cols], feeds, graph.hasNoise);
@@ -271,15 +317,18 @@ export async function createOnnxEngine(
 }
 
 /**
- * Xᵀ of D's shared rows (d×head) for matmul-xt, kept for the last training set and head size: a batch
- * is recompiled whenever a block leaves, mostly with the same head, and MNIST's Xᵀ is 37 MB.
+ * D's shared rows as the graph takes them (graphRows: binary rows signed) and their transpose for
+ * matmul-xt, kept for the last training set and head size: a batch is recompiled whenever a block
+ * leaves, mostly with the same head, and MNIST's X is 37 MB.
  */
 class HeadCache {
-  private last: { data: TrainMatrix; head: number; Xt: Float32Array } | null = null;
+  private last: { data: TrainMatrix; head: number; X: Float32Array; Xt: Float32Array | null } | null = null;
 
-  get(data: TrainMatrix, head: number): Float32Array {
-    if (this.last?.data !== data || this.last.head !== head)
-      this.last = { data, head, Xt: transposeRows(data.X, 0, head, data.d) };
-    return this.last.Xt;
+  get(data: TrainMatrix, head: number, withXt: boolean): { X: Float32Array; Xt: Float32Array | null } {
+    const last = this.last;
+    if (last?.data === data && last.head === head && (last.Xt || !withXt)) return last;
+    const X = graphRows(data, 0, head);
+    this.last = { data, head, X, Xt: withXt ? transposeRows(X, 0, head, data.d) : null };
+    return this.last;
   }
 }
