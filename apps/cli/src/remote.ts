@@ -6,7 +6,7 @@
  */
 import type { ServiceError } from "@grpc/grpc-js";
 import { type Coordinator, connectCoordinator } from "@unlearn/cluster";
-import type { Store, SweepSummary } from "@unlearn/db";
+import { type Store, type SweepSummary, sortResultRows } from "@unlearn/db";
 import type {
   Job,
   ResultKind,
@@ -192,12 +192,24 @@ async function printEnd(
   done: SweepDone,
   request: RemoteSweepRequest,
 ): Promise<number> {
-  const { rows } = await c.call("queryResults", { sweepId });
-  return reportSweepEnd({ ...done, sweepId }, rows.map(resultRow), {
+  const rows = await queryAllResults(c, sweepId);
+  return reportSweepEnd({ ...done, sweepId }, rows, {
     json: request.json,
     figuresDir: request.figuresDir,
     via: ` (coordinator ${c.address})`,
   });
+}
+
+/** Every result of a sweep, read page by page (QueryResults pages), in a figure's order. */
+export async function queryAllResults(c: Coordinator, sweepId: string): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  let pageToken = "";
+  do {
+    const page = await c.call("queryResults", { sweepId, pageToken });
+    rows.push(...page.rows.map(resultRow));
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return sortResultRows(rows);
 }
 
 export function resultRow(r: ResultRecord): ResultRow {
@@ -239,7 +251,7 @@ export function remoteStore(target: RemoteTarget): Store {
     location: `coordinator ${target.address}`,
     listSweeps: async () => (await c.call("listSweeps", {})).sweeps.map(sweepSummary),
     getSweep: async (id: string) => sweepSummary(await c.call("getSweep", { sweepId: id })),
-    sweepResults: async (id: string) => (await c.call("queryResults", { sweepId: id })).rows.map(resultRow),
+    sweepResults: (id: string) => queryAllResults(c, id),
     close: async () => c.close(),
   };
   return new Proxy(reads as Store, {

@@ -16,10 +16,10 @@ import type { Store, SweepSummary } from "@unlearn/db";
 import {
   type CoordinatorServer,
   CoordinatorService,
-  type ResultRecord,
   type SweepInfo,
 } from "@unlearn/protocol";
 import type { ClusterLink } from "./link.ts";
+import { queryResultsPage } from "./results.ts";
 import { RequestError, type SweepManager } from "./sweeps.ts";
 
 export function authorized(metadata: Metadata, token: string): boolean {
@@ -82,23 +82,7 @@ export function coordinatorService(
     getSweep: unary(token, async (r) => sweepInfo(await sweeps.find(r.sweepId))),
     listSweeps: unary(token, async () => ({ sweeps: (await store.listSweeps()).map(sweepInfo) })),
     cancelSweep: unary(token, (r) => sweeps.cancel(r.sweepId)),
-    queryResults: unary(token, async (r) => {
-      const sweep = await sweeps.find(r.sweepId);
-      const rows = await store.sweepResults(sweep.id);
-      return {
-        sweep: sweepInfo(sweep),
-        rows: rows.map(
-          (row): ResultRecord => ({
-            ...row,
-            epsilon: row.epsilon ?? undefined,
-            k: row.K ?? undefined,
-            alpha: row.alpha ?? undefined,
-            epsilon0: row.epsilon0 ?? undefined,
-            batch: row.batch ?? undefined,
-          }),
-        ),
-      };
-    }),
+    queryResults: unary(token, (r) => queryResultsPage(store, r, sweepInfo)),
     listWorkers: unary(token, async () => ({ workers: link.liveWorkers() })),
     watchSweep(call) {
       if (!authorized(call.metadata, token)) {

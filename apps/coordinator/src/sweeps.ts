@@ -7,20 +7,25 @@
  * Restart: the submitted config is kept in the sweep's events ("submitted"); on start every sweep left
  * running (or interrupted) by a coordinator resumes from the database, reusing each stored result.
  */
-import * as accountant from "@unlearn/accountant";
 import type { Store, SweepSummary } from "@unlearn/db";
 import type { Job, JobResult, SweepDone, SweepEvent, SweepPlanned, SweepProgress } from "@unlearn/protocol";
 import {
   ConfigError,
+  checkLimits,
   type DatasetFacts,
   datasetFacts,
+  type FeaturesRegistry,
+  featuresRegistry,
   PlanError,
   parseConfig,
-  planSweep,
+  planSweepAsync,
   type RunEvent,
+  requestLimits,
+  resolveRemoteFeatures,
   runSweep,
   type SweepConfig,
   type SweepOutcome,
+  type SweepPlan,
 } from "@unlearn/sweep";
 import { NatsDispatcher } from "./dispatcher.ts";
 import type { ClusterLink } from "./link.ts";
@@ -55,6 +60,10 @@ export class SweepManager {
   private readonly ended = new Map<string, SweepDone>();
   /** sweeps between "not running" and running: a second submission meanwhile does not start it twice */
   private readonly launching = new Set<string>();
+  /** bounds on what a submission may ask for (SWEEP_MAX_*, read at start; see @unlearn/sweep limits.ts) */
+  private readonly limits = requestLimits();
+  /** the operator's features folders by content key (FEATURES_DIRS), hashed when a sweep first needs them */
+  private features?: Promise<FeaturesRegistry>;
 
   constructor(
     /** the store runSweep writes through (it tells the link when a result is stored) */
@@ -66,6 +75,10 @@ export class SweepManager {
     let config: SweepConfig;
     try {
       config = parseConfig(JSON.parse(configJson), "submitted config");
+      // Bounded before anything is loaded or planned; features by content key, never a host path.
+      checkLimits(config, this.limits);
+      if (config.featuresDir !== undefined || config.featuresKey !== undefined)
+        config = resolveRemoteFeatures(config, await (this.features ??= featuresRegistry()));
     } catch (error) {
       throw new RequestError((error as Error).message, "invalid");
     }
@@ -74,10 +87,10 @@ export class SweepManager {
 
   private async launch(config: SweepConfig, fresh: boolean) {
     let facts: DatasetFacts;
-    let plan: ReturnType<typeof planSweep>;
+    let plan: SweepPlan;
     try {
       facts = await datasetFacts(config);
-      plan = planSweep(config, facts, accountant);
+      plan = await planSweepAsync(config, facts); // a large plan on a thread: RPCs keep being served
     } catch (error) {
       if (error instanceof PlanError || error instanceof ConfigError)
         throw new RequestError(error.message, "invalid");

@@ -5,12 +5,12 @@
  */
 import { connectNats, natsSettings } from "@unlearn/cluster";
 import type { Job } from "@unlearn/protocol";
-import type { PoolOutput } from "@unlearn/sweep";
+import type { DispatchOutput } from "@unlearn/sweep";
 import { workerOptions } from "../../worker/src/options.ts";
 import { ClusterWorker } from "../../worker/src/worker.ts";
 
 class FaultyWorker extends ClusterWorker {
-  protected override async execute(job: Job): Promise<PoolOutput> {
+  protected override async execute(job: Job): Promise<DispatchOutput> {
     // A job that kills its worker every time (as a native crash or the OOM killer would).
     if (job.id === process.env.CRASH_JOB) process.kill(process.pid, "SIGKILL");
     if (job.id !== process.env.FAIL_JOB) return super.execute(job);

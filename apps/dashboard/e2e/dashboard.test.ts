@@ -5,6 +5,7 @@
  * accountant gives the CLI's K; an unknown sweep is a 404; a dead database is an error page naming it.
  * Screenshots go to test-results/ (DASHBOARD_E2E_DB=postgres runs it on a fresh PostgreSQL database).
  */
+
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,7 @@ import { FIGURES, type FigureId } from "@unlearn/figures";
 import { fixtureRows } from "@unlearn/figures/fixtures";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { fuzz } from "../server/fuzz.ts";
 import { launchChromium } from "./browser.ts";
 import { APP_DIR, cli, type Running, startDashboard, startSweep, waitFor } from "./processes.ts";
 
@@ -341,12 +343,19 @@ describe("a database that cannot be reached", () => {
   test("is an error page that names it and says why (behind DASHBOARD_TOKEN)", async () => {
     const url = "postgres://postgres@127.0.0.1:1/nowhere";
     // With DASHBOARD_TOKEN set (as in the cluster) every page needs the token first.
-    const broken = await startDashboard(["--db", url], { DASHBOARD_TOKEN: "e2e-token" });
+    const token = "e2e-token-0123456789";
+    const broken = await startDashboard(["--db", url], { DASHBOARD_TOKEN: token });
     try {
+      // The real server (Next behind the guard) answers malformed requests at once with a 4xx.
+      const port = Number(new URL(broken.url).port);
+      const answers = await fuzz(port, { count: 400, seed: 7, parallel: 8, limitMs: 1000, budgetMs: 30_000 });
+      const bad = answers.filter((a) => !/^4\d\d$/.test(a.answer.status) || a.answer.ms >= 1000);
+      expect(bad.slice(0, 3)).toEqual([]);
+      expect(answers).toHaveLength(400);
       const page = await browser.newPage();
       // (chromium turns a basic-auth challenge into a navigation error: plain fetch sees the 401)
       expect((await fetch(broken.url)).status).toBe(401);
-      await page.goto(`${broken.url}?token=e2e-token`);
+      await page.goto(`${broken.url}?token=${token}`);
       expect(new URL(page.url()).search).toBe("");
       const text = (await page.locator("main").textContent()) ?? "";
       expect(text).toContain("The database cannot be reached");

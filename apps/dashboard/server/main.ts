@@ -12,8 +12,9 @@ import { type DbSource, dbHelp, resolveDb } from "@unlearn/db";
 import nextModule from "next";
 import type createNextServer from "next/dist/server/next.js";
 import { registerServices } from "../lib/services.ts";
-import { authorize } from "./auth.ts";
+import { tokenProblem } from "./auth.ts";
 import { ensureBuild } from "./build.ts";
+import { allowedHosts, answerAll, guard } from "./guard.ts";
 import { createServices, type ServerServices } from "./services.ts";
 
 // next is CommonJS: Node's default import is its createServer function, while TypeScript (NodeNext)
@@ -35,7 +36,10 @@ options:
   --help                 show this help
 
 environment:
-  DASHBOARD_TOKEN        when set, every request needs it (basic-auth password, or once as ?token=…)`;
+  DASHBOARD_TOKEN        when set (16 characters or more), every request needs it (basic-auth
+                         password, or once as ?token=…)
+  DASHBOARD_HOSTS        more host names browsers may use to reach it, comma-separated (localhost,
+                         IP addresses and --host are always allowed; others get 403)`;
 
 export interface DashboardOptions {
   db: string;
@@ -47,6 +51,8 @@ export interface DashboardOptions {
   /** the coordinator's token (UNLEARN_TOKEN) */
   coordinatorToken?: string;
   token?: string;
+  /** Host names besides localhost, IP literals and host (DASHBOARD_HOSTS) */
+  hosts?: string[];
 }
 
 export class UsageError extends Error {
@@ -86,6 +92,9 @@ export function parseOptions(
     throw new UsageError(`--port: expected an integer from 0 to 65535, got ${JSON.stringify(portText)}`);
   }
   const db = resolveDb(text("db"), env);
+  const token = env.DASHBOARD_TOKEN || undefined;
+  const problem = token === undefined ? null : tokenProblem(token);
+  if (problem) throw new UsageError(problem);
   return {
     db: db.location,
     source: db.source,
@@ -93,7 +102,11 @@ export function parseOptions(
     host: text("host") ?? "127.0.0.1",
     coordinator: text("coordinator") ?? (env.UNLEARN_COORDINATOR || undefined),
     coordinatorToken: env.UNLEARN_TOKEN || undefined,
-    token: env.DASHBOARD_TOKEN || undefined,
+    token,
+    hosts: (env.DASHBOARD_HOSTS ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h !== ""),
   };
 }
 
@@ -130,14 +143,14 @@ export async function startDashboard(
   const app = next({ dev: false, dir: APP_DIR, hostname: options.host, port: options.port });
   const handle = app.getRequestHandler();
   await app.prepare();
-  const server = createServer((req, res) => {
-    if (!authorize(options.token, req, res)) return;
-    handle(req, res).catch((error: Error) => {
-      log(`dashboard: ${req.url}: ${error.stack ?? error.message}\n`);
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-      res.end("internal error (see the dashboard's log)\n");
-    });
-  });
+  const server = createServer(
+    guard((req, res) => handle(req, res), {
+      token: options.token,
+      hosts: allowedHosts(options.host, options.hosts),
+      log,
+    }),
+  );
+  answerAll(server);
   try {
     await listen(server, options.port, options.host);
   } catch (error) {

@@ -1,9 +1,13 @@
 /**
- * `pnpm worker`: a cluster worker. Environment: NATS_URL (+ NATS_USER/NATS_PASSWORD or NATS_CREDS),
- * WORKER_ENGINE (an engine of @unlearn/sweep's ENGINES, default onnx), WORKER_DEVICE (cpu | cuda, default cpu),
- * WORKER_CONCURRENCY (jobs at once, default 1), WORKER_THREADS (engine threads per job, default
- * cores / concurrency), JOB_ACK_WAIT_MS / JOB_MAX_DELIVER (delivery limits, see @unlearn/cluster).
- * Exit code 2 for a bad environment, 1 when it cannot start.
+ * `pnpm worker`: a cluster worker. Environment: NATS_URL (+ NATS_USER/NATS_PASSWORD or NATS_CREDS; with
+ * the worker user of `pnpm coordinator nats-config` it may only do what a worker does), WORKER_ENGINE
+ * (an engine of @unlearn/sweep's ENGINES, default onnx), WORKER_DEVICE (cpu | cuda, default cpu, given
+ * to the engine), WORKER_CONCURRENCY (jobs at once, default 1), WORKER_THREADS (engine threads per job,
+ * default cores / concurrency), WORKER_STALL_MS (a job whose steps stand still this long is handed
+ * back, default 300000), WORKER_STOP_GRACE_MS (SIGTERM's wait for running jobs, default 30000),
+ * WORKER_STORE_RETRY_MS (how long object-store calls are retried, default 600000). The delivery limits
+ * come from the jobs consumer the coordinator provisioned. It waits for NATS and for the coordinator's
+ * provisioning at start. Exit code 2 for a bad environment, 1 when it cannot start.
  */
 import { connectNats, exitWithParent, natsSettings } from "@unlearn/cluster";
 import { workerOptions } from "./options.ts";

@@ -2,31 +2,32 @@ import { describe, expect, it } from "vitest";
 import { workerOptions } from "./options.ts";
 
 describe("workerOptions", () => {
-  it("defaults to one onnx job at a time on the CPU, with the cluster's delivery limits", () => {
+  it("defaults to one onnx job at a time on the CPU; a job standing still 5 min is handed back", () => {
     expect(workerOptions({})).toMatchObject({
       engine: "onnx",
       device: "cpu",
       concurrency: 1,
       threads: undefined,
-      limits: { ackWaitMs: 30_000, maxDeliver: 3 },
+      stallMs: 300_000,
     });
+    // The delivery limits are the coordinator's (read from the jobs consumer), not a worker's setting.
+    expect(workerOptions({ JOB_ACK_WAIT_MS: "5000" })).not.toHaveProperty("limits");
   });
 
-  it("reads WORKER_* and JOB_* variables", () => {
+  it("reads WORKER_* variables", () => {
     const o = workerOptions({
       WORKER_ENGINE: "reference",
       WORKER_DEVICE: "cuda",
       WORKER_CONCURRENCY: "4",
       WORKER_THREADS: "2",
-      JOB_ACK_WAIT_MS: "5000",
-      JOB_MAX_DELIVER: "5",
+      WORKER_STALL_MS: "9000",
     });
     expect(o).toMatchObject({
       engine: "reference",
       device: "cuda",
       concurrency: 4,
       threads: 2,
-      limits: { ackWaitMs: 5000, maxDeliver: 5 },
+      stallMs: 9000,
     });
   });
 
@@ -36,9 +37,8 @@ describe("workerOptions", () => {
     expect(() => workerOptions({ WORKER_CONCURRENCY: "0" })).toThrow(
       /WORKER_CONCURRENCY: expected an integer ≥ 1, got "0"/,
     );
-    expect(() => workerOptions({ JOB_MAX_DELIVER: "x" })).toThrow(/JOB_MAX_DELIVER/);
-    expect(() => workerOptions({ JOB_ACK_WAIT_MS: "10" })).toThrow(
-      /JOB_ACK_WAIT_MS: expected an integer ≥ 1000/,
+    expect(() => workerOptions({ WORKER_STALL_MS: "-5" })).toThrow(
+      /WORKER_STALL_MS: expected an integer ≥ 1/,
     );
   });
 });

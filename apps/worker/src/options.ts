@@ -1,5 +1,5 @@
 /** The worker's settings from the environment (see main.ts); a bad value throws a ClusterConfigError naming it. */
-import { ClusterConfigError, jobLimits } from "@unlearn/cluster";
+import { ClusterConfigError } from "@unlearn/cluster";
 import { ENGINES } from "@unlearn/sweep";
 import type { WorkerOptions } from "./worker.ts";
 
@@ -13,6 +13,11 @@ function positive(name: string, raw: string | undefined, fallback: number | unde
   return n;
 }
 
+/**
+ * Delivery limits (ack wait, deliveries) are not a worker's to set: the coordinator provisions them on
+ * the jobs consumer and every worker reads them there (JOB_ACK_WAIT_MS / JOB_MAX_DELIVER are the
+ * coordinator's settings).
+ */
 export function workerOptions(env: NodeJS.ProcessEnv = process.env): WorkerOptions {
   const engine = env.WORKER_ENGINE || "onnx";
   if (!(ENGINES as readonly string[]).includes(engine))
@@ -24,12 +29,6 @@ export function workerOptions(env: NodeJS.ProcessEnv = process.env): WorkerOptio
     throw new ClusterConfigError(
       `WORKER_DEVICE: expected one of ${DEVICES.join(", ")}, got ${JSON.stringify(device)}`,
     );
-  let limits: WorkerOptions["limits"];
-  try {
-    limits = jobLimits(env);
-  } catch (error) {
-    throw new ClusterConfigError((error as Error).message);
-  }
   return {
     engine,
     device,
@@ -37,6 +36,7 @@ export function workerOptions(env: NodeJS.ProcessEnv = process.env): WorkerOptio
     threads: positive("WORKER_THREADS", env.WORKER_THREADS, undefined),
     heartbeatMs: positive("WORKER_HEARTBEAT_MS", env.WORKER_HEARTBEAT_MS, 2000),
     stopGraceMs: positive("WORKER_STOP_GRACE_MS", env.WORKER_STOP_GRACE_MS, 30_000),
-    limits,
+    stallMs: positive("WORKER_STALL_MS", env.WORKER_STALL_MS, 300_000),
+    storeRetryMs: positive("WORKER_STORE_RETRY_MS", env.WORKER_STORE_RETRY_MS, 600_000),
   };
 }

@@ -47,6 +47,11 @@ describe("decodeResult and decodeWorker", () => {
     expect(() => decodeResult("r", enc({ ...ok, accuracies: [1.5] }))).toThrow(/outside \[0, 1\]/);
     expect(() => decodeResult("r", enc({ ...ok, artifactKey: "other" }))).toThrow(/field artifact_key/);
     expect(() => decodeResult("r", enc({ ...ok, ok: false, error: "" }))).toThrow(/field error is empty/);
+    expect(() => decodeResult("r", enc({ ...ok, wallMs: Number.NaN }))).toThrow(/field wall_ms .* got NaN/);
+    expect(() => decodeResult("r", enc({ ...ok, msPerStep: -1 }))).toThrow(/field ms_per_step .* got -1/);
+    expect(() => decodeResult("r", enc({ ...ok, wallMs: Number.POSITIVE_INFINITY }))).toThrow(
+      /field wall_ms/,
+    );
     expect(() =>
       decodeWorker("w", WorkerInfo.encode(WorkerInfo.fromPartial({ id: "x", engine: "onnx" })).finish()),
     ).toThrow(/concurrency/);

@@ -38,6 +38,8 @@ export function decodeJob(subject: string, bytes: Uint8Array): Job {
   return job;
 }
 
+const SNAKE = { stepsRun: "steps_run", wallMs: "wall_ms", msPerStep: "ms_per_step" } as const;
+
 export function decodeResult(subject: string, bytes: Uint8Array): JobResult {
   const r = decode("JobResult", subject, bytes, (b) => JobResult.decode(b));
   if (!HEX64.test(r.jobId)) bad(subject, "job_id", `must be 64 hex digits, got ${JSON.stringify(r.jobId)}`);
@@ -47,6 +49,10 @@ export function decodeResult(subject: string, bytes: Uint8Array): JobResult {
       bad(subject, "accuracies", "has a value outside [0, 1]");
     if (r.artifactKey !== r.jobId) bad(subject, "artifact_key", "must be the job id in an ok result");
   } else if (!r.error) bad(subject, "error", "is empty in a failed result");
+  // The store refuses these; refused here, the message is terminated instead of stopping a sweep.
+  for (const field of ["stepsRun", "wallMs", "msPerStep"] as const)
+    if (!(Number.isFinite(r[field]) && r[field] >= 0))
+      bad(subject, SNAKE[field], `must be a finite number ≥ 0, got ${r[field]}`);
   return r;
 }
 

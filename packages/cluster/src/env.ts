@@ -1,7 +1,10 @@
 /**
  * A NATS connection from the environment, the same for the coordinator, the workers and the bench:
  * NATS_URL (comma-separated servers, default nats://127.0.0.1:4222), NATS_USER + NATS_PASSWORD, or
- * NATS_CREDS (a .creds file). Reconnects forever: a restarted nats-server must not end a sweep.
+ * NATS_CREDS (a .creds file). Waits for NATS at start (saying so) and reconnects forever: a
+ * nats-server that is down or restarting must not end a coordinator, a worker or a sweep; a refused
+ * login is a configuration error and throws at once. With NATS_USER, replies come to the inbox prefix
+ * _INBOX_<user> (nats-config lets each user subscribe to its own only: no one reads another's replies).
  */
 import { readFileSync } from "node:fs";
 import {
@@ -43,7 +46,25 @@ export function natsSettings(env: NodeJS.ProcessEnv = process.env): NatsSettings
   };
 }
 
-export async function connectNats(settings: NatsSettings, name: string): Promise<NatsConnection> {
+/** The inbox prefix of a user: its replies (pulled jobs, acks of publications) are its own. */
+export function inboxPrefix(user: string | undefined): string | undefined {
+  return user ? `_INBOX_${user}` : undefined;
+}
+
+const refusedLogin = (error: unknown) => /authoriz|authenticat|permission/i.test(String(error));
+
+export interface ConnectOptions {
+  /** how often to say it is still waiting for NATS (ms), and how long to wait at most (default: forever) */
+  retryMs?: number;
+  waitMs?: number;
+  log?(line: string): void;
+}
+
+export async function connectNats(
+  settings: NatsSettings,
+  name: string,
+  options: ConnectOptions = {},
+): Promise<NatsConnection> {
   let authenticator: Authenticator | undefined;
   if (settings.credsFile) {
     let creds: Uint8Array;
@@ -58,18 +79,25 @@ export async function connectNats(settings: NatsSettings, name: string): Promise
   } else if (settings.user) {
     authenticator = usernamePasswordAuthenticator(settings.user, settings.password);
   }
-  try {
-    return await connect({
-      servers: settings.servers,
-      name,
-      authenticator,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      waitOnFirstConnect: false,
-    });
-  } catch (error) {
-    throw new Error(`cannot connect to NATS at ${settings.servers.join(",")}: ${(error as Error).message}`, {
-      cause: error,
-    });
+  const deadline = Date.now() + (options.waitMs ?? Number.POSITIVE_INFINITY);
+  const log = options.log ?? ((line: string) => console.error(`[${name}] ${line}`));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect({
+        servers: settings.servers,
+        name,
+        authenticator,
+        inboxPrefix: inboxPrefix(settings.user),
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        waitOnFirstConnect: false,
+      });
+    } catch (error) {
+      const why = `cannot connect to NATS at ${settings.servers.join(",")}: ${(error as Error).message}`;
+      if (refusedLogin(error) || Date.now() >= deadline) throw new Error(why, { cause: error });
+      const wait = options.retryMs ?? Math.min(5000, 500 * attempt);
+      log(`${why}; retrying in ${wait} ms (attempt ${attempt})`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 }

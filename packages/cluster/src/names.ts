@@ -10,13 +10,26 @@
  *   unlearn.workers               WorkerInfo announcements and heartbeats, core NATS
  *   UNLEARN_ADVISORIES  JetStream's max-deliveries advisories for UNLEARN_JOBS (a job given up), durable
  *                    for the same reason
- *   unlearn-chains   object store bucket: a job's final chains under its job id
+ *   unlearn-chains   object store bucket: a job's final chains under its job id, written by the
+ *                    coordinator only (workers read it)
+ *   unlearn-uploads  object store bucket the workers write their chains into, each under a name only
+ *                    the dispatch's holder can know (dispatch.ts); the coordinator checks and seals them
+ *   UNLEARN_HANDBACKS  a worker's graceful hand-back of a job (SIGTERM), read by the coordinator,
+ *                    which queues the job again without using up one of its deliveries
+ *   unlearn.cancel.<job id>       the coordinator withdraws a running job, core NATS
+ *   UNLEARN_DISPATCHES  the coordinator's alone, one message per job (unlearn.dispatches.<job id>): the dispatch (nonce, stream sequence) of
+ *                    every job in flight, so a restarted coordinator neither forgets nor repeats one
  */
 export const JOBS_STREAM = "UNLEARN_JOBS";
 export const RESULTS_STREAM = "UNLEARN_RESULTS";
 /** JetStream's max-deliveries advisories, kept in a stream so a coordinator that was down reads them after. */
 export const ADVISORIES_STREAM = "UNLEARN_ADVISORIES";
 export const CHAINS_BUCKET = "unlearn-chains";
+export const UPLOADS_BUCKET = "unlearn-uploads";
+export const HANDBACKS_STREAM = "UNLEARN_HANDBACKS";
+export const DISPATCH_STREAM = "UNLEARN_DISPATCHES";
+/** The object store's stream behind a bucket (as @nats-io/obj names it). */
+export const objectStream = (bucket: string) => `OBJ_${bucket}`;
 export const COORDINATOR_CONSUMER = "coordinator";
 export const WORKERS_SUBJECT = "unlearn.workers";
 
@@ -63,3 +76,16 @@ export function maxDeliveriesAdvisory(engine: string): string {
   return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.${workerConsumer(engine)}`;
 }
 export const MAX_DELIVERIES_ALL = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.*`;
+
+export function handbackSubject(jobId: string): string {
+  return `unlearn.handbacks.${token("job id", jobId)}`;
+}
+
+export function cancelSubject(jobId: string): string {
+  return `unlearn.cancel.${token("job id", jobId)}`;
+}
+export const CANCEL_ALL = "unlearn.cancel.*";
+
+export function dispatchSubject(jobId: string): string {
+  return `unlearn.dispatches.${token("job id", jobId)}`;
+}

@@ -1,23 +1,34 @@
 /**
- * Creates (or updates) the streams, consumers and bucket that names.ts names; idempotent, so the
- * coordinator and every worker call it on start and whichever comes first sets things up.
+ * Provisioning is the coordinator's alone: provision() creates (or updates) the streams, consumers and
+ * buckets that names.ts names, with the delivery limits the coordinator is configured with. A worker
+ * only bind()s to what exists, with NATS permissions that forbid creating or editing anything (see
+ * apps/coordinator's nats-config), and takes the limits from its consumer: one source for every worker.
  */
 import {
   AckPolicy,
+  type Consumer,
   DeliverPolicy,
+  DiscardPolicy,
   JetStreamApiError,
   type JetStreamManager,
+  jetstream,
+  jetstreamManager,
   RetentionPolicy,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { type ObjectStore, Objm } from "@nats-io/obj";
+import { millis, type NatsConnection, nanos } from "@nats-io/transport-node";
 import {
   ADVISORIES_STREAM,
+  CHAINS_BUCKET,
   COORDINATOR_CONSUMER,
+  DISPATCH_STREAM,
   engineJobsFilter,
+  HANDBACKS_STREAM,
   JOBS_STREAM,
   MAX_DELIVERIES_ALL,
   RESULTS_STREAM,
+  UPLOADS_BUCKET,
   workerConsumer,
 } from "./names.ts";
 
@@ -47,8 +58,14 @@ export function jobLimits(env: NodeJS.ProcessEnv = process.env): JobLimits {
   };
 }
 
-/** Dedup window for job publications: a coordinator restarted within it does not queue a job twice. */
+/**
+ * Dedup window for job publications. Each dispatch has a message id of its own (its nonce), and the
+ * dispatch ledger (dispatch.ts), not this window, is what keeps a restarted coordinator from queueing a
+ * job twice; the window only absorbs a publish retried after a lost ack.
+ */
 const DUPLICATE_WINDOW_MS = 120_000;
+/** Uploads the coordinator never sealed (its job was withdrawn, a forger's junk) expire. */
+const UPLOAD_MAX_AGE_MS = 24 * 3600_000;
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
   try {
@@ -60,47 +77,81 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
 }
 
-export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+/** A durable consumer, created or brought to `config` (the coordinator's settings win). */
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Parameters<JetStreamManager["consumers"]["add"]>[1] & { durable_name: string },
+) {
+  try {
+    await jsm.consumers.add(stream, config);
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError)) throw error;
+    await jsm.consumers.update(stream, config.durable_name, config);
+  }
+}
+
+const coordinatorReads = (ackWaitMs: number, extra: { max_ack_pending?: number } = {}) => ({
+  durable_name: COORDINATOR_CONSUMER,
+  ack_policy: AckPolicy.Explicit,
+  deliver_policy: DeliverPolicy.All,
+  ack_wait: nanos(ackWaitMs),
+  ...extra,
+});
+
+export interface ProvisionOptions {
+  /** engines that get a workers' consumer (every engine a sweep may name) */
+  engines: readonly string[];
+  limits: JobLimits;
+}
+
+/** The coordinator's start: every stream, consumer and bucket, idempotent. */
+export async function provision(nc: NatsConnection, options: ProvisionOptions): Promise<void> {
+  const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, {
     name: JOBS_STREAM,
     subjects: ["unlearn.jobs.>"],
     retention: RetentionPolicy.Workqueue,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
   });
+  for (const engine of options.engines) await ensureWorkerConsumer(jsm, engine, options.limits);
   await ensureStream(jsm, {
     name: RESULTS_STREAM,
     subjects: ["unlearn.results.>"],
     retention: RetentionPolicy.Workqueue,
   });
-  await jsm.consumers.add(RESULTS_STREAM, {
-    durable_name: COORDINATOR_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    // The coordinator acks a result once the database holds it; until then a restart gets it again.
-    ack_wait: nanos(120_000),
-    max_ack_pending: 20_000,
-  });
+  // The coordinator acks a result once the database holds it; until then a restart gets it again.
+  await ensureConsumer(jsm, RESULTS_STREAM, coordinatorReads(120_000, { max_ack_pending: 20_000 }));
   await ensureStream(jsm, {
     name: ADVISORIES_STREAM,
     subjects: [MAX_DELIVERIES_ALL],
     retention: RetentionPolicy.Workqueue,
     max_age: nanos(24 * 3600_000),
   });
-  await jsm.consumers.add(ADVISORIES_STREAM, {
-    durable_name: COORDINATOR_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(60_000),
+  await ensureConsumer(jsm, ADVISORIES_STREAM, coordinatorReads(60_000));
+  await ensureStream(jsm, {
+    name: HANDBACKS_STREAM,
+    subjects: ["unlearn.handbacks.>"],
+    retention: RetentionPolicy.Workqueue,
+    max_age: nanos(24 * 3600_000),
   });
+  await ensureConsumer(jsm, HANDBACKS_STREAM, coordinatorReads(60_000));
+  // One message per job: the latest dispatch of each job in flight (dispatch.ts).
+  await ensureStream(jsm, {
+    name: DISPATCH_STREAM,
+    subjects: ["unlearn.dispatches.>"],
+    max_msgs_per_subject: 1,
+    discard: DiscardPolicy.Old,
+    allow_direct: true,
+  });
+  const objm = new Objm(nc);
+  await objm.create(CHAINS_BUCKET);
+  await objm.create(UPLOADS_BUCKET, { ttl: nanos(UPLOAD_MAX_AGE_MS) });
 }
 
 /** The durable pull consumer shared by every worker of `engine`. */
-export async function ensureWorkerConsumer(
-  jsm: JetStreamManager,
-  engine: string,
-  limits: JobLimits,
-): Promise<void> {
-  const config = {
+async function ensureWorkerConsumer(jsm: JetStreamManager, engine: string, limits: JobLimits) {
+  await ensureConsumer(jsm, JOBS_STREAM, {
     durable_name: workerConsumer(engine),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
@@ -108,12 +159,43 @@ export async function ensureWorkerConsumer(
     ack_wait: nanos(limits.ackWaitMs),
     max_deliver: limits.maxDeliver,
     max_ack_pending: 10_000,
-  };
-  try {
-    await jsm.consumers.add(JOBS_STREAM, config);
-  } catch (error) {
-    // An existing consumer with other limits: take the new ones (the last worker started wins).
-    if (!(error instanceof JetStreamApiError)) throw error;
-    await jsm.consumers.update(JOBS_STREAM, config.durable_name, config);
+  });
+}
+
+/** What a worker binds to: its engine's jobs consumer, with its limits, and the sealed chains. */
+export interface Binding {
+  consumer: Consumer;
+  limits: JobLimits;
+  chains: ObjectStore;
+}
+
+const isPermissionError = (error: unknown) => /permissions? violation/i.test(String(error));
+
+/**
+ * A worker's start: binds to what the coordinator provisioned, waiting (and saying so) while it is not
+ * there yet; a permissions violation is a configuration error and throws at once.
+ */
+export async function bind(
+  nc: NatsConnection,
+  engine: string,
+  log: (line: string) => void,
+  retryMs = 2000,
+): Promise<Binding> {
+  const js = jetstream(nc);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const consumer = await js.consumers.get(JOBS_STREAM, workerConsumer(engine));
+      const { config } = await consumer.info(true);
+      const chains = await new Objm(nc).open(CHAINS_BUCKET);
+      const limits = { ackWaitMs: millis(config.ack_wait ?? 0), maxDeliver: config.max_deliver ?? -1 };
+      return { consumer, limits, chains };
+    } catch (error) {
+      if (isPermissionError(error)) throw error;
+      if (attempt === 1 || attempt % 15 === 0)
+        log(
+          `waiting for the coordinator to provision ${JOBS_STREAM}/${workerConsumer(engine)} and ${CHAINS_BUCKET}: ${(error as Error).message}`,
+        );
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
   }
 }

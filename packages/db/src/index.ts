@@ -29,6 +29,7 @@ export type {
   JobInput,
   JobRecord,
   JobState,
+  ResultsPage,
   Store,
   StoreShare,
   SweepInput,
@@ -36,6 +37,7 @@ export type {
   SweepJobRecord,
   SweepLabels,
   SweepState,
+  SweepStorage,
   SweepSummary,
 } from "./store.ts";
-export { meanStd } from "./store.ts";
+export { meanStd, sortResultRows } from "./store.ts";

@@ -54,7 +54,11 @@ export const sweeps = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [check("sweeps_state_check", sql`${t.state} in ('running', 'done', 'failed', 'interrupted')`)],
+  (t) => [
+    check("sweeps_state_check", sql`${t.state} in ('running', 'done', 'failed', 'interrupted')`),
+    // Lookups by an id prefix (LIKE 'abc%'): the primary key's index serves = only under the C collation.
+    index("sweeps_id_prefix_idx").on(t.id.op("text_pattern_ops")),
+  ],
 );
 
 export const jobs = pgTable(
@@ -139,7 +143,11 @@ export const events = pgTable(
     payload: jsonb("payload"),
     at: timestamp("at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [index("events_sweep_idx").on(t.sweepId, t.id)],
+  (t) => [
+    index("events_sweep_idx").on(t.sweepId, t.id),
+    // A sweep's events of one type (its submissions, its last "done") without reading the others.
+    index("events_sweep_type_idx").on(t.sweepId, t.type, t.id),
+  ],
 );
 
 export const schema = { sweeps, jobs, sweepJobs, results, artifacts, events };

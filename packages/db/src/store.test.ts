@@ -94,7 +94,7 @@ for (const backend of await backends()) {
         const role = backend.name.includes("shared") ? "client" : "host";
         expect(store.share).toMatchObject({
           role,
-          url: expect.stringMatching(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//),
+          url: expect.stringMatching(/^postgres:\/\/postgres@\/postgres\?host=%2F/),
         });
       } else expect(store.share).toBeUndefined();
     });

@@ -1,15 +1,18 @@
 /**
  * A PGlite directory used by several processes at once: the first one hosts it and shares it on a
- * loopback port; the others read and write through that port. Real child processes, real sockets.
+ * Unix socket; the others read and write through that socket. Real child processes, real sockets.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../src/index.ts";
+import { FrameGuard, shareClientOptions, shareOnSocket } from "../src/share.ts";
 import { startChild } from "./processes.ts";
-import { bind, execute, flush, parse, sync, WireClient } from "./wire.ts";
+import { bind, execute, flush, parse, query, sync, WireClient } from "./wire.ts";
 
 const root = mkdtempSync(join(tmpdir(), "unlearn-db-share-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -26,7 +29,8 @@ describe("a PGlite directory shared between processes", () => {
     const lock = JSON.parse(readFileSync(`${dir}.lock`, "utf8"));
     expect(lock).toMatchObject({
       pid: writer.child.pid,
-      url: expect.stringMatching(/^postgres:\/\/.*127\.0\.0\.1:\d+/),
+      url: `postgres://postgres@/postgres?host=${encodeURIComponent(`${dir}.share`)}`,
+      socket: `${dir}.share/.s.PGSQL.5432`,
     });
 
     const reader = await openStore(dir);
@@ -120,9 +124,8 @@ describe("a PGlite directory shared between processes", () => {
     // pglite-socket's own queue lets B's Parse replace A's unnamed statement between A's Parse and
     // Bind, so A reads B's row (electric-sql/pglite#1046; checked: A gets "from b" there).
     const host = await openStore(freshDir());
-    const port = Number(new URL(host.share!.url).port);
-    const a = await WireClient.open(port);
-    const b = await WireClient.open(port);
+    const a = await WireClient.open(host.share!.url);
+    const b = await WireClient.open(host.share!.url);
     try {
       a.send(parse("select 'from a'"), flush());
       await a.until("1"); // ParseComplete: A's batch is open
@@ -143,7 +146,7 @@ describe("a PGlite directory shared between processes", () => {
   it("keeps a transaction to its connection, and releases a connection that drops mid-batch", async () => {
     const host = await openStore(freshDir());
     const [a, b] = [0, 1].map(() =>
-      postgres(host.share!.url, { max: 1, prepare: false, onnotice: () => {} }),
+      postgres({ ...shareClientOptions(host.share!.url), max: 1, prepare: false, onnotice: () => {} }),
     );
     try {
       await a!`create table t (v int)`;
@@ -157,8 +160,7 @@ describe("a PGlite directory shared between processes", () => {
       await outside;
       expect((await a!`select v from t order by v`).map((r) => r.v)).toEqual([2]);
       // A connection that leaves in the middle of its batch does not keep the session.
-      const port = Number(new URL(host.share!.url).port);
-      const leaver = await WireClient.open(port);
+      const leaver = await WireClient.open(host.share!.url);
       leaver.send(parse("select 1"), flush());
       await leaver.until("1");
       leaver.close();
@@ -168,4 +170,100 @@ describe("a PGlite directory shared between processes", () => {
       await host.close();
     }
   }, 60_000);
+});
+
+describe("the share's protections", () => {
+  it("is a socket in a 0700 directory beside the database, and the database directory is 0700", async () => {
+    const dir = freshDir();
+    const host = await openStore(dir);
+    try {
+      expect(host.share!.url).toBe(
+        `postgres://postgres@/postgres?host=${encodeURIComponent(`${dir}.share`)}`,
+      );
+      expect(statSync(`${dir}.share`).mode & 0o777).toBe(0o700);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(`${dir}.lock`).mode & 0o777).toBe(0o600);
+    } finally {
+      await host.close();
+    }
+    expect(existsSync(`${dir}.share`)).toBe(false);
+  }, 60_000);
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "cannot be reached by another local user (nobody; needs root to switch)",
+    async () => {
+      const host = await openStore(freshDir());
+      try {
+        const { path } = shareClientOptions(host.share!.url);
+        const script = `require("net").connect(${JSON.stringify(path)}).on("connect",()=>{console.log("connected");process.exit(0)}).on("error",e=>{console.log(e.code);process.exit(1)})`;
+        const as = spawnSync("runuser", ["-u", "nobody", "--", process.execPath, "-e", script], {
+          encoding: "utf8",
+        });
+        expect(as.stdout.trim()).toBe("EACCES");
+        const me = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+        expect(me.stdout.trim()).toBe("connected");
+      } finally {
+        await host.close();
+      }
+    },
+    60_000,
+  );
+
+  it("drops a client that keeps a transaction open without a word, and the others go on", async () => {
+    const pglite = await PGlite.create();
+    const share = await shareOnSocket(pglite, join(root, `idle${n++}`), { idleMs: 400 });
+    const other = postgres({ ...shareClientOptions(share.url), max: 1, prepare: false, onnotice: () => {} });
+    const stopped = await WireClient.open(share.url);
+    try {
+      await other`create table t (v int)`;
+      // A client stopped in the middle of a transaction (Ctrl-Z): it began, wrote, and went silent.
+      stopped.send(query("begin; insert into t values (1)"));
+      await stopped.until("Z");
+      const started = Date.now();
+      await other`insert into t values (2)`;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await stopped.closed;
+      // Its transaction was rolled back.
+      expect((await other`select v from t order by v`).map((r) => r.v)).toEqual([2]);
+    } finally {
+      stopped.close();
+      await other.end({ timeout: 1 });
+      await share.stop();
+      await pglite.close();
+    }
+  }, 60_000);
+
+  it("refuses a message that declares more than the size limit, before buffering it, and keeps serving", async () => {
+    const pglite = await PGlite.create();
+    const share = await shareOnSocket(pglite, join(root, `cap${n++}`), { maxMessageBytes: 1 << 20 });
+    try {
+      const big = await WireClient.open(share.url);
+      const head = Buffer.alloc(5);
+      head.write("Q", 0, "latin1");
+      head.writeInt32BE(2_000_000_000, 1);
+      big.send(head, Buffer.alloc(1000));
+      await big.closed;
+      const ok = await WireClient.open(share.url);
+      ok.send(parse("select 'still here'"), bind(), execute(), sync());
+      expect(WireClient.values(await ok.until("Z"))).toEqual(["still here"]);
+      ok.close();
+    } finally {
+      await share.stop();
+      await pglite.close();
+    }
+  }, 60_000);
+
+  it("FrameGuard follows the framing across chunks: startup, then typed messages", () => {
+    const guard = new FrameGuard(100);
+    const startup = Buffer.alloc(12);
+    startup.writeInt32BE(12, 0);
+    startup.writeInt32BE(196608, 4);
+    const query = Buffer.from([0x51, 0, 0, 0, 9, 1, 2, 3, 4, 0x53, 0, 0, 0, 4]);
+    const stream = Buffer.concat([startup, query]);
+    // One byte at a time: every header is split.
+    for (const byte of stream) expect(guard.accept(Buffer.from([byte]))).toBe(true);
+    expect(guard.accept(Buffer.from([0x51, 0, 0, 0, 101]))).toBe(false);
+    expect(new FrameGuard(100).accept(Buffer.from([0, 0, 0, 2, 0, 0, 0, 0]))).toBe(false);
+  });
 });

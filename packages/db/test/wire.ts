@@ -3,7 +3,9 @@
  * names, one by one, so that a test can split an extended-protocol batch between two connections in
  * an exact order (no driver would).
  */
+
 import { connect, type Socket } from "node:net";
+import { shareClientOptions } from "../src/share.ts";
 
 export interface Message {
   type: string;
@@ -25,13 +27,18 @@ export const bind = () => frame("B", Buffer.concat([cstr(""), cstr(""), Buffer.a
 export const execute = () => frame("E", Buffer.concat([cstr(""), Buffer.alloc(4)]));
 export const sync = () => frame("S", Buffer.alloc(0));
 export const flush = () => frame("H", Buffer.alloc(0));
+/** A simple Query: one or more statements, ends the batch. */
+export const query = (sql: string) => frame("Q", cstr(sql));
 
 export class WireClient {
   private buffer = Buffer.alloc(0);
   private messages: Message[] = [];
   private wake: (() => void) | null = null;
+  /** Resolves when the server closes the connection. */
+  readonly closed: Promise<void>;
 
   private constructor(private readonly socket: Socket) {
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.on("data", (d) => {
       this.buffer = Buffer.concat([this.buffer, d]);
       while (this.buffer.length >= 5) {
@@ -47,8 +54,9 @@ export class WireClient {
     });
   }
 
-  static async open(port: number): Promise<WireClient> {
-    const socket = connect(port, "127.0.0.1");
+  /** Connects to a share (its postgres://…?host=DIR URL) and logs in. */
+  static async open(url: string): Promise<WireClient> {
+    const socket = connect(shareClientOptions(url).path);
     await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
     const client = new WireClient(socket);
     const params = Buffer.concat([

@@ -34,6 +34,14 @@ const common = {
   name: z.string().min(1),
   dataset,
   featuresDir: z.string().min(1).optional(),
+  /**
+   * The features by their content key (featuresKey of @unlearn/core) instead of a folder: what a sweep
+   * sent to a coordinator carries, which finds the folder among those its operator registered.
+   */
+  featuresKey: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, { message: "expected the 64 hex digits of a features content key" })
+    .optional(),
   lambda: positive.default(1e-6),
   smoothness: z.enum(["data", "bound"]).default(DEFAULT_SMOOTHNESS),
   chains: positiveInt.default(100),
@@ -47,6 +55,8 @@ const common = {
     .optional(),
   /** K is searched on the grid 1, 1+g, 1+2g, … (the paper's Figures 4–5 used 10). */
   granularity: positiveInt.optional(),
+  /** Keep every job's chains in the database, not only those a job of the plan starts from (not in the sweep id). */
+  keepChains: z.boolean().optional(),
 };
 
 const fig3a = z.strictObject({
@@ -119,6 +129,7 @@ export interface ConfigOverrides {
   dataset?: string;
   featuresDir?: string;
   engine?: string;
+  keepChains?: boolean;
 }
 const OVERRIDE_FLAGS: Record<keyof ConfigOverrides, string> = {
   chains: "--chains",
@@ -127,6 +138,7 @@ const OVERRIDE_FLAGS: Record<keyof ConfigOverrides, string> = {
   dataset: "--dataset",
   featuresDir: "--features-dir",
   engine: "--engine",
+  keepChains: "--keep-chains",
 };
 
 export class ConfigError extends Error {
@@ -286,6 +298,10 @@ export function loadConfig(
 /** CIFAR-10 datasets read precomputed ResNet-18 features that cannot be made here (docs/science.md §1). */
 export function checkFeatures(config: SweepConfig, source = "config"): void {
   if (!FEATURE_DATASETS.includes(config.dataset)) return;
+  if (config.featuresDir === undefined && config.featuresKey !== undefined)
+    throw new ConfigError(
+      `${source}: featuresKey: only a coordinator resolves a content key (to a folder its operator registered); here pass --features-dir PATH`,
+    );
   if (config.featuresDir === undefined)
     throw new ConfigError(
       `${source}: featuresDir: required for dataset "${config.dataset}" (a folder with the ResNet-18 features of CIFAR-10; set it in the config or pass --features-dir)`,

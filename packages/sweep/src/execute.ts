@@ -18,6 +18,7 @@ import {
   ENGINE_NAMES,
   type Engine,
   type EngineName,
+  type EngineOptions,
   langevinLearn,
   langevinUnlearn,
   loadDataset,
@@ -73,15 +74,21 @@ function datasetFor(spec: JobSpec): Promise<Dataset> {
   return ds;
 }
 
-function engineFor(name: string, threads: number | undefined): Promise<Engine> {
+/**
+ * The engine for a job: `device` is the job's (a cluster worker sets its WORKER_DEVICE there); "cpu",
+ * every engine's default, is not passed, so an engine without a device option is not refused.
+ */
+function engineFor(name: string, threads: number | undefined, device: string): Promise<Engine> {
   if (!(ENGINE_NAMES as readonly string[]).includes(name))
     throw new JobInputError(
       `job engine: expected one of ${ENGINE_NAMES.map((e) => `"${e}"`).join(" | ")}, got ${JSON.stringify(name)}`,
     );
-  const key = `${name}\u0000${threads ?? ""}`;
+  const key = `${name}\u0000${threads ?? ""}\u0000${device}`;
   let engine = engines.get(key);
   if (!engine) {
-    engine = createEngine(name as EngineName, threads ? { threads } : {});
+    const options: EngineOptions = threads ? { threads } : {};
+    if (device && device !== "cpu") options.device = device as EngineOptions["device"];
+    engine = createEngine(name as EngineName, options);
     engine.catch(() => engines.delete(key));
     engines.set(key, engine);
   }
@@ -133,7 +140,10 @@ export async function executeJob(job: Job, options: ExecuteOptions): Promise<Exe
   const base = failedResult(job, "", options.worker);
   try {
     const spec = checkSpec(job);
-    const [ds, engine] = await Promise.all([datasetFor(spec), engineFor(job.engine, options.threads)]);
+    const [ds, engine] = await Promise.all([
+      datasetFor(spec),
+      engineFor(job.engine, options.threads, job.device),
+    ]);
     const constants = jobConstants(ds, spec);
     // D' = D with its last `removals` rows replaced; row j's replacement depends on (sweep seed, j) only.
     const data: TrainMatrix =

@@ -19,7 +19,7 @@ export {
   type SweepConfig,
   sweepConfigSchema,
 } from "./config.ts";
-export type { Dispatcher, DispatchRequest } from "./dispatcher.ts";
+export type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.ts";
 export {
   type Artifact,
   type ExecuteOptions,
@@ -27,6 +27,18 @@ export {
   executeJob,
   JobInputError,
 } from "./execute.ts";
+export { type FeaturesRegistry, featuresRegistry, resolveRemoteFeatures } from "./features-registry.ts";
+export { commitOutput, failedResult, failureOf, isSuccess } from "./job-result.ts";
+export {
+  checkLimits,
+  DEFAULT_LIMITS,
+  estimateJobs,
+  LIMIT_ENV,
+  LimitError,
+  type RequestLimits,
+  requestLimits,
+} from "./limits.ts";
+export { INLINE_PLAN_JOBS, planSweepAsync } from "./plan-thread.ts";
 export {
   type AccountantApi,
   canonicalJson,
@@ -41,7 +53,6 @@ export {
 export {
   defaultWorkers,
   type PoolOptions,
-  type PoolOutput,
   ThreadDispatcher,
   threadsPerWorker,
   WorkerPool,

@@ -90,10 +90,11 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * The sweep id: a hash of the normalised config without `engine`, which (like a job's engine) does not
- * change what is computed, so rerunning a config on another engine resumes the same sweep.
+ * change what is computed, so rerunning a config on another engine resumes the same sweep; nor
+ * `keepChains`, which only says what is kept.
  */
 export function sweepIdOf(config: SweepConfig, featuresKey?: string): string {
-  const { engine: _engine, ...rest } = config;
+  const { engine: _engine, keepChains: _keepChains, ...rest } = config;
   // With a content key, the features folder is identified by what it holds, not where it lies.
   const keyed = featuresKey ? { ...rest, featuresDir: undefined, featuresKey } : rest;
   // The noise definition too: a sweep rerun under another one is another sweep, and links no old result.

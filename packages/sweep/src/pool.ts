@@ -15,9 +15,10 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import type { Store } from "@unlearn/db";
 import { Job, JobProgress, JobResult } from "@unlearn/protocol";
-import type { Dispatcher, DispatchRequest } from "./dispatcher.ts";
-import { failedResult } from "./job-result.ts";
+import type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.ts";
+import { commitOutput, failedResult } from "./job-result.ts";
 
 export interface WorkerData {
   /** engine threads of this worker */
@@ -34,11 +35,6 @@ export type FromWorker =
   | { type: "ready" }
   | { type: "progress"; bytes: Uint8Array }
   | { type: "result"; bytes: Uint8Array; artifact?: ArrayBuffer; shape?: [number, number] };
-
-export interface PoolOutput {
-  result: JobResult;
-  artifact?: { W: Float32Array; shape: [number, number] };
-}
 
 export interface PoolOptions {
   /** number of worker threads (default: defaultWorkers()) */
@@ -74,7 +70,7 @@ interface Task {
   job: Job;
   parent?: Float32Array;
   crashes: number;
-  resolve(out: PoolOutput): void;
+  resolve(out: DispatchOutput): void;
 }
 
 interface Slot {
@@ -108,7 +104,7 @@ export class WorkerPool {
   }
 
   /** Runs a job; `parent` is the chains it starts from. Resolves (never rejects) with its result. */
-  run(job: Job, parent?: Float32Array): Promise<PoolOutput> {
+  run(job: Job, parent?: Float32Array): Promise<DispatchOutput> {
     if (this.closed) return Promise.resolve(failed(job, "the worker pool is closed"));
     return new Promise((resolve) => {
       this.queue.push({ job, parent, crashes: 0, resolve });
@@ -222,7 +218,7 @@ export class WorkerPool {
   }
 }
 
-function failed(job: Job, error: string): PoolOutput {
+function failed(job: Job, error: string): DispatchOutput {
   return { result: failedResult(job, error) };
 }
 
@@ -248,7 +244,7 @@ export class ThreadDispatcher implements Dispatcher {
     return this.pool.threads;
   }
 
-  async run({ job, parentChains, onProgress }: DispatchRequest): Promise<PoolOutput> {
+  async run({ job, parentChains, onProgress }: DispatchRequest): Promise<DispatchOutput> {
     let parent: Float32Array | undefined;
     try {
       parent = await parentChains?.();
@@ -264,6 +260,11 @@ export class ThreadDispatcher implements Dispatcher {
     } finally {
       this.listeners.delete(job.id);
     }
+  }
+
+  /** Nothing to release: a thread's result is in memory only, so storing it is the whole commit. */
+  commit(output: DispatchOutput, store: Store): Promise<void> {
+    return commitOutput(store, output);
   }
 
   close(): Promise<void> {

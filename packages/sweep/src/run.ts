@@ -12,13 +12,13 @@
  * (with the error, for a store error); jobs not finished stay pending, and nothing is written after
  * runSweep returns.
  */
-import * as accountant from "@unlearn/accountant";
 import { datasetConstants, featuresKey, loadDataset } from "@unlearn/core";
 import { openStore, type Store } from "@unlearn/db";
 import { JobSpec, kindName } from "@unlearn/protocol";
 import type { SweepConfig } from "./config.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { type DatasetFacts, planSweep, type SweepPlan } from "./planner.ts";
+import { planSweepAsync } from "./plan-thread.ts";
+import type { DatasetFacts, SweepPlan } from "./planner.ts";
 import { defaultWorkers, ThreadDispatcher, threadsPerWorker } from "./pool.ts";
 import { type RunEvent, Scheduler, type SchedulerOutcome } from "./scheduler.ts";
 import { jobNames } from "./scheduler-progress.ts";
@@ -60,6 +60,8 @@ export interface RunSweepOptions {
   workerEntry?: URL;
   /** The dataset facts, when the caller already has them (skips loading the dataset here). */
   facts?: DatasetFacts;
+  /** When no job of this sweep needs a finished job's chains any more (the cluster frees its bucket copy). */
+  onChainsFreed?(jobId: string): void;
 }
 
 export interface SweepOutcome {
@@ -163,7 +165,8 @@ function threadDispatcher(options: RunSweepOptions, jobs: number): ThreadDispatc
 export async function runSweep(config: SweepConfig, options: RunSweepOptions = {}): Promise<SweepOutcome> {
   const started = performance.now();
   const facts = options.facts ?? (await datasetFacts(config));
-  const plan = planSweep(config, facts, accountant);
+  // A large plan is made on a thread: the caller's event loop (a coordinator's RPCs) keeps running.
+  const plan = await planSweepAsync(config, facts);
   const ownStore = typeof options.db !== "object";
   const store = typeof options.db === "object" ? options.db : await openStore(options.db);
   let own: ThreadDispatcher | undefined;
@@ -211,6 +214,8 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       signal: options.signal,
       onEvent: options.onEvent,
       progressEveryMs: options.progressEveryMs,
+      keepChains: config.keepChains ?? false,
+      onChainsFreed: options.onChainsFreed,
     }).run();
     // The threads must be gone before the end is recorded: nothing of this run outlives it.
     await own?.close();

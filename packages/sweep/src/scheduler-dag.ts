@@ -51,12 +51,24 @@ export function criticalPath(jobs: readonly Job[], pending?: ReadonlySet<string>
   return longest;
 }
 
+interface Ready {
+  job: Job;
+  priority: number;
+  order: number;
+}
+
+/** a is handed out before b: longer remaining path first, then earlier in plan order. */
+const before = (a: Ready, b: Ready) =>
+  a.priority > b.priority || (a.priority === b.priority && a.order < b.order);
+
 /**
  * Ready jobs by priority: pop() returns the one with the longest remaining path, ties broken by plan
- * order (so a run is deterministic). Linear scans: a plan has at most a few hundred jobs.
+ * order (so a run is deterministic). A binary heap: push and pop cost O(log n), so a 10,000-job plan
+ * whose jobs all become ready at once is not scanned once per start.
  */
 export class ReadyQueue {
-  private readonly items: { job: Job; priority: number; order: number }[] = [];
+  private readonly heap: Ready[] = [];
+  private readonly queued = new Set<string>();
   private readonly order: Map<string, number>;
 
   constructor(
@@ -67,35 +79,65 @@ export class ReadyQueue {
   }
 
   get size(): number {
-    return this.items.length;
+    return this.heap.length;
   }
 
   /** New priorities (after a failure removed a subtree); queued jobs are re-ranked. */
   reprioritise(priority: ReadonlyMap<string, number>): void {
     this.priority = priority;
-    for (const item of this.items) item.priority = priority.get(item.job.id) ?? stepsOf(item.job);
+    for (const item of this.heap) item.priority = priority.get(item.job.id) ?? stepsOf(item.job);
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   push(job: Job): void {
-    if (this.items.some((i) => i.job.id === job.id)) return;
+    if (this.queued.has(job.id)) return;
+    this.queued.add(job.id);
     const priority = this.priority.get(job.id) ?? stepsOf(job);
-    this.items.push({ job, priority, order: this.order.get(job.id) ?? this.order.size });
+    this.heap.push({ job, priority, order: this.order.get(job.id) ?? this.order.size });
+    this.up(this.heap.length - 1);
   }
 
   pop(): Job | undefined {
-    if (this.items.length === 0) return undefined;
-    let best = 0;
-    for (let i = 1; i < this.items.length; i++) {
-      const a = this.items[i]!;
-      const b = this.items[best]!;
-      if (a.priority > b.priority || (a.priority === b.priority && a.order < b.order)) best = i;
+    const top = this.heap[0];
+    if (!top) return undefined;
+    const last = this.heap.pop()!;
+    if (this.heap.length > 0) {
+      this.heap[0] = last;
+      this.down(0);
     }
-    return this.items.splice(best, 1)[0]!.job;
+    this.queued.delete(top.job.id);
+    return top.job;
   }
 
-  /** Removes and returns every queued job. */
+  /** Removes and returns every queued job, highest priority first. */
   drain(): Job[] {
-    return this.items.splice(0).map((i) => i.job);
+    const out: Job[] = [];
+    for (let job = this.pop(); job; job = this.pop()) out.push(job);
+    return out;
+  }
+
+  private up(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) return;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let best = i;
+      if (l < h.length && before(h[l]!, h[best]!)) best = l;
+      if (r < h.length && before(h[r]!, h[best]!)) best = r;
+      if (best === i) return;
+      [h[i], h[best]] = [h[best]!, h[i]!];
+      i = best;
+    }
   }
 }
 

@@ -2,8 +2,8 @@ import { openStore, type Store } from "@unlearn/db";
 import { type Job, JobResult } from "@unlearn/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "./config.ts";
-import type { Dispatcher, DispatchRequest } from "./dispatcher.ts";
-import type { PoolOutput } from "./pool.ts";
+import type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.ts";
+import { commitOutput } from "./job-result.ts";
 import { type RunEvent, runSweep } from "./run.ts";
 import { criticalPath, remainingPaths, simulateMakespan } from "./scheduler-dag.ts";
 
@@ -37,7 +37,7 @@ class RecordingDispatcher implements Dispatcher {
     public capacity: number,
     private readonly delayMs = 5,
   ) {}
-  async run({ job, parentChains }: DispatchRequest): Promise<PoolOutput> {
+  async run({ job, parentChains }: DispatchRequest): Promise<DispatchOutput> {
     this.started.push(job);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -47,6 +47,9 @@ class RecordingDispatcher implements Dispatcher {
     const W = parent ? parent.map((v) => v + 1) : new Float32Array(4);
     const result = JobResult.fromPartial({ jobId: job.id, ok: true, accuracies: [0.5], stepsRun: 1 });
     return { result, artifact: { W, shape: [2, 2] } };
+  }
+  commit(output: DispatchOutput, db: Store): Promise<void> {
+    return commitOutput(db, output);
   }
   async close(): Promise<void> {}
 }

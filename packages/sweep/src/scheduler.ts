@@ -6,7 +6,10 @@
  *     `dispatcher.capacity` jobs are in flight, so this choice (not a transport's FIFO) decides;
  *   - failure propagation: a failed job's pending descendants are marked failed without running;
  *   - parent chains: a finished job's chains stay in memory until all its pending children have run,
- *     so N children of one parent cost at most one database read;
+ *     so N children of one parent cost at most one database read; the database keeps the chains of a
+ *     job only when the plan gives it children (or `keepChains` asks for all): a leaf's are freed once
+ *     its result is committed; `onChainsFreed` says when this sweep no longer needs a job's chains
+ *     (the cluster then drops them from its bucket);
  *   - stopping: an abort or a store error stops starting jobs, abandons running ones (dispatcher.close),
  *     and leaves every job it did not finish pending, so a rerun completes the sweep;
  *   - progress events (scheduler-progress.ts).
@@ -14,9 +17,9 @@
  */
 import type { Store } from "@unlearn/db";
 import type { Job, JobProgress, JobResult } from "@unlearn/protocol";
-import type { Dispatcher } from "./dispatcher.ts";
+import type { Dispatcher, DispatchOutput } from "./dispatcher.ts";
+import { failureOf, isSuccess } from "./job-result.ts";
 import type { SweepPlan } from "./planner.ts";
-import type { PoolOutput } from "./pool.ts";
 import { childrenOf, ReadyQueue, remainingPaths } from "./scheduler-dag.ts";
 import { ProgressTracker, type SweepProgress } from "./scheduler-progress.ts";
 
@@ -49,6 +52,13 @@ export interface SchedulerOptions {
   onEvent?(event: RunEvent): void;
   /** step-progress events at most this often (ms); starts and ends are always reported */
   progressEveryMs?: number;
+  /** store the chains of every job, not only of those the plan gives children (`--keep-chains`) */
+  keepChains?: boolean;
+  /**
+   * Called once per finished job when no pending job of this plan starts from its chains any more:
+   * right after a leaf's result is stored, after the last child of a parent ends.
+   */
+  onChainsFreed?(jobId: string): void;
 }
 
 export interface SchedulerOutcome {
@@ -184,22 +194,22 @@ export class Scheduler {
       this.tracker.abandoned(job.id);
       return;
     }
-    if (out.result.ok && out.artifact) await this.succeeded(job, out);
-    else await this.failedJob(job, out.result);
+    if (isSuccess(out)) await this.succeeded(job, out);
+    else await this.failedJob(job, out);
     this.emitProgress(true);
     this.options.onEvent?.({ type: "result", job, result: out.result, name: this.nameOf(job) });
   }
 
-  private async succeeded(job: Job, { result, artifact }: PoolOutput): Promise<void> {
-    const { store } = this.options;
-    const W = artifact!.W;
+  private async succeeded(job: Job, out: DispatchOutput): Promise<void> {
+    const { store, dispatcher } = this.options;
+    const { result } = out;
+    const W = out.artifact!.W;
     await this.write(async () => {
-      const bytes = new Uint8Array(W.buffer, W.byteOffset, W.byteLength);
-      await store.putArtifact(result.artifactKey || job.id, bytes, {
-        shape: artifact!.shape,
-        dtype: "float32",
-      });
-      await store.saveResult(result);
+      // The dispatcher's commit step: stored (chains, then result), then released by the transport.
+      await dispatcher.commit(out, store);
+      // A leaf's chains are read by no job of the plan (its accuracies are the result). The commit
+      // stores them either way (the NATS intake stores on arrival), so retention is applied here.
+      if (!this.options.keepChains && !this.children.has(job.id)) await store.freeJobChains([job.id]);
       await store.appendEvent({
         sweepId: this.options.plan.sweepId,
         jobId: job.id,
@@ -213,13 +223,14 @@ export class Scheduler {
     this.tracker.finished(job, true);
     // Children get the chains from memory, not back from the database.
     if ((this.need.get(job.id) ?? 0) > 0) this.chains.set(job.id, Promise.resolve(W));
+    else this.options.onChainsFreed?.(job.id);
     for (const child of this.children.get(job.id) ?? []) if (this.todo.has(child.id)) this.ready.push(child);
   }
 
-  private async failedJob(job: Job, result: JobResult): Promise<void> {
-    const error = result.error || "failed without an error message";
+  private async failedJob(job: Job, out: DispatchOutput): Promise<void> {
+    const error = failureOf(out);
     await this.write(async () => {
-      await this.options.store.saveResult({ ...result, ok: false, error });
+      await this.options.dispatcher.commit(out, this.options.store);
       await this.options.store.appendEvent({
         sweepId: this.options.plan.sweepId,
         jobId: job.id,
@@ -278,7 +289,9 @@ export class Scheduler {
     if (!parent) return;
     const left = (this.need.get(parent) ?? 1) - 1;
     this.need.set(parent, left);
-    if (left <= 0) this.chains.delete(parent);
+    if (left > 0) return;
+    this.chains.delete(parent);
+    this.options.onChainsFreed?.(parent);
   }
 
   private nameOf(job: Job): string {

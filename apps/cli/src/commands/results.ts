@@ -1,10 +1,11 @@
 /**
  * `pnpm results [--db PATH|URL] [--sweep ID] [--json | --csv]`: what the database holds.
  * Without --sweep, the stored sweeps; with --sweep (an id or a unique prefix of one), that sweep's results
- * as a table, a JSON array of ResultRow (docs/contracts.md) or CSV. Exit code 2 for a bad command line or an
- * unknown sweep, 1 when the database cannot be opened.
+ * as a table, a JSON array of ResultRow (docs/contracts.md) or CSV. `--storage` says how many bytes each
+ * sweep (or the one) holds; `--free-chains --sweep ID` deletes that sweep's stored chains. Exit code 2
+ * for a bad command line or an unknown sweep, 1 when the database cannot be opened.
  */
-import { dbHelp, type Store, type SweepSummary } from "@unlearn/db";
+import { dbHelp, type Store, type SweepStorage, type SweepSummary } from "@unlearn/db";
 import { type CsvValue, type ResultRow, resultsCsv, toCsv } from "@unlearn/protocol";
 import { remoteStore, remoteTarget } from "../remote.ts";
 import {
@@ -19,9 +20,11 @@ import {
 } from "../usage.ts";
 
 const USAGE = `usage: pnpm results [--db PATH|URL] [--sweep ID] [--json | --csv]
+       pnpm results [--db PATH|URL] --storage [--sweep ID] [--json]
+       pnpm results [--db PATH|URL] --free-chains --sweep ID
 
-Lists the stored sweeps, or with --sweep prints one sweep's results. Reads only: it never creates a
-database, and it reads a PGlite directory while a sweep writes to it.
+Lists the stored sweeps, or with --sweep prints one sweep's results. Reads only (but --free-chains):
+it never creates a database, and it reads a PGlite directory while a sweep writes to it.
 
 options:
   --db PATH|URL   ${dbHelp(18)}
@@ -30,6 +33,9 @@ options:
   --token T       the coordinator's token ($UNLEARN_TOKEN)
   --json          print JSON (a ResultRow array with --sweep, the sweep list without)
   --csv           print CSV with a header row (accuracies joined with ';')
+  --storage       the bytes each sweep (or the --sweep one) holds: its jobs' chains and its rows
+  --free-chains   delete the --sweep's stored chains, except those a job not yet run starts from
+                  (results stay; a later sweep that needs freed chains reruns the job that made them)
   --help          show this help`;
 
 export type { Io };
@@ -46,13 +52,28 @@ function parse(argv: string[]) {
     token: { type: "string" },
     json: { type: "boolean" },
     csv: { type: "boolean" },
+    storage: { type: "boolean" },
+    "free-chains": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (flags.json && flags.csv) throw new UsageError("--json and --csv exclude each other: pick one");
+  if (flags.storage && flags["free-chains"])
+    throw new UsageError("--storage and --free-chains exclude each other: pick one");
+  if ((flags.storage || flags["free-chains"]) && flags.csv)
+    throw new UsageError(
+      `--csv prints results; ${flags.storage ? "--storage" : "--free-chains"} takes --json or nothing`,
+    );
+  if (flags["free-chains"] && flags.sweep === undefined)
+    throw new UsageError("--free-chains needs --sweep ID (the sweep whose chains to delete)");
   if (flags.sweep !== undefined && flags.sweep.trim() === "")
     throw new UsageError("--sweep needs a sweep id");
   if (flags.db !== undefined && flags.db.trim() === "") throw new UsageError("--db needs a path or URL");
-  return { ...flags, remote: remoteTarget(flags) };
+  const remote = remoteTarget(flags);
+  if (remote && (flags.storage || flags["free-chains"]))
+    throw new UsageError(
+      `${flags.storage ? "--storage" : "--free-chains"} works on the database itself: pass --db URL (the coordinator's DATABASE_URL) instead of --coordinator`,
+    );
+  return { ...flags, remote };
 }
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
@@ -72,6 +93,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   if (typeof opened === "number") return opened;
   const store: Store = opened;
   try {
+    if (flags.storage || flags["free-chains"]) return await storage(store, flags, io);
     if (flags.sweep === undefined) {
       const sweeps = await store.listSweeps();
       if (flags.json) io.out(JSON.stringify(sweeps, null, 2));
@@ -94,7 +116,60 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   }
 }
 
+/** --storage and --free-chains: what sweeps hold, and freeing one's chains. */
+async function storage(store: Store, flags: ReturnType<typeof parse>, io: Io): Promise<number> {
+  const sweeps = await store.listSweeps();
+  const chosen = flags.sweep === undefined ? sweeps : [resolveSweep(flags.sweep, sweeps)];
+  if (flags["free-chains"]) {
+    const sweep = chosen[0]!;
+    const freed = await store.freeChains(sweep.id);
+    const left = await store.sweepStorage(sweep.id);
+    if (flags.json) io.out(JSON.stringify({ sweepId: sweep.id, freed, left }, null, 2));
+    else
+      io.out(
+        `sweep ${sweep.id}: freed ${freed.chains} chain${freed.chains === 1 ? "" : "s"} (${bytes(freed.bytes)}); ` +
+          `it holds ${bytes(left.totalBytes)} now (${left.chains} chains kept: jobs not yet run start from them)`,
+      );
+    return EXIT.ok;
+  }
+  const held: SweepStorage[] = [];
+  for (const s of chosen) held.push(await store.sweepStorage(s.id));
+  if (flags.json) io.out(JSON.stringify(held, null, 2));
+  else if (held.length === 0) io.out(`no sweeps stored in ${store.location}`);
+  else io.out(storageTable(sweeps, held));
+  return EXIT.ok;
+}
+
 // ---- formatting ----
+
+/** Bytes in B, kB, MB or GB (powers of 1000), three significant digits. */
+export function bytes(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${Number(n.toPrecision(3))} ${units[i]}`;
+}
+
+function storageTable(sweeps: SweepSummary[], held: SweepStorage[]): string {
+  const name = new Map(sweeps.map((s) => [s.id, s.name]));
+  const rows = held.map((h) => [
+    h.sweepId,
+    name.get(h.sweepId) ?? "",
+    String(h.jobs),
+    String(h.chains),
+    bytes(h.chainBytes),
+    bytes(h.rowBytes),
+    bytes(h.totalBytes),
+    h.jobs === 0 ? "–" : bytes(Math.round(h.totalBytes / h.jobs)),
+  ]);
+  const headers = ["id", "name", "jobs", "chains", "chain bytes", "row bytes", "total", "per job"];
+  const note =
+    "\n(a job shared by several sweeps counts for each; --free-chains --sweep ID frees one's chains)";
+  return `${table(headers, rows, new Set([2, 3, 4, 5, 6, 7]))}${note}`;
+}
 
 /** A number in at most `digits` significant digits, without trailing zeros; null as a dash. */
 function num(value: number | null, digits = 4): string {

@@ -45,6 +45,8 @@ options:
   --dataset NAME        override the dataset (mnist-3v8, cifar10-3v8, cifar10-multi, synthetic?…)
   --features-dir PATH   folder of the CIFAR-10 ResNet-18 features (cifar10-* datasets)
   --engine NAME         onnx | tfjs | reference | webgpu
+  --keep-chains         keep every job's final chains in the database (default: only the chains
+                        a job of the sweep starts from; leaves keep their accuracies)
   --workers N           worker threads (default: one per two cores; engine threads = cores / workers)
   --db PATH|URL         ${dbHelp(24)}
   --figures-dir PATH    where the figure goes (default: .unlearn/figures/<sweep id>)
@@ -71,6 +73,7 @@ const FLAGS = {
   dataset: { type: "string" },
   "features-dir": { type: "string" },
   engine: { type: "string" },
+  "keep-chains": { type: "boolean", default: false },
   workers: { type: "string" },
   db: { type: "string" },
   "figures-dir": { type: "string" },
@@ -133,6 +136,7 @@ async function parseInvocation(argv: string[]): Promise<Invocation> {
       dataset: flags.dataset,
       featuresDir: flags["features-dir"],
       engine: flags.engine,
+      keepChains: flags["keep-chains"] || undefined,
     };
     workers = integer("--workers", flags.workers, 1);
   } catch (error) {

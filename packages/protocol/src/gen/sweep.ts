@@ -342,9 +342,21 @@ export interface CancelSweepResponse {
   wasRunning: boolean;
 }
 
+/**
+ * A sweep's results come in pages, so that no response nears gRPC's 4 MiB message limit: ask again
+ * with page_token = next_page_token until it is empty. Pages follow the key order (job, series,
+ * point) and each page is sorted in a figure's order, so a one-page sweep reads as it always did; sort
+ * the rows of several pages together (sortResultRows of @unlearn/db).
+ */
 export interface QueryResultsRequest {
   /** an id or a unique prefix of one */
   sweepId: string;
+  /** rows per page; absent or 0 = the default (1000), at most 1000; fewer when rows are large */
+  pageSize?:
+    | number
+    | undefined;
+  /** next_page_token of the previous page; empty for the first */
+  pageToken?: string | undefined;
 }
 
 /** One stored result (the ResultRow of packages/protocol/src/rows.ts); absent optionals are nulls. */
@@ -373,6 +385,8 @@ export interface ResultRecord {
 export interface QueryResultsResponse {
   sweep: SweepInfo | undefined;
   rows: ResultRecord[];
+  /** empty after the last page */
+  nextPageToken: string;
 }
 
 /** A worker as it announces itself on NATS, and as ListWorkers reports it. */
@@ -3267,13 +3281,19 @@ export const CancelSweepResponse: MessageFns<CancelSweepResponse> = {
 };
 
 function createBaseQueryResultsRequest(): QueryResultsRequest {
-  return { sweepId: "" };
+  return { sweepId: "", pageSize: undefined, pageToken: undefined };
 }
 
 export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
   encode(message: QueryResultsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sweepId !== "") {
       writer.uint32(10).string(message.sweepId);
+    }
+    if (message.pageSize !== undefined) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== undefined) {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -3299,6 +3319,22 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
             message.sweepId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3318,6 +3354,16 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
         : isSet(object.sweep_id)
         ? globalThis.String(object.sweep_id)
         : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : undefined,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : undefined,
     };
   },
 
@@ -3325,6 +3371,12 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
     const obj: any = {};
     if (message.sweepId !== "") {
       obj.sweepId = message.sweepId;
+    }
+    if (message.pageSize !== undefined) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== undefined) {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -3335,6 +3387,8 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
   fromPartial(object: DeepPartial<QueryResultsRequest>): QueryResultsRequest {
     const message = createBaseQueryResultsRequest();
     message.sweepId = object.sweepId ?? "";
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
@@ -3745,7 +3799,7 @@ export const ResultRecord: MessageFns<ResultRecord> = {
 };
 
 function createBaseQueryResultsResponse(): QueryResultsResponse {
-  return { sweep: undefined, rows: [] };
+  return { sweep: undefined, rows: [], nextPageToken: "" };
 }
 
 export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
@@ -3755,6 +3809,9 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
     }
     for (const v of message.rows) {
       ResultRecord.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
     }
     return writer;
   },
@@ -3788,6 +3845,14 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
             message.rows.push(ResultRecord.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3804,6 +3869,11 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
     return {
       sweep: isSet(object.sweep) ? SweepInfo.fromJSON(object.sweep) : undefined,
       rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => ResultRecord.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -3814,6 +3884,9 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
     }
     if (message.rows?.length) {
       obj.rows = message.rows.map((e) => ResultRecord.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -3827,6 +3900,7 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
       ? SweepInfo.fromPartial(object.sweep)
       : undefined;
     message.rows = object.rows?.map((e) => ResultRecord.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
