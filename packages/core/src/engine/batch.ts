@@ -218,12 +218,16 @@ export async function runColumnBatch(
   return { W: out, fusedColumns };
 }
 
+/**
+ * A lone block runs on its own D′ through the single-job stepper: the batch graph's shared/replaced
+ * split only pays when rows are shared by several blocks.
+ */
 async function batchStepperFor(
   engine: Engine,
   data: TrainMatrix,
   blocks: readonly ColumnBlock[],
 ): Promise<BatchStepper> {
-  if (engine.createBatchStepper) return engine.createBatchStepper(data, blocks);
+  if (engine.createBatchStepper && blocks.length > 1) return engine.createBatchStepper(data, blocks);
   return blockByBlock(engine, data, blocks);
 }
 
