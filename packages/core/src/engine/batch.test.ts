@@ -93,6 +93,24 @@ describe.each([
   });
 });
 
+describe("joining", () => {
+  it("a job queued while the batch runs joins when a job leaves, and computes what it computes alone", async () => {
+    const engine = engines.get("reference")!;
+    const D = makeData({ n: 40, d: 5, classes: 2, seed: 14 });
+    const [a, b, c] = jobsOn(D); // 7, 4 and 10 steps
+    const queue = [[], [c]] as BatchJob[][];
+    const done: number[] = [];
+    const run = await runColumnBatch(engine, D, [a, b], {
+      join: () => queue.shift() ?? [],
+      onDone: (i) => done.push(i),
+    });
+    expect(done).toEqual([1, 0, 2]); // b after 4 steps (then c joins), a after 7, c after 4 + 10
+    expect(run.W[2]).toEqual(await alone(engine, D, c));
+    expect(run.W[0]).toEqual(await alone(engine, D, a));
+    expect(run.fusedColumns).toEqual([5, 5, 3]); // c never met b: a's 2 columns and its own 1
+  });
+});
+
 describe("resuming", () => {
   it("a job resumed at step k draws the ξ it would have drawn: 4 + 6 steps = 10 steps, bit for bit", async () => {
     const engine = engines.get("reference")!;

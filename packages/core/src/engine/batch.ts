@@ -138,12 +138,17 @@ export interface BatchRunOptions {
   onProgress?: (job: number, done: number) => void;
   /** Called as soon as a job's steps are done, with its final chains (before the others finish). */
   onDone?: (job: number, W: Float32Array) => void;
+  /**
+   * Asked whenever the batch is packed (at the start, and each time a job has left): jobs returned join
+   * it, numbered after those already in the run.
+   */
+  join?: () => readonly BatchJob[];
   signal?: AbortSignal;
 }
 
 /** How one packed run of the batch went: for provenance (how wide each job was run). */
 export interface BatchRunReport {
-  /** Final chains per job. */
+  /** Final chains per job (the given ones, then those that joined). */
   W: Float32Array[];
   /** The widest batch (in columns) each job was part of. */
   fusedColumns: number[];
@@ -159,63 +164,100 @@ export async function runColumnBatch(
   jobs: readonly BatchJob[],
   options: BatchRunOptions = {},
 ): Promise<BatchRunReport> {
-  checkBlocks(data, jobs);
-  const out: Float32Array[] = jobs.map((j) => j.W.slice());
-  const at = jobs.map((j) => j.start ?? 0);
-  const left = jobs.map((j, i) => {
-    const cols = weightColumns(data, j.params);
-    if (!(j.W instanceof Float32Array) || j.W.length !== data.d * cols)
-      throw new EngineInputError(`jobs[${i}].W must be a Float32Array of d·cols = ${data.d * cols} values`);
-    if (!(Number.isInteger(j.steps) && j.steps >= 0))
-      throw new EngineInputError(`jobs[${i}].steps must be an integer ≥ 0, got ${j.steps}`);
-    if (!(Number.isInteger(at[i]) && at[i] >= 0))
-      throw new EngineInputError(`jobs[${i}].start must be an integer ≥ 0, got ${at[i]}`);
-    return j.steps;
-  });
-  const fusedColumns = jobs.map(() => 0);
-  const done = jobs.map((_, i) => i).filter((i) => left[i] === 0);
-  for (const i of done) options.onDone?.(i, out[i]);
+  checkBlocks(data, jobs); // at least one job to start with
+  const run = new BatchState(data, options);
+  run.admit(jobs);
   for (;;) {
-    const active = jobs.map((_, i) => i).filter((i) => left[i] > 0);
-    if (active.length === 0) break;
-    const steps = Math.min(...active.map((i) => left[i]));
-    const blocks = active.map((i) => jobs[i]);
+    run.admit(options.join?.() ?? []);
+    const active = run.active();
+    if (active.length === 0) return run.report();
+    await run.segment(engine, active);
+  }
+}
+
+/** The jobs of a batch run and where each stands. */
+class BatchState {
+  private readonly jobs: BatchJob[] = [];
+  private readonly W: Float32Array[] = [];
+  private readonly at: number[] = [];
+  private readonly left: number[] = [];
+  private readonly fused: number[] = [];
+
+  constructor(
+    private readonly data: TrainMatrix,
+    private readonly options: BatchRunOptions,
+  ) {}
+
+  /** Checks and adds jobs; those with no steps are done at once. */
+  admit(jobs: readonly BatchJob[]): void {
+    if (jobs.length === 0) return;
+    checkBlocks(this.data, jobs);
+    for (const job of jobs) {
+      const i = this.jobs.length;
+      const cols = weightColumns(this.data, job.params);
+      const start = job.start ?? 0;
+      if (!(job.W instanceof Float32Array) || job.W.length !== this.data.d * cols)
+        throw new EngineInputError(
+          `jobs[${i}].W must be a Float32Array of d·cols = ${this.data.d * cols} values`,
+        );
+      if (!(Number.isInteger(job.steps) && job.steps >= 0))
+        throw new EngineInputError(`jobs[${i}].steps must be an integer ≥ 0, got ${job.steps}`);
+      if (!(Number.isInteger(start) && start >= 0))
+        throw new EngineInputError(`jobs[${i}].start must be an integer ≥ 0, got ${start}`);
+      this.jobs.push(job);
+      this.W.push(job.W.slice());
+      this.at.push(start);
+      this.left.push(job.steps);
+      this.fused.push(0);
+      if (job.steps === 0) this.options.onDone?.(i, this.W[i]);
+    }
+  }
+
+  active(): number[] {
+    return this.jobs.map((_, i) => i).filter((i) => this.left[i] > 0);
+  }
+
+  /** Runs the active jobs packed together until the first of them is done. */
+  async segment(engine: Engine, active: number[]): Promise<void> {
+    const { data, options } = this;
+    const steps = Math.min(...active.map((i) => this.left[i]));
+    const blocks = active.map((i) => this.jobs[i]);
     const layout = batchLayout(data, blocks);
-    for (const i of active) fusedColumns[i] = Math.max(fusedColumns[i], layout.total);
+    for (const i of active) this.fused[i] = Math.max(this.fused[i], layout.total);
+    const base = active.map((i) => this.jobs[i].steps - this.left[i]);
+    const onProgress = options.onProgress;
+    const runOptions: StepRunOptions = {
+      signal: options.signal,
+      onProgress: onProgress ? (k) => active.forEach((i, b) => void onProgress(i, base[b] + k)) : undefined,
+    };
     const stepper = await batchStepperFor(engine, data, blocks);
     try {
       const W = pack(
         data.d,
         layout,
-        active.map((i) => out[i]),
+        active.map((i) => this.W[i]),
       );
-      const base = active.map((i) => jobs[i].steps - left[i]);
-      const runOptions: StepRunOptions = {
-        signal: options.signal,
-        onProgress: options.onProgress
-          ? (k) => {
-              for (const [b, i] of active.entries()) options.onProgress!(i, base[b] + k);
-            }
-          : undefined,
-      };
       const next = await stepper.run(
         W,
         steps,
-        active.map((i) => at[i]),
+        active.map((i) => this.at[i]),
         runOptions,
       );
-      unpack(data.d, layout, next).forEach((w, b) => {
+      for (const [b, w] of unpack(data.d, layout, next).entries()) {
         const i = active[b];
-        out[i] = w;
-        at[i] += steps;
-        left[i] -= steps;
-        if (left[i] === 0) options.onDone?.(i, w);
-      });
+        this.W[i] = w;
+        this.at[i] += steps;
+        this.left[i] -= steps;
+        if (this.left[i] === 0) options.onDone?.(i, w);
+      }
     } finally {
       await stepper.dispose();
     }
   }
-  return { W: out, fusedColumns };
+
+  report(): BatchRunReport {
+    return { W: this.W, fusedColumns: this.fused };
+  }
 }
 
 /**
