@@ -4,8 +4,10 @@
  * progress line and the same final `--json` object as the embedded mode; results are read from the
  * coordinator with the same output. Ctrl-C detaches: the sweep goes on in the cluster.
  */
+import { readFileSync, statSync } from "node:fs";
 import type { ServiceError } from "@grpc/grpc-js";
 import { type Coordinator, connectCoordinator } from "@unlearn/cluster";
+import { featuresKey } from "@unlearn/core";
 import { type Store, type SweepSummary, sortResultRows } from "@unlearn/db";
 import type {
   Job,
@@ -25,23 +27,58 @@ export interface RemoteTarget {
   token: string;
 }
 
-/** The coordinator to use, from the flags or the environment; undefined for the embedded mode. */
+/**
+ * The coordinator to use, from the flags or the environment; undefined for the embedded mode. The
+ * token comes from --token, else $UNLEARN_TOKEN_FILE (a file only its owner can read), else
+ * $UNLEARN_TOKEN. --token works but warns: a command line shows in `ps` to every local user and stays
+ * in the shell's history.
+ */
 export function remoteTarget(
   flags: { coordinator?: string; token?: string },
   env: NodeJS.ProcessEnv = process.env,
+  warn: (text: string) => void = (text) => process.stderr.write(text),
 ): RemoteTarget | undefined {
   const address = flags.coordinator ?? (env.UNLEARN_COORDINATOR || undefined);
-  const token = flags.token ?? (env.UNLEARN_TOKEN || undefined);
   if (!address) {
     if (flags.token !== undefined)
       throw new UsageError("--token needs --coordinator HOST:PORT (or UNLEARN_COORDINATOR)");
     return undefined;
   }
+  if (flags.token !== undefined) {
+    warn(
+      "warning: --token shows in `ps` and your shell history; put the token in UNLEARN_TOKEN or a file named by UNLEARN_TOKEN_FILE (chmod 600)\n",
+    );
+  }
+  const token = flags.token ?? tokenFromFile(env.UNLEARN_TOKEN_FILE) ?? (env.UNLEARN_TOKEN || undefined);
   if (!token)
-    throw new UsageError(`--coordinator ${address}: a token is required (--token T or UNLEARN_TOKEN)`);
+    throw new UsageError(
+      `--coordinator ${address}: a token is required (UNLEARN_TOKEN, UNLEARN_TOKEN_FILE or --token)`,
+    );
   if (!/^([a-z]+:\/\/)?[^\s/]+:\d+$/i.test(address))
     throw new UsageError(`--coordinator: expected HOST:PORT, got ${JSON.stringify(address)}`);
   return { address, token };
+}
+
+/** The token in UNLEARN_TOKEN_FILE (trimmed), refused when other users may read the file. */
+function tokenFromFile(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  let text: string;
+  try {
+    const mode = statSync(path).mode;
+    if ((mode & 0o077) !== 0) {
+      throw new UsageError(
+        `UNLEARN_TOKEN_FILE ${path}: mode ${(mode & 0o777).toString(8)} lets other users read the token (chmod 600 ${path})`,
+      );
+    }
+    text = readFileSync(path, "utf8").trim();
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(
+      `UNLEARN_TOKEN_FILE ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  if (text === "") throw new UsageError(`UNLEARN_TOKEN_FILE ${path}: the file is empty`);
+  return text;
 }
 
 export interface RemoteSweepRequest {
@@ -70,7 +107,8 @@ export async function remoteSweep(target: RemoteTarget, request: RemoteSweepRequ
     }
     let sweepId = request.watch;
     if (!sweepId) {
-      const r = await coordinator.call("submitSweep", { configJson: JSON.stringify(request.config) });
+      const config = await remoteConfig(request.config!);
+      const r = await coordinator.call("submitSweep", { configJson: JSON.stringify(config) });
       sweepId = r.sweepId;
       console.error(
         `sweep ${sweepId} submitted to ${target.address}: ${r.jobs} jobs, ${r.cached} already stored`,
@@ -87,6 +125,16 @@ export async function remoteSweep(target: RemoteTarget, request: RemoteSweepRequ
   } finally {
     coordinator.close();
   }
+}
+
+/**
+ * The config a coordinator is sent: a features folder becomes its content key, since a coordinator
+ * reads only the folders its operator registered (FEATURES_DIRS), never a path a client names.
+ */
+export async function remoteConfig(config: SweepConfig): Promise<SweepConfig> {
+  if (config.featuresDir === undefined) return config;
+  const { featuresDir, ...rest } = config;
+  return { ...rest, featuresKey: await featuresKey(featuresDir) };
 }
 
 /** Streams the sweep's events to the progress line; resolves with its end, or null when detached (Ctrl-C). */

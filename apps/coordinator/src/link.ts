@@ -1,13 +1,12 @@
 /**
- * The coordinator's side of NATS: one connection shared by every running sweep. It publishes jobs,
- * reads results from the results stream (durable: a result sent while the coordinator was down is
- * read after its restart), routes progress, keeps the live workers from their heartbeats, and turns
- * JetStream's max-deliveries advisories into failed results. Each sweep gets a NatsDispatcher, the
- * cluster's implementation of packages/sweep's Dispatcher.
- *
- * A result message is acked only once the database holds the result (`stored`), so a coordinator
- * killed between the two reads it again after its restart; a result for a job the database already
- * holds is a duplicate and is acked and dropped.
+ * The coordinator's side of NATS: one connection shared by every running sweep, wiring the parts that
+ * each do one job:
+ *   - jobs (registry.ts): the jobs in flight, one dispatch each, with every sweep waiting for it;
+ *   - intake (intake.ts): the results stream, validated, stored, acked, then handed to the waiters;
+ *   - advisories (advisories.ts): jobs JetStream gave up, stored failed the same way;
+ *   - workers (workers.ts): the live workers from their heartbeats, and the capacity they offer.
+ * Progress (core NATS) goes to the sweeps waiting for its job. Each sweep gets a NatsDispatcher
+ * (dispatcher.ts), the cluster's implementation of packages/sweep's Dispatcher, over this link.
  */
 import {
   type ConsumerMessages,
@@ -23,51 +22,45 @@ import {
   ADVISORIES_STREAM,
   CHAINS_BUCKET,
   COORDINATOR_CONSUMER,
-  decodeJob,
+  DispatchLedger,
+  decodeHeartbeat,
   decodeProgress,
-  decodeResult,
-  decodeWorker,
-  ensureStreams,
-  getChains,
-  JOBS_STREAM,
+  jobLimits,
   PROGRESS_ALL,
+  provision,
   RESULTS_STREAM,
-  WORKERS_SUBJECT,
+  WORKERS_ALL,
 } from "@unlearn/cluster";
-import type { JobProgress, JobResult, WorkerInfo } from "@unlearn/protocol";
-import type { PoolOutput } from "@unlearn/sweep";
-
-export interface Pending {
-  sweepId: string;
-  onProgress?(p: JobProgress): void;
-  resolve(out: PoolOutput): void;
-}
+import type { Store } from "@unlearn/db";
+import { ENGINES } from "@unlearn/sweep";
+import { MaxDeliveries } from "./advisories.ts";
+import { dispatchCheck } from "./dispatch-proof.ts";
+import { type ResultCheck, ResultsIntake } from "./intake.ts";
+import { InFlightRegistry } from "./registry.ts";
+import { WorkerRegistry } from "./workers.ts";
 
 export interface LinkOptions {
-  /** Whether the database already holds a result for the job (a duplicate is acked and dropped). */
-  isStored(jobId: string): Promise<boolean>;
+  /** where results are stored as they arrive */
+  store: Store;
+  /** an extra check every result must pass (see intake.ts) */
+  validate?: ResultCheck;
   /** A worker that has not been heard of for this long is not live (ms). */
   workerTtlMs?: number;
   log?(line: string): void;
 }
 
-/** Results that came before anyone asked for them (after a restart, before the sweep resumed). */
-const EARLY_TTL_MS = 10 * 60_000;
-
 export class ClusterLink {
   readonly js: JetStreamClient;
   jsm!: JetStreamManager;
   objects!: ObjectStore;
-  readonly pending = new Map<string, Pending>();
-  private readonly early = new Map<string, { result: JobResult; at: number }>();
-  /** result messages not acked yet, by job id: acked when the database has the result */
-  private readonly unacked = new Map<string, JsMsg[]>();
-  private readonly workers = new Map<string, WorkerInfo>();
-  private readonly capacityListeners = new Set<() => void>();
+  intake!: ResultsIntake;
+  ledger!: DispatchLedger;
+  readonly jobs = new InFlightRegistry();
+  readonly workers: WorkerRegistry;
+  readonly log: (line: string) => void;
   private subs: Subscription[] = [];
   private readonly readers: ConsumerMessages[] = [];
   private closed = false;
-  readonly log: (line: string) => void;
 
   constructor(
     readonly nc: NatsConnection,
@@ -75,19 +68,36 @@ export class ClusterLink {
   ) {
     this.js = jetstream(nc);
     this.log = options.log ?? ((line) => console.error(`[coordinator] ${line}`));
+    this.workers = new WorkerRegistry(options.workerTtlMs, this.log);
+  }
+
+  /** the store results go into (the sweeps' store) */
+  get store(): Store {
+    return this.options.store;
   }
 
   async start(): Promise<void> {
     this.jsm = await jetstreamManager(this.nc);
-    await ensureStreams(this.jsm);
+    // Provisioning is the coordinator's alone (workers only bind): streams, consumers, buckets.
+    await provision(this.nc, { engines: ENGINES, limits: jobLimits() });
     this.objects = await new Objm(this.nc).create(CHAINS_BUCKET);
-    this.subscribe(PROGRESS_ALL, (subject, data) => {
-      const p = decodeProgress(subject, data);
-      this.pending.get(p.jobId)?.onProgress?.(p);
+    // Dispatches with nonces, kept in NATS across restarts; hand-backs queue a job again (ledger.ts).
+    this.ledger = await DispatchLedger.open(this.nc, this.log);
+    void this.ledger.serveHandBacks();
+    this.intake = new ResultsIntake({
+      store: this.options.store,
+      jobs: this.jobs,
+      objects: this.objects,
+      validate: this.options.validate ?? dispatchCheck(this.ledger, this.options.store),
+      settled: (jobId) => this.ledger.settle(jobId),
+      log: this.log,
     });
-    this.subscribe(WORKERS_SUBJECT, (subject, data) => this.onWorker(decodeWorker(subject, data)));
-    void this.read(RESULTS_STREAM, (msg) => this.onResultMessage(msg));
-    void this.read(ADVISORIES_STREAM, (msg) => this.onMaxDeliveries(msg));
+    const advisories = new MaxDeliveries(this.jsm, this.intake, this.log);
+    this.subscribe(PROGRESS_ALL, (subject, data) => this.jobs.progress(decodeProgress(subject, data)));
+    // Each NATS user's workers on their own subject; an id of another user's is refused (codec.ts).
+    this.subscribe(WORKERS_ALL, (subject, data) => this.workers.heard(decodeHeartbeat(subject, data)));
+    void this.read(RESULTS_STREAM, (msg) => this.intake.onMessage(msg));
+    void this.read(ADVISORIES_STREAM, (msg) => advisories.onMessage(msg));
   }
 
   private subscribe(subject: string, handle: (subject: string, data: Uint8Array) => void): void {
@@ -119,191 +129,10 @@ export class ClusterLink {
     }
   }
 
-  private async onResultMessage(msg: JsMsg): Promise<void> {
-    let result: JobResult;
-    try {
-      result = decodeResult(msg.subject, msg.data);
-      if (msg.subject !== `unlearn.results.${result.jobId}`)
-        throw new Error(`${msg.subject}: field job_id ${result.jobId} does not match the subject`);
-    } catch (error) {
-      this.log(`rejected a malformed result message: ${(error as Error).message}`);
-      msg.term();
-      return;
-    }
-    const pending = this.pending.get(result.jobId);
-    if (!pending && (await this.options.isStored(result.jobId).catch(() => false))) {
-      this.log(`duplicate result for job ${result.jobId.slice(0, 12)} absorbed (already stored)`);
-      msg.ack();
-      return;
-    }
-    this.unacked.set(result.jobId, [...(this.unacked.get(result.jobId) ?? []), msg]);
-    if (pending) {
-      this.pending.delete(result.jobId);
-      pending.resolve(await this.complete(result));
-    } else {
-      this.early.set(result.jobId, { result, at: Date.now() });
-      this.dropStaleEarly();
-    }
-  }
-
-  private dropStaleEarly(): void {
-    const now = Date.now();
-    for (const [id, e] of this.early)
-      if (now - e.at > EARLY_TTL_MS) {
-        this.early.delete(id);
-        this.stored(id);
-        this.log(
-          `result for job ${id.slice(0, 12)} dropped: no sweep asked for it within ${EARLY_TTL_MS / 60_000} min`,
-        );
-      }
-  }
-
-  /** A result that arrived before its job was dispatched (e.g. while the coordinator was down). */
-  takeEarly(jobId: string): JobResult | undefined {
-    const e = this.early.get(jobId);
-    this.early.delete(jobId);
-    return e?.result;
-  }
-
-  /** The result with its chains from the object store; an ok result whose chains are gone fails. */
-  async complete(result: JobResult): Promise<PoolOutput> {
-    if (!result.ok) return { result };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const chains = await getChains(this.objects, result.jobId);
-        if (chains) return { result, artifact: chains };
-        return {
-          result: {
-            ...result,
-            ok: false,
-            error: `its chains are missing from the object store ${CHAINS_BUCKET}`,
-          },
-        };
-      } catch (error) {
-        if (attempt >= 30)
-          return {
-            result: {
-              ...result,
-              ok: false,
-              error: `its chains could not be read: ${(error as Error).message}`,
-            },
-          };
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  }
-
-  /** The database holds the job's result: its result messages are done with. */
-  stored(jobId: string): void {
-    for (const msg of this.unacked.get(jobId) ?? []) {
-      try {
-        msg.ack();
-      } catch (error) {
-        this.log(
-          `ack of result ${jobId.slice(0, 12)} failed (it comes back and is absorbed): ${(error as Error).message}`,
-        );
-      }
-    }
-    this.unacked.delete(jobId);
-  }
-
-  /**
-   * A job whose every delivery ended without an answer: JetStream gave it up; so does its sweep. Read
-   * from a stream, so one given up while the coordinator was down fails its job after the restart.
-   */
-  private async onMaxDeliveries(msg: JsMsg): Promise<void> {
-    try {
-      const advisory = JSON.parse(new TextDecoder().decode(msg.data)) as {
-        stream_seq?: number;
-        deliveries?: number;
-      };
-      if (!Number.isInteger(advisory.stream_seq)) throw new Error("field stream_seq is not an integer");
-      const stored = await this.jsm.streams
-        .getMessage(JOBS_STREAM, { seq: advisory.stream_seq! })
-        .catch(() => null);
-      if (stored) {
-        const job = decodeJob(stored.subject, stored.data);
-        await this.jsm.streams.deleteMessage(JOBS_STREAM, advisory.stream_seq!).catch(() => false);
-        const error = `delivered ${advisory.deliveries ?? "the maximum number of"} times without an answer (its worker died or went silent each time)`;
-        this.log(`job ${job.id.slice(0, 12)} given up: ${error}`);
-        const result = failed(job.id, job.engine, error);
-        const pending = this.pending.get(job.id);
-        this.pending.delete(job.id);
-        if (pending) pending.resolve({ result });
-        else this.early.set(job.id, { result, at: Date.now() });
-      }
-      msg.ack();
-    } catch (error) {
-      this.log(`rejected a max-deliveries advisory: ${(error as Error).message}`);
-      msg.term();
-    }
-  }
-
-  private onWorker(info: WorkerInfo): void {
-    const known = this.workers.has(info.id);
-    if (info.stopping) {
-      this.workers.delete(info.id);
-      return;
-    }
-    this.workers.set(info.id, { ...info, lastSeenMs: Date.now() });
-    if (!known) {
-      this.log(
-        `worker ${info.id} joined: ${info.engine} on ${info.device}, ${info.concurrency} job(s) at once, ${info.cores} cores`,
-      );
-      this.notifyCapacity();
-    }
-  }
-
-  /** Tells every sweep that capacity may have grown (a worker joined, or a job of any sweep ended). */
-  notifyCapacity(): void {
-    for (const listener of this.capacityListeners) listener();
-  }
-
-  /** Jobs queued or running for sweeps other than `sweepId`. */
-  inFlightElsewhere(sweepId: string): number {
-    let n = 0;
-    for (const p of this.pending.values()) if (p.sweepId !== sweepId) n++;
-    return n;
-  }
-
-  /** Workers heard from within the TTL. */
-  liveWorkers(): WorkerInfo[] {
-    const ttl = this.options.workerTtlMs ?? 10_000;
-    const now = Date.now();
-    return [...this.workers.values()].filter((w) => now - w.lastSeenMs <= ttl);
-  }
-
-  /** Jobs the live workers run at once (at least 1, so a sweep starts before its workers do). */
-  capacity(): number {
-    return Math.max(
-      1,
-      this.liveWorkers().reduce((s, w) => s + w.concurrency, 0),
-    );
-  }
-
-  onCapacity(listener: () => void): () => void {
-    this.capacityListeners.add(listener);
-    return () => this.capacityListeners.delete(listener);
-  }
-
   async close(): Promise<void> {
     this.closed = true;
+    await this.ledger?.close();
     for (const sub of this.subs) sub.unsubscribe();
     for (const reader of this.readers) await reader.close();
   }
-}
-
-export function failed(jobId: string, engine: string, error: string): JobResult {
-  return {
-    jobId,
-    ok: false,
-    error,
-    accuracies: [],
-    artifactKey: "",
-    stepsRun: 0,
-    wallMs: 0,
-    msPerStep: 0,
-    engine,
-    worker: "",
-  };
 }

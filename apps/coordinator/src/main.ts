@@ -1,22 +1,25 @@
 /**
- * `pnpm coordinator`: the cluster's coordinator. Environment: DATABASE_URL (PostgreSQL; migrations are
- * applied on start), NATS_URL (+ NATS_USER/NATS_PASSWORD or NATS_CREDS), GRPC_ADDR (default
+ * `pnpm coordinator`: the cluster's coordinator. One per database is active (lease.ts); others stand
+ * by and take over when it dies. Environment: DATABASE_URL (PostgreSQL; migrations are applied on start), NATS_URL (+ NATS_USER/NATS_PASSWORD or NATS_CREDS), GRPC_ADDR (default
  * 127.0.0.1:50051), COORDINATOR_TOKEN (required), GRPC_TLS_CERT + GRPC_TLS_KEY (PEM files; TLS when set).
  * Exit code 2 for a bad environment, 1 when it cannot start.
  */
 import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { ClusterConfigError, connectNats, exitWithParent, natsSettings } from "@unlearn/cluster";
-import { openStore, type Store } from "@unlearn/db";
+import { isPostgresUrl, openStore, type Store } from "@unlearn/db";
+import { Lease } from "./lease.ts";
 import { ClusterLink } from "./link.ts";
-import { coordinatorService, startServer } from "./server.ts";
-import { storeTellingStored } from "./stored.ts";
+import { natsConfigCommand } from "./nats-config.ts";
+import { type Active, coordinatorService, setServing, standbyHealth, startServer } from "./server.ts";
 import { SweepManager } from "./sweeps.ts";
 
 export interface CoordinatorEnv {
   databaseUrl: string;
   grpcAddr: string;
   token: string;
+  /** COORDINATOR_READ_TOKEN: reads only (list sweeps and workers, results, watch); for dashboards */
+  readToken?: string;
   credentials: ServerCredentials;
   tls: boolean;
 }
@@ -51,10 +54,40 @@ export function coordinatorEnv(env: NodeJS.ProcessEnv = process.env): Coordinato
       false,
     );
   }
-  return { databaseUrl, grpcAddr, token, credentials, tls: Boolean(cert) };
+  const readToken = env.COORDINATOR_READ_TOKEN || undefined;
+  if (readToken === token)
+    throw new ClusterConfigError("COORDINATOR_READ_TOKEN must differ from COORDINATOR_TOKEN");
+  return { databaseUrl, grpcAddr, token, readToken, credentials, tls: Boolean(cert) };
+}
+
+/** Tries `attempt` until it succeeds, saying once why it waits (a service down at start is waited for). */
+async function patiently<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  log: (line: string) => void,
+): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tries === 1 || tries % 30 === 0)
+        log(`${what} not reachable yet, retrying: ${(error as Error).message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** The lease (lease.ts) on PostgreSQL; a PGlite directory has no other coordinator to exclude. */
+async function takeLease(databaseUrl: string, log: (line: string) => void): Promise<Lease | undefined> {
+  if (!isPostgresUrl(databaseUrl)) {
+    log("database is a PGlite directory: no lease (run one coordinator per directory)");
+    return undefined;
+  }
+  return Lease.acquire(databaseUrl, { log });
 }
 
 async function main(): Promise<number> {
+  if (process.argv[2] === "nats-config") return natsConfigCommand(process.argv.slice(3));
   let env: CoordinatorEnv;
   let nats: ReturnType<typeof natsSettings>;
   try {
@@ -66,38 +99,46 @@ async function main(): Promise<number> {
   }
   exitWithParent();
   const log = (line: string) => console.error(`[coordinator] ${line}`);
-  const store: Store = await openStore(env.databaseUrl);
-  const nc = await connectNats(nats, "unlearn-coordinator");
-  const link = new ClusterLink(nc, {
-    isStored: async (jobId) =>
-      (await store.doneJobIds([jobId])).size > 0 || (await store.getJob(jobId))?.state === "failed",
-    log,
-  });
-  await link.start();
-  const sweeps = new SweepManager(
-    storeTellingStored(store, (jobId) => link.stored(jobId)),
-    link,
-  );
-  const resumed = await sweeps.resume();
-  if (resumed.length) log(`resumed ${resumed.length} sweep(s): ${resumed.join(", ")}`);
+  // Listening from the start: a standby answers health checks (NOT_SERVING) and refuses calls (UNAVAILABLE).
+  let active: Active | undefined;
+  const health = standbyHealth();
   const { server, port } = await startServer(
     env.grpcAddr,
     env.credentials,
-    coordinatorService(env.token, sweeps, store, link),
+    coordinatorService({ full: env.token, readOnly: env.readToken }, () => active),
+    health,
   );
   log(
-    `listening on ${env.grpcAddr.replace(/:\d+$/, `:${port}`)} (${env.tls ? "TLS" : "plaintext"}); database ${store.location}; NATS ${nats.servers.join(",")}`,
+    `listening on ${env.grpcAddr.replace(/:\d+$/, `:${port}`)} (${env.tls ? "TLS" : "plaintext"}); not serving until it holds the lease`,
   );
+  const lease = await takeLease(env.databaseUrl, log);
+  const store: Store = await patiently("the database", () => openStore(env.databaseUrl), log);
+  const nc = await patiently("NATS", () => connectNats(nats, "unlearn-coordinator"), log);
+  const link = new ClusterLink(nc, { store, log });
+  await patiently("NATS JetStream", () => link.start(), log);
+  const sweeps = new SweepManager(store, link);
+  const resumed = await sweeps.resume();
+  if (resumed.length) log(`resumed ${resumed.length} sweep(s): ${resumed.join(", ")}`);
+  active = { sweeps, store, link };
+  setServing(health, true);
+  log(`active: serving; database ${store.location}; NATS ${nats.servers.join(",")}`);
+  lease?.watch((why) => {
+    // Another coordinator is active now: this one must not write or dispatch any more.
+    log(`lease lost: ${why}; exiting (running sweeps continue on the active coordinator)`);
+    process.exit(1);
+  });
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
   // Running sweeps stay "running" in the database: the next coordinator resumes them.
   log("stopping: running sweeps resume when a coordinator starts again");
+  setServing(health, false);
   server.forceShutdown();
   await link.close();
   await nc.drain().catch(() => {});
   await store.close();
+  await lease?.release();
   return 0;
 }
 

@@ -7,11 +7,12 @@
  *
  * The coordinator may do anything (it provisions). A worker may only do what a worker does: bind to
  * its engine's jobs consumer and pull from it, ack its messages, publish results, hand-backs, progress
- * and heartbeats, read the sealed chains, write uploads, hear cancels, and receive replies on its own
+ * and heartbeats (its own heartbeat subject only), read the sealed chains, write uploads, hear cancels, and receive replies on its own
  * inbox prefix (_INBOX_<user>, see @unlearn/cluster's connectNats). It cannot create or edit a stream
  * or consumer, publish a job, read the jobs, results or uploads streams, or write the chains bucket.
  */
 import {
+  ANONYMOUS,
   CANCEL_ALL,
   CHAINS_BUCKET,
   HANDBACKS_STREAM,
@@ -19,7 +20,7 @@ import {
   JOBS_STREAM,
   objectStream,
   UPLOADS_BUCKET,
-  WORKERS_SUBJECT,
+  workerSubject,
 } from "@unlearn/cluster";
 
 export interface NatsConfigOptions {
@@ -41,7 +42,7 @@ export function passwordVariable(user: string, role: "coordinator" | "worker"): 
 }
 
 /** What a worker may publish (requests included: a JetStream API call is a publish). */
-export function workerPublish(): string[] {
+export function workerPublish(user: string): string[] {
   const chains = objectStream(CHAINS_BUCKET);
   return [
     // bind: the jobs consumer's info (limits), then pulls and acks on it, nothing else of that stream
@@ -53,7 +54,7 @@ export function workerPublish(): string[] {
     "unlearn.results.*",
     "unlearn.handbacks.*",
     "unlearn.progress.*",
-    WORKERS_SUBJECT,
+    workerSubject(user),
     // the sealed chains, read only: stream info, message gets, and the ephemeral consumer a read uses
     `$JS.API.STREAM.INFO.${chains}`,
     `$JS.API.STREAM.MSG.GET.${chains}`,
@@ -82,6 +83,8 @@ export function natsAuthorization(options: NatsConfigOptions): string {
     if (!USER.test(name))
       throw new Error(`nats-config: user names are letters, digits, '_' or '-', got ${JSON.stringify(name)}`);
   if (new Set(names).size !== names.length) throw new Error("nats-config: user names must differ");
+  if (names.includes(ANONYMOUS))
+    throw new Error(`nats-config: "${ANONYMOUS}" is reserved (workers without a user)`);
   const coordinator = `    {
       user: ${JSON.stringify(options.coordinatorUser)}
       password: $${passwordVariable(options.coordinatorUser, "coordinator")}
@@ -93,7 +96,7 @@ export function natsAuthorization(options: NatsConfigOptions): string {
       user: ${JSON.stringify(user)}
       password: $${passwordVariable(user, "worker")}
       permissions: {
-        publish: { allow: ${list(workerPublish(), "        ")} }
+        publish: { allow: ${list(workerPublish(user), "        ")} }
         subscribe: { allow: ${list(workerSubscribe(user), "        ")} }
       }
     }`,

@@ -1,6 +1,6 @@
 /**
  * QueryResults in pages: no response nears gRPC's 4 MiB default (a 10,000-job sweep at 100 chains is
- * about 11 MB of rows), and a sweep is found by the sweeps' id index, not by aggregating every sweep.
+ * about 11 MB of rows); the server's handler finds the sweep (SweepManager.find, on the id index).
  */
 import { type Store, type SweepSummary, sortResultRows } from "@unlearn/db";
 import {
@@ -17,19 +17,6 @@ export const MAX_PAGE_ROWS = 1000;
 /** A page's encoded rows stay under this; rows of many chains make the page shorter. */
 export const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 
-/** A sweep by id or unique id prefix, looked up on the id index. */
-export async function findSweep(store: Store, wanted: string): Promise<SweepSummary> {
-  if (!wanted) throw new RequestError("sweep_id is empty", "invalid");
-  const matches = await store.findSweeps(wanted, 10);
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1)
-    throw new RequestError(
-      `sweep "${wanted}" is ambiguous: ${matches.map((s) => s.id).join(", ")}${matches.length === 10 ? ", …" : ""}`,
-      "invalid",
-    );
-  throw new RequestError(`unknown sweep "${wanted}"`, "not-found");
-}
-
 export function resultRecord(row: ResultRow): ResultRecord {
   return {
     ...row,
@@ -44,13 +31,13 @@ export function resultRecord(row: ResultRow): ResultRecord {
 const encodedBytes = (records: ResultRecord[]) =>
   records.reduce((sum, r) => sum + ResultRecord.encode(r).finish().byteLength + 4, 0);
 
-/** One page of a sweep's results; `info` turns the sweep into the response's SweepInfo. */
+/** One page of `sweep`'s results; `info` turns the sweep into the response's SweepInfo. */
 export async function queryResultsPage(
   store: Store,
+  sweep: SweepSummary,
   request: QueryResultsRequest,
   info: (s: SweepSummary) => SweepInfo,
 ): Promise<QueryResultsResponse> {
-  const sweep = await findSweep(store, request.sweepId);
   let limit = Math.min(request.pageSize || MAX_PAGE_ROWS, MAX_PAGE_ROWS);
   const after = request.pageToken || undefined;
   for (;;) {

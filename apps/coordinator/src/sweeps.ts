@@ -66,7 +66,7 @@ export class SweepManager {
   private features?: Promise<FeaturesRegistry>;
 
   constructor(
-    /** the store runSweep writes through (it tells the link when a result is stored) */
+    /** the store runSweep writes through (the link stores results into the same one) */
     private readonly store: Store,
     private readonly link: ClusterLink,
   ) {}
@@ -101,8 +101,7 @@ export class SweepManager {
     if (!this.active.has(sweepId) && !this.launching.has(sweepId)) {
       this.launching.add(sweepId);
       try {
-        const events = await this.store.listEvents(sweepId, { limit: 100_000 }).catch(() => []);
-        const submissions = events.filter((e) => e.type === "submitted").length;
+        const submissions = await this.store.countEvents(sweepId, "submitted").catch(() => 0);
         this.run(config, facts, sweepId, fresh, fresh ? submissions + 1 : Math.max(1, submissions));
       } finally {
         this.launching.delete(sweepId);
@@ -132,12 +131,13 @@ export class SweepManager {
         })
         .catch(() => {});
     };
-    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, { generation, onQueued });
+    const dispatcher = new NatsDispatcher(this.link, sweepId, facts.d, { onQueued, engine: config.engine });
     active.dispatcher = dispatcher;
     active.finished = runSweep(config, {
       db: this.store,
       dispatcher,
       facts,
+      onChainsFreed: (jobId) => this.dropChains(jobId),
       signal: controller.signal,
       onEvent: (e) => {
         if (e.type === "planned" && fresh)
@@ -161,9 +161,23 @@ export class SweepManager {
       .finally(() => dispatcher.close());
   }
 
+  /**
+   * A job's chains leave the chains bucket once its sweep needs them no more and no job in flight
+   * starts from them. The database keeps every parent's chains, and a dispatch whose parent's chains
+   * are not in the bucket uploads them again (dispatcher.ts), so a later sweep loses nothing.
+   */
+  private dropChains(jobId: string): void {
+    if (this.link.jobs.startsFrom(jobId)) return;
+    this.link.objects
+      .delete(jobId)
+      .catch((error) =>
+        this.link.log(`chains of ${jobId.slice(0, 12)} not dropped: ${(error as Error).message}`),
+      );
+  }
+
   private onEvent(active: Active, e: RunEvent): void {
     // A caller's dispatcher leaves threads to the transport: the live workers' engine threads per job.
-    const threads = () => Math.max(0, ...this.link.liveWorkers().map((w) => w.threads));
+    const threads = () => Math.max(0, ...this.link.workers.live().map((w) => w.threads));
     const event = sweepEvent(active.sweepId, e, threads);
     if (!event) return;
     if (event.event?.$case === "planned") active.planned = event.event.value;
@@ -190,11 +204,11 @@ export class SweepManager {
     const resumed: string[] = [];
     for (const s of await this.store.listSweeps()) {
       if (!RESUMABLE.has(s.state) || this.active.has(s.id)) continue;
-      const events = await this.store.listEvents(s.id, { limit: 100_000 });
-      const submitted = events.find((e) => e.type === "submitted");
+      // The sweep's own events of two types, by the (sweep, type) index: not its whole log.
+      const submitted = await this.store.findEvent(s.id, ["submitted"], "first");
       if (!submitted) continue; // an embedded sweep: its own `pnpm sweep` resumes it
       // A sweep cancelled since its last submission stays stopped (CancelSweep is final until resubmitted).
-      const last = events.filter((e) => e.type === "submitted" || e.type === "cancelled").at(-1);
+      const last = await this.store.findEvent(s.id, ["submitted", "cancelled"], "last");
       if (last?.type === "cancelled") continue;
       try {
         const config = parseConfig((submitted.payload as { config: unknown }).config, `sweep ${s.id}`);
@@ -207,13 +221,10 @@ export class SweepManager {
     return resumed;
   }
 
-  /** A sweep by id or unique id prefix. */
+  /** A sweep by id or unique id prefix, looked up on the sweeps' id index (not by reading every sweep). */
   async find(wanted: string): Promise<SweepSummary> {
     if (!wanted) throw new RequestError("sweep_id is empty", "invalid");
-    const sweeps = await this.store.listSweeps();
-    const exact = sweeps.find((s) => s.id === wanted);
-    if (exact) return exact;
-    const matches = sweeps.filter((s) => s.id.startsWith(wanted));
+    const matches = await this.store.findSweeps(wanted, 10);
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1)
       throw new RequestError(
@@ -254,10 +265,10 @@ export class SweepManager {
   /** A sweep that ended before this coordinator started: its end as the database recorded it. */
   private async doneFromStore(id: string): Promise<SweepDone> {
     const s = await this.find(id);
-    const events = await this.store.listEvents(id, { limit: 100_000 });
-    const last = [...events].reverse().find((e) => e.type === "done")?.payload as
+    const last = (await this.store.findEvent(id, ["done"], "last"))?.payload as
       | { ran?: number; reused?: number; wallMs?: number }
       | undefined;
+    const cancelled = (await this.store.countEvents(id, "cancelled")) > 0;
     return {
       state: s.state === "done" ? "done" : "failed",
       jobs: s.jobs,
@@ -265,7 +276,7 @@ export class SweepManager {
       ran: last?.ran ?? 0,
       reused: last?.reused ?? 0,
       notRun: Math.max(0, s.jobs - s.done - s.failed),
-      cancelled: events.some((e) => e.type === "cancelled"),
+      cancelled,
       wallMs: last?.wallMs ?? s.updatedAt.getTime() - s.createdAt.getTime(),
       location: this.store.location,
       name: s.name,

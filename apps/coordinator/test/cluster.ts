@@ -57,9 +57,22 @@ export class Cluster {
 
   async startCoordinator(): Promise<void> {
     this.coordinator = spawnCoordinator(this.baseEnv());
-    await waitFor("the coordinator to listen", () => /listening on/.test(this.coordinator.output()), 60_000);
+    // It listens at once, but serves only once it holds the lease and has resumed its sweeps.
+    await waitFor(
+      "the coordinator to serve",
+      () => /active: serving/.test(this.coordinator.output()),
+      60_000,
+    );
     this.client?.close();
     this.client = connectCoordinator(`127.0.0.1:${this.grpcPort}`, TOKEN);
+  }
+
+  /** A second coordinator on the same database and NATS, on a port of its own: it stands by. */
+  async startStandby(): Promise<{ proc: Proc; port: number; client: Coordinator }> {
+    const port = await freePort();
+    const proc = spawnCoordinator({ ...this.baseEnv(), GRPC_ADDR: `127.0.0.1:${port}` }, "standby");
+    await waitFor("the standby to stand by", () => /standing by/.test(proc.output()), 60_000);
+    return { proc, port, client: connectCoordinator(`127.0.0.1:${port}`, TOKEN) };
   }
 
   addWorker(env: NodeJS.ProcessEnv = {}): Proc {
@@ -84,10 +97,14 @@ export class Cluster {
   }
 
   /** Every event of a sweep until its end, reattaching while the coordinator is away. */
-  async watch(sweepId: string, onEvent: (e: SweepEvent) => void = () => {}): Promise<SweepDone> {
+  async watch(
+    sweepId: string,
+    onEvent: (e: SweepEvent) => void = () => {},
+    client: Coordinator = this.client,
+  ): Promise<SweepDone> {
     for (;;) {
       const done = await new Promise<SweepDone | undefined>((resolve) => {
-        const call = this.client.watch({ sweepId });
+        const call = client.watch({ sweepId });
         let end: SweepDone | undefined;
         call.on("data", (e: SweepEvent) => {
           onEvent(e);

@@ -1,69 +1,223 @@
 /**
- * The NATS dispatcher and a real worker process, without the scheduler: a learn job and the unlearn job
- * that starts from its chains (through the object store) give the numbers executeJob gives in-process;
- * malformed job and result messages are rejected and logged, and nothing crashes.
+ * The NATS dispatcher and the results intake with a real nats-server, a real worker process and a
+ * PostgreSQL database, without the scheduler: the Dispatcher contract (packages/sweep's conformance
+ * suite, shared with the thread dispatcher), one dispatch per job however many sweeps wait for it,
+ * cancelling one sweep without touching another's jobs, and the intake's validate, store, ack.
  */
-
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import * as accountant from "@unlearn/accountant";
-import { connectNats, resultSubject } from "@unlearn/cluster";
-import { JobKind } from "@unlearn/protocol";
-import { datasetFacts, executeJob, planSweep } from "@unlearn/sweep";
+import {
+  COORDINATOR_CONSUMER,
+  connectNats,
+  jobSubject,
+  RESULTS_STREAM,
+  resultHeaders,
+  resultSubject,
+} from "@unlearn/cluster";
+import { openStore, type Store } from "@unlearn/db";
+import { Job, JobKind, JobResult, JobSpec, kindName } from "@unlearn/protocol";
+import { datasetFacts, planSweep, type SweepConfig } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dispatcherConformance } from "../../../packages/sweep/test/dispatcher-conformance.ts";
 import { NatsDispatcher } from "../src/dispatcher.ts";
 import { ClusterLink } from "../src/link.ts";
 import { tinyConfig } from "./fixtures.ts";
-import { Nats, type Proc, spawnWorker, waitFor } from "./harness.ts";
+import { createDatabase, Nats, type Proc, spawnWorker, waitFor } from "./harness.ts";
 
 let nats: Nats;
+let db: ReturnType<typeof createDatabase>;
+let store: Store;
 let worker: Proc;
 let nc: NatsConnection;
+let jsm: JetStreamManager;
 let link: ClusterLink;
 const logs: string[] = [];
 
 beforeAll(async () => {
   nats = await Nats.start();
+  db = createDatabase();
+  store = await openStore(db.url);
   nc = await connectNats({ servers: [nats.url] }, "dispatcher test");
-  link = new ClusterLink(nc, { isStored: async () => false, log: (l) => logs.push(l) });
+  jsm = await jetstreamManager(nc);
+  link = new ClusterLink(nc, { store, log: (l) => logs.push(l) });
   await link.start();
   worker = spawnWorker({ NATS_URL: nats.url, WORKER_THREADS: "1", WORKER_HEARTBEAT_MS: "500" });
-  await waitFor("the worker to announce itself", () => link.liveWorkers().length === 1, 60_000);
+  await waitFor("the worker to announce itself", () => link.workers.live().length === 1, 60_000);
 });
 
 afterAll(async () => {
   worker?.kill();
   await link?.close();
   await nc?.close();
+  await store?.close();
   await nats?.stop();
+  db?.drop();
 });
 
-describe("NatsDispatcher with a worker process", () => {
-  it("runs a learn job and its unlearn child through NATS with executeJob's numbers", async () => {
-    const config = tinyConfig({ removals: [1] });
-    const facts = await datasetFacts(config);
-    const plan = planSweep(config, facts, accountant);
-    const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
-    const child = plan.jobs.find((j) => j.spec!.parentId === learn.id)!;
-    const dispatcher = new NatsDispatcher(link, plan.sweepId, facts.d);
-    expect(dispatcher.capacity).toBe(1);
+/** A sweep's plan registered in the store, as runSweep registers it. */
+async function registered(config: SweepConfig) {
+  const facts = await datasetFacts(config);
+  const plan = planSweep(config, facts, accountant);
+  await store.createSweep({
+    id: plan.sweepId,
+    name: config.name,
+    figure: config.figure,
+    config,
+    seed: String(config.seed),
+  });
+  await store.upsertJobs(
+    plan.jobs.map((j) => ({
+      id: j.id,
+      kind: kindName(j.spec!.kind),
+      spec: JobSpec.toJSON(j.spec!),
+      parentId: j.spec!.parentId,
+    })),
+  );
+  await store.linkSweepJobs(plan.sweepId, plan.links);
+  const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
+  return { plan, d: facts.d, learn, children: plan.jobs.filter((j) => j.spec!.parentId === learn.id) };
+}
 
-    const progress: number[] = [];
-    const first = await dispatcher.run({ job: learn, onProgress: (p) => progress.push(p.stepsDone) });
-    expect(first.result.error).toBe("");
+const runsOf = (job: Job) =>
+  worker.output().match(new RegExp(`job ${job.id} (?:done|failed) in`, "g"))?.length ?? 0;
+
+async function resultsPending(): Promise<{ pending: number; unacked: number }> {
+  const info = await jsm.consumers.info(RESULTS_STREAM, COORDINATOR_CONSUMER);
+  return { pending: info.num_pending, unacked: info.num_ack_pending };
+}
+
+describe("one dispatch per job, many waiters", () => {
+  it("runs a job two sweeps share once, gives both its result, and a cancelled sweep leaves the other's job running", async () => {
+    // Two sweeps (their names differ) that plan the same jobs, as Figures 4 and 5 share theirs.
+    const a = await registered(tinyConfig({ name: "sweep A", seed: 51, burnIn: 2500 }));
+    const b = await registered(tinyConfig({ name: "sweep B", seed: 51, burnIn: 2500 }));
+    expect(a.plan.sweepId).not.toBe(b.plan.sweepId);
+    expect(b.learn.id).toBe(a.learn.id);
+    const A = new NatsDispatcher(link, a.plan.sweepId, a.d);
+    const B = new NatsDispatcher(link, b.plan.sweepId, b.d);
+    // Both sweeps wait for the learn job: it counts as their own, not as a slot the other holds.
+    const learnA = A.run({ job: a.learn });
+    const learnB = B.run({ job: b.learn });
+    expect(A.capacity).toBe(1);
+    const [outA, outB] = await Promise.all([learnA, learnB]);
+    expect(outA.result.ok && outB.result.ok).toBe(true);
+    expect(outB.result.accuracies).toEqual(outA.result.accuracies);
+    expect(runsOf(a.learn)).toBe(1);
+    // The intake stored it as it arrived, so both commits have nothing left to write.
+    expect((await store.doneJobIds([a.learn.id])).size).toBe(1);
+    await A.commit(outA, store);
+
+    // Cancel A while the child both wait for runs: B still gets it; A's cancel withdrew nothing.
+    const child = a.children[0]!;
+    let running!: () => void;
+    const started = new Promise<void>((resolve) => {
+      running = resolve;
+    });
+    const childA = A.run({ job: child });
+    const childB = B.run({ job: child, onProgress: () => running() });
+    await started;
+    await A.close();
+    expect((await childA).result.error).toBe("cancelled");
+    const kept = await childB;
+    expect(kept.result).toMatchObject({ ok: true, jobId: child.id });
+    expect(logs.some((l) => l.includes(`job ${child.id.slice(0, 12)} withdrawn`))).toBe(false);
+    expect(runsOf(child)).toBe(1);
+    await B.close();
+  });
+
+  it("reuses a job another sweep finished meanwhile instead of running it again", async () => {
+    const a = await registered(tinyConfig({ name: "sweep A2", seed: 55 }));
+    const b = await registered(tinyConfig({ name: "sweep B2", seed: 55 }));
+    const A = new NatsDispatcher(link, a.plan.sweepId, a.d);
+    const first = await A.run({ job: a.learn });
     expect(first.result.ok).toBe(true);
-    expect(first.artifact!.shape).toEqual([facts.d, 2]);
-    expect(first.result.worker).toMatch(/:onnx$/);
+    // B planned the job before A finished it (its todo still has it), and reaches it only now.
+    const B = new NatsDispatcher(link, b.plan.sweepId, b.d);
+    const again = await B.run({ job: b.learn });
+    expect(again.result).toMatchObject({ ok: true, accuracies: first.result.accuracies });
+    expect(Array.from(again.artifact!.W)).toEqual(Array.from(first.artifact!.W));
+    expect(runsOf(a.learn)).toBe(1);
+    expect(logs).toContain(
+      `job ${a.learn.id.slice(0, 12)} of sweep ${b.plan.sweepId}: stored meanwhile, reused`,
+    );
+    await A.close();
+    await B.close();
+  });
 
-    const local = await executeJob(learn, { loadArtifact: async () => null, threads: 1 });
-    expect(first.result.accuracies).toEqual(local.result.accuracies);
-    expect(Array.from(first.artifact!.W)).toEqual(Array.from(local.artifact!.W));
+  it("withdraws a queued job when the only sweep waiting for it is cancelled", async () => {
+    // No worker serves the reference engine here: the job stays queued until it is withdrawn.
+    const c = await registered(tinyConfig({ name: "sweep C", seed: 52, engine: "reference" }));
+    const C = new NatsDispatcher(link, c.plan.sweepId, c.d);
+    const out = C.run({ job: c.learn });
+    await waitFor(
+      "the job to be queued",
+      async () => (await jsm.streams.info("UNLEARN_JOBS")).state.messages > 0,
+    );
+    await C.close();
+    expect((await out).result.error).toBe("cancelled");
+    expect(logs.some((l) => l.startsWith(`job ${c.learn.id.slice(0, 12)} withdrawn`))).toBe(true);
+    expect((await jsm.streams.info("UNLEARN_JOBS")).state.messages).toBe(0);
+  });
+});
 
-    // The child reads its parent's chains from the object store, where the worker put them.
-    const second = await dispatcher.run({ job: child, parentChains: async () => undefined });
-    const localChild = await executeJob(child, { loadArtifact: async () => local.artifact!.W, threads: 1 });
-    expect(second.result.ok).toBe(true);
-    expect(second.result.accuracies).toEqual(localChild.result.accuracies);
-    await dispatcher.close();
+describe("the results intake", () => {
+  // As a worker publishes: with the nonce of the job's dispatch (a result without it is refused).
+  const publish = (jobId: string, r: Partial<JobResult>, nonce = link.jobs.get(jobId)?.nonce ?? "") =>
+    link.js.publish(resultSubject(jobId), JobResult.encode(JobResult.fromPartial({ jobId, ...r })).finish(), {
+      headers: resultHeaders(nonce),
+    });
+
+  it("terminates a result with a NaN wall_ms, naming the field, and fails the job waiting for it", async () => {
+    const e = await registered(tinyConfig({ name: "sweep E", seed: 53, engine: "reference" }));
+    const E = new NatsDispatcher(link, e.plan.sweepId, e.d);
+    const out = E.run({ job: e.learn });
+    await waitFor("its dispatch", () => link.jobs.get(e.learn.id)?.nonce);
+    await publish(e.learn.id, {
+      ok: true,
+      accuracies: [0.5, 0.5],
+      artifactKey: e.learn.id,
+      wallMs: Number.NaN,
+      engine: "reference",
+    });
+    const failed = await out;
+    expect(failed.result.ok).toBe(false);
+    expect(failed.result.error).toMatch(
+      /invalid result: .*field wall_ms must be a finite number ≥ 0, got NaN/,
+    );
+    expect(logs.some((l) => /rejected a malformed result message: .*field wall_ms/.test(l))).toBe(true);
+    await E.commit(failed, store);
+    expect(await store.getJob(e.learn.id)).toMatchObject({ state: "failed" });
+    await E.close();
+  });
+
+  it("stores a valid result no sweep waits for now (no buffer), refuses one for no planned job, and leaves nothing pending", async () => {
+    const f = await registered(tinyConfig({ name: "sweep F", seed: 54, engine: "reference" }));
+    // A failed result of a job dispatched, that nobody waits for now (e.g. a restarted coordinator whose
+    // sweep has not resumed yet): stored at once.
+    const dispatch = await link.ledger.dispatch(
+      f.learn,
+      jobSubject("reference", f.plan.sweepId),
+      Job.encode(f.learn).finish(),
+    );
+    await publish(f.learn.id, { ok: false, error: "worker gave up", engine: "reference" }, dispatch.nonce);
+    await publish("f".repeat(64), { ok: false, error: "no such job", engine: "reference" });
+    await waitFor(
+      "the intake to store the result",
+      async () => (await store.getJob(f.learn.id))?.state === "failed",
+    );
+    await waitFor("the intake to refuse the stray result", () =>
+      logs.some((l) =>
+        l.includes(`refused a result for job ${"f".repeat(12)}: it carries no dispatch nonce`),
+      ),
+    );
+    await jsm.streams.deleteMessage("UNLEARN_JOBS", dispatch.seq);
+    expect((await store.getJob(f.learn.id))?.error).toBe("worker gave up");
+    await waitFor("the results consumer to have nothing pending", async () => {
+      const { pending, unacked } = await resultsPending();
+      return pending === 0 && unacked === 0;
+    });
   });
 
   it("rejects malformed job and result messages, logs them, and keeps working", async () => {
@@ -80,12 +234,16 @@ describe("NatsDispatcher with a worker process", () => {
       30_000,
     );
     expect(worker.child.exitCode).toBeNull();
-    const config = tinyConfig({ removals: [1], burnIn: 100, seed: 7 });
-    const facts = await datasetFacts(config);
-    const plan = planSweep(config, facts, accountant);
-    const dispatcher = new NatsDispatcher(link, plan.sweepId, facts.d);
-    const out = await dispatcher.run({ job: plan.jobs[0]! });
+    const g = await registered(tinyConfig({ removals: [1], burnIn: 100, seed: 7 }));
+    const dispatcher = new NatsDispatcher(link, g.plan.sweepId, g.d);
+    const out = await dispatcher.run({ job: g.learn });
     expect(out.result.ok).toBe(true);
     await dispatcher.close();
   });
 });
+
+// Last: its close() test leaves the worker running a long withdrawn job.
+dispatcherConformance("NATS JetStream (NatsDispatcher) with a worker process", () => ({
+  store,
+  dispatcher: (sweepId, d) => new NatsDispatcher(link, sweepId, d),
+}));

@@ -5,7 +5,7 @@
  */
 import { connectNats, natsSettings } from "@unlearn/cluster";
 import type { Job } from "@unlearn/protocol";
-import type { DispatchOutput } from "@unlearn/sweep";
+import { type DispatchOutput, failedResult } from "@unlearn/sweep";
 import { workerOptions } from "../../worker/src/options.ts";
 import { ClusterWorker } from "../../worker/src/worker.ts";
 
@@ -14,20 +14,7 @@ class FaultyWorker extends ClusterWorker {
     // A job that kills its worker every time (as a native crash or the OOM killer would).
     if (job.id === process.env.CRASH_JOB) process.kill(process.pid, "SIGKILL");
     if (job.id !== process.env.FAIL_JOB) return super.execute(job);
-    return {
-      result: {
-        jobId: job.id,
-        ok: false,
-        error: "injected fault: this job fails every time",
-        accuracies: [],
-        artifactKey: "",
-        stepsRun: 0,
-        wallMs: 1,
-        msPerStep: 0,
-        engine: job.engine,
-        worker: this.id,
-      },
-    };
+    return { result: failedResult(job, "injected fault: this job fails every time", this.id, 1) };
   }
 }
 

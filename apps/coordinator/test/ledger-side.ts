@@ -22,18 +22,18 @@ import { Job, type JobResult } from "@unlearn/protocol";
 export class LedgerSide {
   readonly stored = new Map<string, { result: JobResult; chains?: Chains }>();
   readonly refused: string[] = [];
-  readonly log: string[] = [];
   private reader?: ConsumerMessages;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly ledger: DispatchLedger,
+    /** what the ledger logged */
+    readonly log: string[],
   ) {}
 
   static async start(nc: NatsConnection): Promise<LedgerSide> {
     const log: string[] = [];
-    const side = new LedgerSide(nc, await DispatchLedger.open(nc, (line) => log.push(line)));
-    side.log.push(...log);
+    const side = new LedgerSide(nc, await DispatchLedger.open(nc, (line) => log.push(line)), log);
     const consumer = await jetstream(nc).consumers.get(RESULTS_STREAM, COORDINATOR_CONSUMER);
     side.reader = await consumer.consume({ max_messages: 16 });
     void (async () => {

@@ -6,6 +6,7 @@
  *   - a job whose steps stop advancing (a hung engine) is handed back after WORKER_STALL_MS and runs
  *     again, instead of being held forever by in-progress acks;
  *   - a withdrawn job stops between steps on its worker, publishes nothing, and frees the slot;
+ *   - WORKER_DEVICE reaches the engine;
  *   - a restarted coordinator does not queue a job again however long it was down (no dedup window);
  *   - object-store reads ride out a nats-server outage (retried, not failed);
  *   - a process waits for NATS at start, saying so, instead of exiting.
@@ -146,6 +147,15 @@ describe("a job's life on the workers", () => {
     expect(w.output()).not.toMatch(new RegExp(`job ${long.id} (done|failed)`));
     const consumer = await jsm.consumers.info(JOBS_STREAM, workerConsumer("onnx"));
     expect(consumer.num_pending + consumer.num_ack_pending).toBe(0);
+  });
+
+  it("gives the worker's WORKER_DEVICE to the engine (the reference engine refuses cuda, naming it)", async () => {
+    const job = await learnJob(500, 106);
+    worker({ WORKER_ENGINE: "reference", WORKER_DEVICE: "cuda" });
+    await side.dispatch(job, "reference");
+    const done = await waitFor("its failed result", () => side.stored.get(job.id), 60_000);
+    expect(done.result.ok).toBe(false);
+    expect(done.result.error).toMatch(/device "cuda" is not available .*\(failed on each of 3 deliveries\)/);
   });
 
   it("a restarted coordinator does not queue a job again, however far past the duplicate window", async () => {

@@ -4,16 +4,13 @@
  * accepted, its chains sealed by the coordinator's side); a holder of worker credentials (another
  * worker user, same permissions) cannot provision, publish a job, edit the workers' consumer, read the
  * jobs or another user's inbox, or write the sealed chains; the results it forges (no nonce, a wrong
- * one, a job never dispatched) and the uploads it plants are refused, and nothing forged is stored.
+ * one, a job never dispatched) and the uploads it plants are refused, and nothing forged is stored;
+ * heartbeats (capacity, stopping) under another user's worker id do not get through.
  *
  * The coordinator's side here is @unlearn/cluster's (provision, DispatchLedger) with a results reader
  * that does what the coordinator's intake does with a result (ledger-side.ts).
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, Objm } from "@nats-io/obj";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
@@ -22,34 +19,33 @@ import {
   CHAINS_BUCKET,
   ChainsRejected,
   connectNats,
+  DELIVERIES_HEADER,
   type DispatchLedger,
+  decodeHeartbeat,
   getChains,
+  handbackSubject,
   JOBS_STREAM,
   jobSubject,
   NONCE_HEADER,
   provision,
   resultHeaders,
   resultSubject,
+  SEQ_HEADER,
   UPLOADS_BUCKET,
   uploadChains,
+  WORKERS_ALL,
   workerConsumer,
+  workerSubject,
 } from "@unlearn/cluster";
-import { Job, JobKind, JobResult } from "@unlearn/protocol";
+import { Job, JobKind, JobResult, WorkerInfo } from "@unlearn/protocol";
 import { datasetFacts, executeJob, planSweep } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { natsAuthorization } from "../src/nats-config.ts";
+import { AuthedNats } from "./authed-nats.ts";
 import { tinyConfig } from "./fixtures.ts";
-import { freePort, type Proc, spawnWorker, waitFor } from "./harness.ts";
+import { type Proc, spawnWorker, waitFor } from "./harness.ts";
 import { LedgerSide } from "./ledger-side.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "unlearn-nats-auth-"));
-const passwords = {
-  NATS_COORDINATOR_PASSWORD: randomBytes(12).toString("hex"),
-  NATS_WORKER_PASSWORD: randomBytes(12).toString("hex"),
-  NATS_WORKER_B_PASSWORD: randomBytes(12).toString("hex"),
-};
-let server: Proc | undefined;
-let url: string;
+let nats: AuthedNats;
 let coordinator: NatsConnection;
 let attacker: NatsConnection;
 let jsm: JetStreamManager;
@@ -57,31 +53,16 @@ let ledger: DispatchLedger;
 let worker: Proc;
 let side: LedgerSide;
 
-async function startServer(): Promise<void> {
-  const port = await freePort();
-  url = `nats://127.0.0.1:${port}`;
-  const conf = join(dir, "nats.conf");
-  const auth = natsAuthorization({ coordinatorUser: "coordinator", workers: ["worker", "worker-b"] });
-  writeFileSync(conf, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(dir, "js")}" }\n${auth}`);
-  const child = spawn("/usr/sbin/nats-server", ["-c", conf], {
-    env: { ...process.env, ...passwords },
-    stdio: ["ignore", "pipe", "pipe"],
+const as = (user: string) =>
+  connectNats({ servers: [nats.url], user, password: nats.passwords.get(user) }, `auth test ${user}`, {
+    waitMs: 0,
   });
-  let output = "";
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  server = { child, pid: child.pid!, output: () => output, exited, kill: (s = "SIGKILL") => child.kill(s) };
-  await waitFor("nats-server with the generated config", () => /Server is ready/.test(output), 20_000);
-}
-
-const as = (user: string, password: string) =>
-  connectNats({ servers: [url], user, password }, `auth test ${user}`, { waitMs: 0 });
 
 let jobs: { learn: Job; other: Job[] };
 
 beforeAll(async () => {
-  await startServer();
-  coordinator = await as("coordinator", passwords.NATS_COORDINATOR_PASSWORD);
+  nats = await AuthedNats.start(["worker", "worker-b"]);
+  coordinator = await as("coordinator");
   // "reference" has no worker here: its jobs stay queued, in flight, for the forgery tests.
   await provision(coordinator, {
     engines: ["onnx", "reference"],
@@ -90,17 +71,12 @@ beforeAll(async () => {
   jsm = await jetstreamManager(coordinator);
   side = await LedgerSide.start(coordinator);
   ledger = side.ledger;
-  attacker = await as("worker-b", passwords.NATS_WORKER_B_PASSWORD);
+  attacker = await as("worker-b");
   const config = tinyConfig({ removals: [1, 10] });
   const plan = planSweep(config, await datasetFacts(config), accountant);
   const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
   jobs = { learn, other: plan.jobs.filter((j) => j.id !== learn.id) };
-  worker = spawnWorker({
-    NATS_URL: url,
-    NATS_USER: "worker",
-    NATS_PASSWORD: passwords.NATS_WORKER_PASSWORD,
-    WORKER_THREADS: "1",
-  });
+  worker = spawnWorker({ ...nats.env("worker"), WORKER_THREADS: "1" });
 });
 
 afterAll(async () => {
@@ -108,9 +84,7 @@ afterAll(async () => {
   worker?.kill();
   await attacker?.close();
   await coordinator?.close();
-  server?.kill();
-  await server?.exited;
-  rmSync(dir, { recursive: true, force: true });
+  await nats?.stop();
 });
 
 const dispatch = (job: Job, engine = job.engine) => side.dispatch(job, engine);
@@ -225,5 +199,60 @@ describe("the worker user", () => {
       ledger.takeChains({ jobId: target.id, nonce: "0".repeat(32), chainsSha256: sha }),
     ).rejects.toThrow(ChainsRejected);
     expect(Array.from((await chainsOf())!.W)).toEqual(Array.from(before!.W));
+  });
+
+  it("cannot announce capacity, or say stopping, under another user's worker id", async () => {
+    const seen: string[] = [];
+    const sub = coordinator.subscribe(WORKERS_ALL, {
+      callback: (_e, m) => {
+        try {
+          const w = decodeHeartbeat(m.subject, m.data);
+          seen.push(`${m.subject} ${w.id} ${w.concurrency} ${w.stopping}`);
+        } catch (error) {
+          seen.push(`refused: ${(error as Error).message}`);
+        }
+      },
+    });
+    const real = await waitFor("the worker's heartbeat", () =>
+      seen.find((l) => l.startsWith(workerSubject("worker"))),
+    );
+    const id = real.split(" ")[1]!;
+    expect(id).toMatch(/^worker@.+:\d+:onnx$/);
+    const spoof = WorkerInfo.encode(
+      WorkerInfo.fromPartial({ id, engine: "onnx", concurrency: 64, stopping: true }),
+    ).finish();
+    attacker.publish(workerSubject("worker"), spoof); // not its subject: the server drops it
+    attacker.publish(workerSubject("worker-b"), spoof); // its own subject: the id is not its user's
+    await attacker.flush();
+    await new Promise((r) => setTimeout(r, 1500));
+    sub.unsubscribe();
+    expect(seen.filter((l) => / 64 /.test(l))).toEqual([]);
+    expect(seen).toContain(
+      `refused: ${workerSubject("worker-b")}: field id ${JSON.stringify(id)} is not one of NATS user worker-b's workers (worker-b@…)`,
+    );
+  });
+
+  it("cannot hand back a job it does not hold: a hand-back without its nonce, or of another message, is ignored", async () => {
+    const target = jobs.other[3]!;
+    const record = await dispatch(target, "reference"); // queued, not pulled by anyone
+    const handBack = (nonce: string, seq: number) => {
+      const h = headers();
+      h.set(NONCE_HEADER, nonce);
+      h.set(SEQ_HEADER, String(seq));
+      h.set(DELIVERIES_HEADER, "0");
+      return jetstream(attacker).publish(handbackSubject(target.id), new Uint8Array(0), { headers: h });
+    };
+    await handBack(randomBytes(16).toString("hex"), record.seq);
+    await handBack(record.nonce, record.seq + 1000);
+    await waitFor(
+      "both hand-backs to be read",
+      () =>
+        side.log.filter((l) => l.startsWith(`hand-back of job ${target.id.slice(0, 12)}: ignored`)).length ===
+        2,
+    );
+    expect(await ledger.lookup(target.id)).toMatchObject({ seq: record.seq, publications: 1 });
+    expect((await jsm.streams.getMessage(JOBS_STREAM, { seq: record.seq }))?.header?.get(NONCE_HEADER)).toBe(
+      record.nonce,
+    );
   });
 });

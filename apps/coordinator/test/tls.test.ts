@@ -63,7 +63,7 @@ beforeAll(async () => {
   });
   await waitFor(
     "the coordinator to listen",
-    () => /listening on .*\(TLS\)/.test(coordinator.output()),
+    () => /listening on .*\(TLS\)/.test(coordinator.output()) && /active: serving/.test(coordinator.output()),
     60_000,
   );
 });

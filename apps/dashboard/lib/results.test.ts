@@ -1,6 +1,6 @@
 import { fixtureRows } from "@unlearn/figures/fixtures";
 import { describe, expect, test } from "vitest";
-import { applyQuery, filterOptions, parseQuery, queryString } from "./results.ts";
+import { applyQuery, csvFileName, filterOptions, parseQuery, queryString } from "./results.ts";
 
 const rows = fixtureRows.fig4;
 
@@ -38,5 +38,14 @@ describe("results explorer query", () => {
     expect(options.S).toEqual(
       [...new Set(rows.map((r) => String(r.removals)))].sort((a, b) => Number(a) - Number(b)),
     );
+  });
+});
+
+describe("the CSV download's file name", () => {
+  test("keeps 12 safe characters of the sweep id; quotes, line breaks and paths are dropped", () => {
+    expect(csvFileName("0123456789abcdef")).toBe("results-0123456789ab.csv");
+    expect(csvFileName('a"; x\r\nSet-Cookie: y')).toBe("results-axSet-Cookie.csv");
+    expect(csvFileName("../..")).toBe("results.csv");
+    expect(csvFileName(undefined)).toBe("results.csv");
   });
 });

@@ -118,3 +118,12 @@ function numeric(v: string): string | number {
   const n = Number(v);
   return v !== "none" && Number.isFinite(n) ? n : v;
 }
+
+/**
+ * The CSV download's file name: results-<sweep>.csv with the sweep id cut to 12 characters of
+ * [A-Za-z0-9_-] (a filter value is free text: quotes or line breaks would break the header).
+ */
+export function csvFileName(sweep: string | undefined): string {
+  const safe = (sweep ?? "").replace(/[^\w-]/g, "").slice(0, 12);
+  return safe ? `results-${safe}.csv` : "results.csv";
+}

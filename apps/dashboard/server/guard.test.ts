@@ -80,6 +80,12 @@ describe("the dashboard's front door", () => {
     ]) {
       expect(hostAllowed(bad, hosts), bad).toBe(false);
     }
+    // Listening on every address behind a token: any name (the token is what protects it there).
+    expect(allowedHosts("0.0.0.0", [], "a-token-0123456789")).toBeNull();
+    expect(
+      hostAllowed("dashboard.svc.cluster.local", allowedHosts("0.0.0.0", [], "a-token-0123456789")),
+    ).toBe(true);
+    expect(hostAllowed("evil.example", allowedHosts("0.0.0.0", []))).toBe(false);
     const port = await start();
     // fetch sets Host itself; a raw request sends what a rebinding browser would.
     const rebound = await send(port, "GET / HTTP/1.1\r\nHost: attacker.example:80\r\n\r\n", 1000);

@@ -17,14 +17,21 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<voi
 export interface GuardOptions {
   /** DASHBOARD_TOKEN, when set */
   token?: string;
-  /** the names (besides localhost and IP literals) a browser may use to reach this dashboard */
-  hosts: string[];
+  /** the names (besides localhost and IP literals) a browser may use to reach this dashboard; null: any */
+  hosts: string[] | null;
   cookie?: CookieOptions;
   log: (text: string) => void;
 }
 
-/** The Host names a dashboard bound to `bind` answers: localhost, `bind` itself, and `extra`. */
-export function allowedHosts(bind: string, extra: string[] = []): string[] {
+/**
+ * The Host names a dashboard bound to `bind` answers: localhost, `bind` itself, and `extra`; null (any
+ * name) when it listens on every address behind a token. DNS rebinding is what the check stops, and
+ * behind a token a rebound page gets nothing: the token, the basic-auth credentials and the cookie all
+ * belong to the dashboard's own origin. An exposed dashboard is reached by names it cannot know
+ * (an ingress, a service name), so there the check would only get in the way.
+ */
+export function allowedHosts(bind: string, extra: string[] = [], token?: string): string[] | null {
+  if (token && (bind === "0.0.0.0" || bind === "::")) return null;
   const names = ["localhost", bind, ...extra].map((h) => h.trim().toLowerCase()).filter(Boolean);
   return [...new Set(names)];
 }
@@ -34,8 +41,8 @@ export function allowedHosts(bind: string, extra: string[] = []): string[] {
  * attacker controls, and a browser sends a literal only when the user typed one. No Host at all
  * (HTTP/1.0, some health checks) comes from no browser either.
  */
-export function hostAllowed(header: string | undefined, hosts: string[]): boolean {
-  if (header === undefined || header === "") return true;
+export function hostAllowed(header: string | undefined, hosts: string[] | null): boolean {
+  if (hosts === null || header === undefined || header === "") return true;
   const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/i.exec(header.trim());
   if (!match) return false;
   const name = match[1]!.toLowerCase();

@@ -32,14 +32,16 @@ options:
   --port P               port to listen on (default 3000; 0 picks a free one)
   --host H               address to bind (default 127.0.0.1; 0.0.0.0 exposes it: set DASHBOARD_TOKEN)
   --coordinator H:P      the coordinator whose ListWorkers the workers page shows
-                         (default: $UNLEARN_COORDINATOR; its token from $UNLEARN_TOKEN)
+                         (default: $UNLEARN_COORDINATOR; its token from $UNLEARN_TOKEN: give
+                         it the coordinator's COORDINATOR_READ_TOKEN, which can only read)
   --help                 show this help
 
 environment:
   DASHBOARD_TOKEN        when set (16 characters or more), every request needs it (basic-auth
                          password, or once as ?token=…)
   DASHBOARD_HOSTS        more host names browsers may use to reach it, comma-separated (localhost,
-                         IP addresses and --host are always allowed; others get 403)`;
+                         IP addresses and --host are always allowed; others get 403, except
+                         with --host 0.0.0.0 and DASHBOARD_TOKEN, where any name is)`;
 
 export interface DashboardOptions {
   db: string;
@@ -146,7 +148,7 @@ export async function startDashboard(
   const server = createServer(
     guard((req, res) => handle(req, res), {
       token: options.token,
-      hosts: allowedHosts(options.host, options.hosts),
+      hosts: allowedHosts(options.host, options.hosts, options.token),
       log,
     }),
   );

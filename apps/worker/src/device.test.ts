@@ -13,7 +13,6 @@ const spec = JobSpec.fromPartial({
   steps: 5,
   chains: 1,
   lambda: 1e-3,
-  eta: 0.01,
   sigma: 0.01,
   seed: 1,
   smoothness: Smoothness.SMOOTHNESS_DATA,

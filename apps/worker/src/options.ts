@@ -30,6 +30,7 @@ export function workerOptions(env: NodeJS.ProcessEnv = process.env): WorkerOptio
       `WORKER_DEVICE: expected one of ${DEVICES.join(", ")}, got ${JSON.stringify(device)}`,
     );
   return {
+    user: env.NATS_USER || undefined,
     engine,
     device,
     concurrency: positive("WORKER_CONCURRENCY", env.WORKER_CONCURRENCY, 1)!,

@@ -39,13 +39,17 @@ import {
   SEQ_HEADER,
   uploadChains,
   uploadName,
-  WORKERS_SUBJECT,
   withRetry,
+  workerId,
+  workerSubject,
 } from "@unlearn/cluster";
-import { type Job, JobProgress, JobResult, WorkerInfo } from "@unlearn/protocol";
+import { type Job, JobProgress, JobResult, type WorkerInfo } from "@unlearn/protocol";
 import { type DispatchOutput, failedResult, WorkerPool } from "@unlearn/sweep";
+import { Heartbeat } from "./heartbeat.ts";
 
 export interface WorkerOptions {
+  /** its NATS user (NATS_USER): its heartbeats' subject and the start of its id */
+  user?: string;
   engine: string;
   device: string;
   /** jobs at once (one worker thread each) */
@@ -78,6 +82,8 @@ interface Running {
   why?: Abandon;
   /** when its steps last advanced, and how far (performance.now() ms, steps) */
   lastAdvance: number;
+  /** its run ended: what is left (upload, publication) is bounded by the store retries, not by steps */
+  reporting?: boolean;
   stepsDone: number;
   lastProgress: number;
 }
@@ -101,18 +107,15 @@ export class ClusterWorker {
   private limits!: JobLimits;
   private cancels?: Subscription;
   private stopping = false;
-  private heartbeat?: NodeJS.Timeout;
+  private heartbeat!: Heartbeat;
   private loops: Promise<void>[] = [];
-  /** steps its jobs advanced since the last heartbeat, and when that heartbeat was (for steps_per_second) */
-  private stepsSinceBeat = 0;
-  private lastBeat = performance.now();
   private readonly log: (line: string) => void;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly options: WorkerOptions,
   ) {
-    this.id = `${hostname()}:${process.pid}:${options.engine}`;
+    this.id = workerId(options.user, hostname(), process.pid, options.engine);
     this.js = jetstream(nc);
     this.log = options.log ?? ((line) => console.error(`[worker ${this.id}] ${line}`));
     this.threads = options.threads ?? Math.max(1, Math.floor(availableParallelism() / options.concurrency));
@@ -126,8 +129,14 @@ export class ClusterWorker {
     this.cancels = this.nc.subscribe(CANCEL_ALL, {
       callback: (_error, msg) => this.cancel(msg.subject.split(".").pop() ?? ""),
     });
-    this.announce();
-    this.heartbeat = setInterval(() => this.announce(), this.options.heartbeatMs ?? 2000);
+    this.heartbeat = new Heartbeat(
+      this.nc,
+      workerSubject(this.options.user),
+      (rate, stopping) => this.info(stopping, rate),
+      () => this.running.size > 0,
+      this.log,
+    );
+    this.heartbeat.start(this.options.heartbeatMs ?? 2000);
     for (let i = 0; i < this.options.concurrency; i++) {
       const slot = { pool: this.newPool() };
       this.slots.push(slot);
@@ -147,7 +156,7 @@ export class ClusterWorker {
     });
   }
 
-  /** What it announces; `stepsPerSecond` is the rate since the last heartbeat (see takeRate). */
+  /** What it announces; `stepsPerSecond` is the rate since the last heartbeat (heartbeat.ts). */
   info(stopping = false, stepsPerSecond = 0): WorkerInfo {
     return {
       id: this.id,
@@ -165,27 +174,6 @@ export class ClusterWorker {
       lastSeenMs: 0,
       stopping,
     };
-  }
-
-  /**
-   * Steps per second of its running jobs since the previous heartbeat, and starts the next interval:
-   * recent enough to follow a job, and smoothed over the executor threads' progress bursts. 0 when idle.
-   */
-  private takeRate(): number {
-    const now = performance.now();
-    const seconds = (now - this.lastBeat) / 1000;
-    const rate = this.running.size > 0 && seconds > 0 ? this.stepsSinceBeat / seconds : 0;
-    this.stepsSinceBeat = 0;
-    this.lastBeat = now;
-    return rate;
-  }
-
-  private announce(stopping = false): void {
-    try {
-      this.nc.publish(WORKERS_SUBJECT, WorkerInfo.encode(this.info(stopping, this.takeRate())).finish());
-    } catch (error) {
-      this.log(`heartbeat not sent: ${(error as Error).message}`);
-    }
   }
 
   /** One slot: pulls a job when it is free, so a worker never holds jobs it is not running. */
@@ -259,6 +247,7 @@ export class ClusterWorker {
               abandoned,
             ]);
       if (typeof out === "string") return await this.afterAbandon(entry, out);
+      entry.reporting = true;
       await this.report(entry, out);
     } catch (error) {
       // NATS or the object store away for longer than the retries: let it come back.
@@ -278,7 +267,7 @@ export class ClusterWorker {
   private keepAlive(entry: Running): void {
     const still = performance.now() - entry.lastAdvance;
     const stallMs = this.options.stallMs ?? 300_000;
-    if (still < stallMs) {
+    if (still < stallMs || entry.reporting) {
       entry.msg.working();
       return;
     }
@@ -363,8 +352,11 @@ export class ClusterWorker {
         retry,
       );
     }
-    // Handed back meanwhile (SIGTERM's grace ran out during the upload): the job goes back whole.
-    if (entry.why) return;
+    // Handed back (SIGTERM's grace ran out during the upload) or withdrawn meanwhile: nothing to report.
+    if (entry.why) {
+      if (entry.why === "cancelled") msg.term("withdrawn by the coordinator");
+      return;
+    }
     if (!result.ok && !/deliveries\)$|without an answer/.test(result.error))
       result.error = `${result.error} (failed on each of ${delivery} deliveries)`;
     const bytes = JobResult.encode(result).finish();
@@ -385,7 +377,7 @@ export class ClusterWorker {
     // Counted before the publish throttle, so the heartbeat's rate sees every step. A retried job starts
     // again from 0: only forward motion counts, for the rate and for liveness.
     if (p.stepsDone > entry.stepsDone) {
-      this.stepsSinceBeat += p.stepsDone - entry.stepsDone;
+      this.heartbeat.stepped(p.stepsDone - entry.stepsDone);
       entry.lastAdvance = performance.now();
     }
     entry.stepsDone = p.stepsDone;
@@ -448,9 +440,8 @@ export class ClusterWorker {
       entry.abandon("handed back");
     }
     await Promise.all(left.map((entry) => this.handBack(entry)));
-    clearInterval(this.heartbeat);
     this.cancels?.unsubscribe();
-    this.announce(true);
+    this.heartbeat.stop();
     await Promise.all(this.slots.map((slot) => slot.pool.close()));
     await Promise.allSettled(this.loops);
   }

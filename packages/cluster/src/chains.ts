@@ -152,7 +152,17 @@ export async function sealChains(
   sha256: string,
 ): Promise<Chains> {
   const info = await uploads.info(name);
-  if (!info || info.deleted) throw new ChainsRejected(`the upload ${name} of job ${jobId} is missing`);
+  if (!info || info.deleted) {
+    // Sealed already (a coordinator killed after sealing, before storing, reads the result again).
+    const sealed = await chains.info(jobId);
+    if (
+      sealed &&
+      !sealed.deleted &&
+      sealed.digest === `SHA-256=${Base64UrlPaddedCodec.encode(Buffer.from(sha256, "hex"))}`
+    )
+      return (await getChains(chains, jobId))!;
+    throw new ChainsRejected(`the upload ${name} of job ${jobId} is missing`);
+  }
   const bytes = await uploads.getBlob(name);
   if (!bytes) throw new ChainsRejected(`the upload ${name} of job ${jobId} is missing`);
   const actual = sha256Hex(bytes);

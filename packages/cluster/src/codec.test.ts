@@ -1,6 +1,7 @@
 import { Job, JobKind, JobResult, JobSpec, jobId, WorkerInfo } from "@unlearn/protocol";
 import { describe, expect, it } from "vitest";
-import { decodeJob, decodeResult, decodeWorker, MalformedMessage } from "./codec.ts";
+import { decodeHeartbeat, decodeJob, decodeResult, decodeWorker, MalformedMessage } from "./codec.ts";
+import { workerId, workerSubject } from "./names.ts";
 
 const spec = JobSpec.fromPartial({
   kind: JobKind.JOB_KIND_LEARN,
@@ -76,6 +77,25 @@ describe("decodeResult and decodeWorker", () => {
     expect(() => decodeWorker("w", enc({ ...busy, stepsPerSecond: -1 }))).toThrow(/field steps_per_second/);
     expect(() => decodeWorker("w", enc({ ...busy, stepsPerSecond: Number.NaN }))).toThrow(
       /field steps_per_second/,
+    );
+  });
+});
+
+describe("decodeHeartbeat", () => {
+  const beat = (id: string) =>
+    WorkerInfo.encode(WorkerInfo.fromPartial({ id, engine: "onnx", concurrency: 1 })).finish();
+  it("takes a worker's heartbeat on its own user's subject", () => {
+    const id = workerId("worker-a", "h", 1, "onnx");
+    expect(id).toBe("worker-a@h:1:onnx");
+    expect(decodeHeartbeat(workerSubject("worker-a"), beat(id)).id).toBe(id);
+    expect(decodeHeartbeat(workerSubject(undefined), beat("h:1:onnx")).id).toBe("h:1:onnx");
+  });
+  it("refuses an id of another user (a stopping or fake capacity under someone else's name)", () => {
+    expect(() => decodeHeartbeat(workerSubject("worker-b"), beat("worker-a@h:1:onnx"))).toThrow(
+      /field id "worker-a@h:1:onnx" is not one of NATS user worker-b's workers/,
+    );
+    expect(() => decodeHeartbeat(workerSubject(undefined), beat("worker-a@h:1:onnx"))).toThrow(
+      MalformedMessage,
     );
   });
 });

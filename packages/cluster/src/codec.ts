@@ -4,6 +4,7 @@
  * subject and the bad field; the receiver logs it and drops it (terminates it in JetStream), and goes on.
  */
 import { Job, JobKind, JobProgress, JobResult, jobId, WorkerInfo } from "@unlearn/protocol";
+import { ANONYMOUS } from "./names.ts";
 
 export class MalformedMessage extends Error {
   override name = "MalformedMessage";
@@ -76,5 +77,19 @@ export function decodeWorker(subject: string, bytes: Uint8Array): WorkerInfo {
     bad(subject, "current_jobs", `names ${w.currentJobs.length} jobs but running is ${w.running}`);
   if (!(Number.isFinite(w.stepsPerSecond) && w.stepsPerSecond >= 0))
     bad(subject, "steps_per_second", `must be a finite number ≥ 0, got ${w.stepsPerSecond}`);
+  return w;
+}
+
+/**
+ * A heartbeat from subject unlearn.workers.<user>: a worker of another user cannot publish there
+ * (nats-config), and the id must be that user's (`<user>@…`), so no worker speaks for another user's.
+ */
+export function decodeHeartbeat(subject: string, bytes: Uint8Array): WorkerInfo {
+  const w = decodeWorker(subject, bytes);
+  const user = subject.split(".").at(-1) ?? "";
+  if (user !== ANONYMOUS && !w.id.startsWith(`${user}@`))
+    bad(subject, "id", `${JSON.stringify(w.id)} is not one of NATS user ${user}'s workers (${user}@…)`);
+  if (user === ANONYMOUS && w.id.includes("@"))
+    bad(subject, "id", `${JSON.stringify(w.id)} names a NATS user, but came without one`);
   return w;
 }

@@ -7,6 +7,20 @@ import { describe, expect, it } from "vitest";
 import { ClusterConfigError, connectNats, natsSettings } from "./env.ts";
 
 describe("natsSettings", () => {
+  it("moves credentials out of NATS_URL, so the servers it prints carry no password", () => {
+    expect(
+      natsSettings({ NATS_URL: "nats://unlearn:s%40cret@h:4222,nats://unlearn:s%40cret@g:4222" }),
+    ).toEqual({
+      servers: ["nats://h:4222", "nats://g:4222"],
+      user: "unlearn",
+      password: "s@cret",
+      credsFile: undefined,
+    });
+    expect(() => natsSettings({ NATS_URL: "nats://a:b@h:1", NATS_USER: "u", NATS_PASSWORD: "p" })).toThrow(
+      /credentials in the URL go with no NATS_USER/,
+    );
+  });
+
   it("reads NATS_URL (comma-separated), NATS_USER/NATS_PASSWORD and NATS_CREDS", () => {
     expect(natsSettings({})).toEqual({
       servers: ["nats://127.0.0.1:4222"],

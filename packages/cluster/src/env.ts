@@ -26,11 +26,30 @@ export interface NatsSettings {
   credsFile?: string;
 }
 
+/**
+ * The settings from the environment. A server given as nats://user:pass@host:port has its credentials
+ * moved to user/password, so that `servers` (which the processes print) never carries a password.
+ */
 export function natsSettings(env: NodeJS.ProcessEnv = process.env): NatsSettings {
+  const inUrl = new Set<string>();
   const servers = (env.NATS_URL || "nats://127.0.0.1:4222")
     .split(",")
     .map((s) => s.trim())
-    .filter(Boolean);
+    .filter(Boolean)
+    .map((s) => {
+      const m = /^((?:nats|tls):\/\/)([^@\s/]*)@(.*)$/.exec(s);
+      if (!m) return s;
+      inUrl.add(m[2]!);
+      return `${m[1]}${m[3]}`;
+    });
+  if (inUrl.size > 0) {
+    if (inUrl.size > 1 || env.NATS_USER || env.NATS_CREDS)
+      throw new ClusterConfigError(
+        "NATS_URL: credentials in the URL go with no NATS_USER/NATS_CREDS, the same for every server (better: NATS_USER and NATS_PASSWORD)",
+      );
+    const [user, ...rest] = [...inUrl][0]!.split(":");
+    env = { ...env, NATS_USER: decodeURIComponent(user!), NATS_PASSWORD: decodeURIComponent(rest.join(":")) };
+  }
   for (const s of servers)
     if (!/^(nats|tls):\/\/[^\s/]+$/.test(s) && !/^[^\s/:]+:\d+$/.test(s))
       throw new ClusterConfigError(`NATS_URL: expected nats://HOST:PORT[,…], got ${JSON.stringify(s)}`);

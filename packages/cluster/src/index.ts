@@ -14,7 +14,14 @@ export {
   withRetry,
 } from "./chains.ts";
 export { type Coordinator, connectCoordinator } from "./client.ts";
-export { decodeJob, decodeProgress, decodeResult, decodeWorker, MalformedMessage } from "./codec.ts";
+export {
+  decodeHeartbeat,
+  decodeJob,
+  decodeProgress,
+  decodeResult,
+  decodeWorker,
+  MalformedMessage,
+} from "./codec.ts";
 export * from "./dispatch.ts";
 export { ClusterConfigError, connectNats, inboxPrefix, type NatsSettings, natsSettings } from "./env.ts";
 export { DispatchLedger, type DispatchRecord } from "./ledger.ts";
@@ -23,6 +30,9 @@ export { exitWithParent } from "./parent.ts";
 export {
   type Binding,
   bind,
+  type ChainsBucketLimits,
+  chainsBucketLimits,
+  DEFAULT_CHAINS_LIMITS,
   DEFAULT_LIMITS,
   type JobLimits,
   jobLimits,

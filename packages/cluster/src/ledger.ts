@@ -238,6 +238,6 @@ export class DispatchLedger {
     if (record.seq > 0) await this.jsm.streams.deleteMessage(JOBS_STREAM, record.seq).catch(() => false);
     this.nc.publish(cancelSubject(jobId));
     await this.settle(jobId);
-    this.log(`job ${jobId.slice(0, 12)} withdrawn`);
+    this.log(`job ${jobId.slice(0, 12)} withdrawn: no sweep waits for it`);
   }
 }

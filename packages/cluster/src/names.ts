@@ -7,7 +7,7 @@
  *   UNLEARN_RESULTS  stream of JobResult messages (unlearn.results.<job id>), read by the coordinator's
  *                    durable consumer: a result published while the coordinator is down waits for it.
  *   unlearn.progress.<sweep id>   JobProgress, core NATS (lossy on purpose: the next one replaces it)
- *   unlearn.workers               WorkerInfo announcements and heartbeats, core NATS
+ *   unlearn.workers.<NATS user>   WorkerInfo announcements and heartbeats, core NATS
  *   UNLEARN_ADVISORIES  JetStream's max-deliveries advisories for UNLEARN_JOBS (a job given up), durable
  *                    for the same reason
  *   unlearn-chains   object store bucket: a job's final chains under its job id, written by the
@@ -31,7 +31,22 @@ export const DISPATCH_STREAM = "UNLEARN_DISPATCHES";
 /** The object store's stream behind a bucket (as @nats-io/obj names it). */
 export const objectStream = (bucket: string) => `OBJ_${bucket}`;
 export const COORDINATOR_CONSUMER = "coordinator";
-export const WORKERS_SUBJECT = "unlearn.workers";
+/** What a connection without a NATS user announces itself under (no identity to check then). */
+export const ANONYMOUS = "anonymous";
+
+/**
+ * Heartbeats of the workers of NATS user `user`: nats-config lets each worker user publish on its own
+ * subject only, and a worker's id starts with its user (workerId), so none can speak for another's.
+ */
+export function workerSubject(user: string | undefined): string {
+  return `unlearn.workers.${token("NATS user", user || ANONYMOUS)}`;
+}
+export const WORKERS_ALL = "unlearn.workers.*";
+
+/** A worker's id: `<user>@<host>:<pid>:<engine>`, or without `<user>@` when it has no NATS user. */
+export function workerId(user: string | undefined, host: string, pid: number, engine: string): string {
+  return `${user ? `${user}@` : ""}${host}:${pid}:${engine}`;
+}
 
 /** Engine names as they may appear in a subject token (the job's engine field is checked against it). */
 const TOKEN = /^[A-Za-z0-9_-]+$/;

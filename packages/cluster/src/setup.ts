@@ -66,6 +66,7 @@ export function jobLimits(env: NodeJS.ProcessEnv = process.env): JobLimits {
 const DUPLICATE_WINDOW_MS = 120_000;
 /** Uploads the coordinator never sealed (its job was withdrawn, a forger's junk) expire. */
 const UPLOAD_MAX_AGE_MS = 24 * 3600_000;
+const UPLOADS_MAX_BYTES = 2 * 1024 ** 3;
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
   try {
@@ -103,6 +104,50 @@ export interface ProvisionOptions {
   /** engines that get a workers' consumer (every engine a sweep may name) */
   engines: readonly string[];
   limits: JobLimits;
+  /** bounds of CHAINS_BUCKET (default: chainsBucketLimits() of the environment) */
+  chains?: ChainsBucketLimits;
+}
+
+/**
+ * Bounds of the chains bucket. Chains are needed there only while a job may start from them (the
+ * database keeps every parent's chains, and a dispatch re-uploads a parent's that the bucket lost), so
+ * a TTL is a safe backstop against chains nobody deletes, and a size limit keeps a runaway sweep from
+ * filling the NATS server's disk: a full bucket refuses new chains (the bucket's discard policy is
+ * "new"), it never drops ones in use.
+ */
+export interface ChainsBucketLimits {
+  maxBytes: number;
+  ttlMs: number;
+}
+
+export const DEFAULT_CHAINS_LIMITS: ChainsBucketLimits = {
+  maxBytes: 20 * 1024 ** 3,
+  ttlMs: 7 * 24 * 3600_000,
+};
+
+/** CHAINS_BUCKET_MAX_BYTES / CHAINS_BUCKET_TTL_MS override the defaults (20 GiB, 7 days). */
+export function chainsBucketLimits(env: NodeJS.ProcessEnv = process.env): ChainsBucketLimits {
+  const read = (name: string, fallback: number, min: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new Error(`${name}: expected an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return {
+    maxBytes: read("CHAINS_BUCKET_MAX_BYTES", DEFAULT_CHAINS_LIMITS.maxBytes, 1024 * 1024),
+    ttlMs: read("CHAINS_BUCKET_TTL_MS", DEFAULT_CHAINS_LIMITS.ttlMs, 60_000),
+  };
+}
+
+/** Creates the chains bucket with its bounds, and sets them on one created before they existed. */
+async function ensureChainsBucket(nc: NatsConnection, jsm: JetStreamManager, limits: ChainsBucketLimits) {
+  await new Objm(nc).create(CHAINS_BUCKET, { max_bytes: limits.maxBytes, ttl: nanos(limits.ttlMs) });
+  const stream = `OBJ_${CHAINS_BUCKET}`;
+  const { config } = await jsm.streams.info(stream);
+  if (config.max_bytes !== limits.maxBytes || config.max_age !== nanos(limits.ttlMs))
+    await jsm.streams.update(stream, { ...config, max_bytes: limits.maxBytes, max_age: nanos(limits.ttlMs) });
 }
 
 /** The coordinator's start: every stream, consumer and bucket, idempotent. */
@@ -144,9 +189,12 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     discard: DiscardPolicy.Old,
     allow_direct: true,
   });
-  const objm = new Objm(nc);
-  await objm.create(CHAINS_BUCKET);
-  await objm.create(UPLOADS_BUCKET, { ttl: nanos(UPLOAD_MAX_AGE_MS) });
+  const chains = options.chains ?? chainsBucketLimits();
+  await ensureChainsBucket(nc, jsm, chains);
+  // Workers write here, the chains of jobs in flight only until they are sealed: bounded, so none can
+  // fill the server's disk through it (JetStream reserves max_bytes: kept small beside the chains').
+  const uploads = Math.min(UPLOADS_MAX_BYTES, chains.maxBytes);
+  await new Objm(nc).create(UPLOADS_BUCKET, { ttl: nanos(UPLOAD_MAX_AGE_MS), max_bytes: uploads });
 }
 
 /** The durable pull consumer shared by every worker of `engine`. */

@@ -75,6 +75,24 @@ describe("readCifar10", () => {
     );
   });
 
+  it("refuses a member whose declared size is too large from its header, before buffering it", async () => {
+    const tar = tarArchive([{ name: "cifar-10-batches-bin/data_batch_1.bin", bytes: Buffer.alloc(10) }]);
+    // Declare 8 GiB - 1 (octal 77777777777) and fix the checksum: the data never follows.
+    tar.write("77777777777\0", 124, "latin1");
+    tar.write("        ", 148, "latin1");
+    let sum = 0;
+    for (const b of tar.subarray(0, 512)) sum += b;
+    tar.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    const dir = fresh();
+    mkdirSync(dir);
+    writeFileSync(join(dir, "huge.tar"), tar);
+    const started = Date.now();
+    await expect(readCifar10(join(dir, "huge.tar"))).rejects.toThrow(
+      /huge\.tar: not a readable .*data_batch_1\.bin declares 8589934591 bytes, more than the 30730000 it may hold/,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it("names a missing file, a truncated or corrupt archive, and a bad record count", async () => {
     const missing = new Map(files);
     missing.delete("data_batch_4.bin");

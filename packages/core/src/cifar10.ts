@@ -171,7 +171,13 @@ async function readArchive(path: string): Promise<Found> {
   const wanted = new Set<string>(CIFAR10_FILES);
   const found: Found = new Map();
   try {
-    for await (const member of tarMembers(stream, path, (name) => wanted.has(basename(name)))) {
+    const keep = (name: string) => wanted.has(basename(name));
+    for await (const member of tarMembers(
+      stream,
+      path,
+      keep,
+      CIFAR10_RECORDS_PER_FILE * CIFAR10_RECORD_BYTES,
+    )) {
       const name = basename(member.name);
       if (found.has(name)) {
         throw new Cifar10Error(
@@ -277,11 +283,19 @@ function paxPath(data: Buffer): string | undefined {
   return path;
 }
 
-/** Regular files of a tar stream whose names `keep` accepts, with their bytes; others are skipped. */
+/** The largest long-name or pax header read: a path, not a file. */
+const MAX_EXTENDED_HEADER = 1 << 20;
+
+/**
+ * Regular files of a tar stream whose names `keep` accepts, with their bytes; others are skipped. A
+ * member is buffered whole, so its declared size is checked against `maxBytes` first: an archive that
+ * declares an 8 GiB member is refused from its header, not after 8 GiB of memory.
+ */
 async function* tarMembers(
   stream: AsyncIterable<Buffer>,
   archive: string,
   keep: (name: string) => boolean,
+  maxBytes: number,
 ): AsyncGenerator<{ name: string; bytes: Buffer }> {
   const reader = new ByteReader(stream);
   let longName: string | undefined;
@@ -293,6 +307,10 @@ async function* tarMembers(
     const padded = Math.ceil(header.size / 512) * 512;
     const name = longName ?? header.name;
     if (header.type === "L" || header.type === "x") {
+      if (header.size > MAX_EXTENDED_HEADER)
+        throw new Error(
+          `the extended header of ${header.name} declares ${header.size} bytes (at most ${MAX_EXTENDED_HEADER})`,
+        );
       const data = (await reader.read(padded, `the extended header of ${header.name}`))!;
       longName =
         header.type === "L" ? cString(data.subarray(0, header.size)) : paxPath(data.subarray(0, header.size));
@@ -301,6 +319,8 @@ async function* tarMembers(
     longName = undefined;
     const regular = header.type === "0" || header.type === "7";
     if (regular && keep(name)) {
+      if (header.size > maxBytes)
+        throw new Error(`${name} declares ${header.size} bytes, more than the ${maxBytes} it may hold`);
       const data =
         header.size === 0 ? Buffer.alloc(0) : await reader.read(header.size, `${name} in ${archive}`);
       if (data === null) throw new Error(`the archive ends before the data of ${name}`);

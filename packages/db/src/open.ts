@@ -7,6 +7,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { durableOptions } from "./durable.ts";
 import { withFailover } from "./failover.ts";
 import { claimDataDir, type HeldLock, LockFileError } from "./lock.ts";
 import { type DbSource, describeSource, isPostgresUrl, MEMORY, resolveDb } from "./resolve.ts";
@@ -190,7 +191,7 @@ async function hostDirectory(dir: string, shareDir: string, lock: HeldLock): Pro
   let share: SharedServer | undefined;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    pglite = await PGlite.create(dir);
+    pglite = await PGlite.create(dir, durableOptions());
     await migratePglite(drizzlePglite({ client: pglite, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     share = await shareOnSocket(pglite, shareDir);
     lock.publish(share.url);

@@ -1,5 +1,6 @@
 /** The Store's chains (artifacts): writing and reading them, what a sweep holds, and freeing it. */
-import { and, eq, inArray, isNotNull, notExists, notInArray, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, notExists, type SQL, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
 import { artifacts, events, jobs, results, sweepJobs } from "./schema.ts";
 import { chunks, requireOneOf, requireText } from "./store-check.ts";
 import type { Store, StoreContext } from "./store-types.ts";
@@ -19,18 +20,20 @@ export function artifactOps({ db, live }: StoreContext): ArtifactOps {
     db.selectDistinct({ id: sweepJobs.jobId }).from(sweepJobs).where(eq(sweepJobs.sweepId, sweepId));
   /** Deletes the chains `which` selects, except those a job without a result (of any sweep) starts from. */
   const free = async (which: SQL) => {
-    const unfinished = db
-      .select({ id: jobs.parentId })
-      .from(jobs)
+    // Correlated on jobs_parent_idx: each candidate looks up its own children, not the whole jobs table.
+    const child = alias(jobs, "child");
+    const unfinishedChild = db
+      .select({ one: sql`1` })
+      .from(child)
       .where(
         and(
-          isNotNull(jobs.parentId),
-          notExists(db.select({ one: sql`1` }).from(results).where(eq(results.jobId, jobs.id))),
+          eq(child.parentId, artifacts.key),
+          notExists(db.select({ one: sql`1` }).from(results).where(eq(results.jobId, child.id))),
         ),
       );
     const freed = await db
       .delete(artifacts)
-      .where(and(which, notInArray(artifacts.key, unfinished)))
+      .where(and(which, notExists(unfinishedChild)))
       .returning({ bytes: sql<number>`pg_column_size(${artifacts.bytes})`.mapWith(Number) });
     return { chains: freed.length, bytes: freed.reduce((s, r) => s + r.bytes, 0) };
   };
@@ -123,7 +126,7 @@ export function artifactOps({ db, live }: StoreContext): ArtifactOps {
 
     async freeJobChains(jobIds) {
       live();
-      jobIds.forEach((id, i) => requireText(id, `freeJobChains: jobIds[${i}]`));
+      for (const [i, id] of jobIds.entries()) requireText(id, `freeJobChains: jobIds[${i}]`);
       let chains = 0;
       let bytes = 0;
       for (const part of chunks([...new Set(jobIds)])) {

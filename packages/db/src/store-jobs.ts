@@ -16,7 +16,7 @@ import type { Store, StoreContext } from "./store-types.ts";
 
 type JobOps = Pick<
   Store,
-  "upsertJobs" | "linkSweepJobs" | "setJobState" | "doneJobIds" | "saveResult" | "getJob"
+  "upsertJobs" | "linkSweepJobs" | "setJobState" | "doneJobIds" | "saveResult" | "getJob" | "getResult"
 >;
 
 export function jobOps({ db, live }: StoreContext): JobOps {
@@ -161,6 +161,26 @@ export function jobOps({ db, live }: StoreContext): JobOps {
       live();
       const rows = await db.select().from(jobs).where(eq(jobs.id, jobId));
       return rows[0] ?? null;
+    },
+
+    async getResult(jobId) {
+      live();
+      const [r] = await db.select().from(results).where(eq(results.jobId, jobId));
+      if (!r) return null;
+      const { accuracies, stepsRun, wallMs, msPerStep, engine, worker } = r;
+      return {
+        jobId,
+        ok: true,
+        error: "",
+        // real[] reads back as the shortest decimals; fround gives the float32 values the result carried.
+        accuracies: accuracies.map(Math.fround),
+        artifactKey: r.artifactKey ?? "",
+        stepsRun,
+        wallMs,
+        msPerStep,
+        engine,
+        worker,
+      };
     },
   };
   return ops;

@@ -129,6 +129,8 @@ export interface Store {
   setJobState(jobId: string, state: JobState, extra?: { error?: string; attempt?: number }): Promise<void>;
   doneJobIds(jobIds: string[]): Promise<Set<string>>;
   saveResult(r: JobResult): Promise<{ inserted: boolean }>;
+  /** The stored (successful) result of a job, as it was saved; null when there is none. */
+  getResult(jobId: string): Promise<JobResult | null>;
   putArtifact(key: string, bytes: Uint8Array, meta: { shape: number[]; dtype: "float32" }): Promise<void>;
   getArtifact(key: string): Promise<Uint8Array | null>;
   /** Which of `keys` have stored chains (existence only: no artifact bytes are read). */

@@ -222,6 +222,9 @@ for (const backend of await backends()) {
       });
       expect(await store.doneJobIds([learnId, unlearnId, "unknown"])).toEqual(new Set([learnId]));
       expect(await store.getJob(learnId)).toMatchObject({ state: "done" });
+      // getResult gives the first stored result back as it was saved (float32 accuracies).
+      expect(await store.getResult(learnId)).toEqual(result(learnId, [0.5, 0.75, 1]));
+      expect(await store.getResult(unlearnId)).toBeNull();
       // Concurrent duplicates (a redelivered job finishing twice at once): exactly one insert wins.
       const outcomes = await Promise.all(
         Array.from({ length: 6 }, (_, i) => store.saveResult(result(unlearnId, [0.25 * (i % 4)]))),

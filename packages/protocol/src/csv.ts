@@ -29,9 +29,15 @@ export const RESULT_CSV_COLUMNS = [
 
 export type CsvValue = string | number | null;
 
-/** RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled; null is an empty field. */
+/**
+ * RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled; null is an empty field.
+ * A text field that a spreadsheet would run as a formula (it starts with = + - @, a tab or a carriage
+ * return: CSV injection; some columns, such as engine, come from workers) gets a leading ' first,
+ * which spreadsheets show as text. Numbers are written as they are.
+ */
 export function csvField(value: CsvValue): string {
-  const text = value === null ? "" : String(value);
+  const raw = value === null ? "" : String(value);
+  const text = typeof value === "string" && /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

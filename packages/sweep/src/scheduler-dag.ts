@@ -51,23 +51,85 @@ export function criticalPath(jobs: readonly Job[], pending?: ReadonlySet<string>
   return longest;
 }
 
+/** A binary heap: pop() returns the item `before` ranks first; push and pop cost O(log n). */
+export class Heap<T> {
+  private readonly items: T[] = [];
+
+  constructor(private readonly before: (a: T, b: T) => boolean) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+    this.up(this.items.length - 1);
+  }
+
+  pop(): T | undefined {
+    const top = this.items[0];
+    const last = this.items.pop();
+    if (this.items.length > 0 && last !== undefined) {
+      this.items[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  /** Re-ranks every item after their keys changed in place. */
+  reorder(): void {
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  /** Every item, in no particular order. */
+  values(): readonly T[] {
+    return this.items;
+  }
+
+  private up(i: number): void {
+    const h = this.items;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(h[i]!, h[parent]!)) return;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const h = this.items;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let best = i;
+      if (l < h.length && this.before(h[l]!, h[best]!)) best = l;
+      if (r < h.length && this.before(h[r]!, h[best]!)) best = r;
+      if (best === i) return;
+      [h[i], h[best]] = [h[best]!, h[i]!];
+      i = best;
+    }
+  }
+}
+
 interface Ready {
   job: Job;
   priority: number;
   order: number;
 }
 
-/** a is handed out before b: longer remaining path first, then earlier in plan order. */
-const before = (a: Ready, b: Ready) =>
-  a.priority > b.priority || (a.priority === b.priority && a.order < b.order);
-
 /**
  * Ready jobs by priority: pop() returns the one with the longest remaining path, ties broken by plan
- * order (so a run is deterministic). A binary heap: push and pop cost O(log n), so a 10,000-job plan
- * whose jobs all become ready at once is not scanned once per start.
+ * order (so a run is deterministic). A heap, so a 10,000-job plan whose jobs all become ready at once
+ * is not scanned once per start.
  */
 export class ReadyQueue {
-  private readonly heap: Ready[] = [];
+  private readonly heap = new Heap<Ready>(
+    (a, b) => a.priority > b.priority || (a.priority === b.priority && a.order < b.order),
+  );
   private readonly queued = new Set<string>();
   private readonly order: Map<string, number>;
 
@@ -79,14 +141,14 @@ export class ReadyQueue {
   }
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** New priorities (after a failure removed a subtree); queued jobs are re-ranked. */
   reprioritise(priority: ReadonlyMap<string, number>): void {
     this.priority = priority;
-    for (const item of this.heap) item.priority = priority.get(item.job.id) ?? stepsOf(item.job);
-    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
+    for (const item of this.heap.values()) item.priority = priority.get(item.job.id) ?? stepsOf(item.job);
+    this.heap.reorder();
   }
 
   push(job: Job): void {
@@ -94,19 +156,12 @@ export class ReadyQueue {
     this.queued.add(job.id);
     const priority = this.priority.get(job.id) ?? stepsOf(job);
     this.heap.push({ job, priority, order: this.order.get(job.id) ?? this.order.size });
-    this.up(this.heap.length - 1);
   }
 
   pop(): Job | undefined {
-    const top = this.heap[0];
-    if (!top) return undefined;
-    const last = this.heap.pop()!;
-    if (this.heap.length > 0) {
-      this.heap[0] = last;
-      this.down(0);
-    }
-    this.queued.delete(top.job.id);
-    return top.job;
+    const top = this.heap.pop();
+    if (top) this.queued.delete(top.job.id);
+    return top?.job;
   }
 
   /** Removes and returns every queued job, highest priority first. */
@@ -114,30 +169,6 @@ export class ReadyQueue {
     const out: Job[] = [];
     for (let job = this.pop(); job; job = this.pop()) out.push(job);
     return out;
-  }
-
-  private up(i: number): void {
-    const h = this.heap;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(h[i]!, h[parent]!)) return;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private down(i: number): void {
-    const h = this.heap;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let best = i;
-      if (l < h.length && before(h[l]!, h[best]!)) best = l;
-      if (r < h.length && before(h[r]!, h[best]!)) best = r;
-      if (best === i) return;
-      [h[i], h[best]] = [h[best]!, h[i]!];
-      i = best;
-    }
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import { type Job, kindName } from "@unlearn/protocol";
 import type { SweepLink } from "./planner.ts";
-import { remainingPaths } from "./scheduler-dag.ts";
+import { Heap, remainingPaths } from "./scheduler-dag.ts";
 
 export interface RunningJob {
   id: string;
@@ -48,9 +48,17 @@ const fmt = (x: number) => String(Number(x.toPrecision(3)));
  * "retrain S=100", "unlearn S=100 ε=1 K=1491" (ε from the sweep's links: one job may be several points).
  */
 export function jobName(job: Job, links: readonly SweepLink[] = [], showSigma = false): string {
+  return nameOf(
+    job,
+    links.filter((l) => l.jobId === job.id),
+    showSigma,
+  );
+}
+
+/** jobName with the job's own links already picked out. */
+function nameOf(job: Job, mine: readonly SweepLink[], showSigma: boolean): string {
   const spec = job.spec!;
   const kind = kindName(spec.kind);
-  const mine = links.filter((l) => l.jobId === job.id);
   const epsilons = [...new Set(mine.map((l) => l.labels.epsilon).filter((e) => e !== undefined))];
   const batch = mine.map((l) => l.labels.batch).find((b) => b !== undefined);
   const parts: string[] = [kind];
@@ -67,7 +75,14 @@ export function jobName(job: Job, links: readonly SweepLink[] = [], showSigma = 
 /** Names of every job of a plan; σ is shown only when the plan's jobs use more than one. */
 export function jobNames(jobs: readonly Job[], links: readonly SweepLink[]): Map<string, string> {
   const sigmas = new Set(jobs.map((j) => j.spec!.sigma).filter((s) => s > 0));
-  return new Map(jobs.map((j) => [j.id, jobName(j, links, sigmas.size > 1)]));
+  // Links grouped by job once: a 10,000-job plan is not scanned once per job.
+  const byJob = new Map<string, SweepLink[]>();
+  for (const l of links) {
+    const list = byJob.get(l.jobId);
+    if (list) list.push(l);
+    else byJob.set(l.jobId, [l]);
+  }
+  return new Map(jobs.map((j) => [j.id, nameOf(j, byJob.get(j.id) ?? [], sigmas.size > 1)]));
 }
 
 /**
@@ -123,6 +138,11 @@ export class ProgressTracker {
   private stepsDone = 0;
   private done: number;
   private failed = 0;
+  /** steps of the pending jobs, and of those the running ones have reported: the ETA in O(1) */
+  private pendingSteps = 0;
+  private liveSteps = 0;
+  /** pending jobs by remaining path, longest first (stale entries are dropped when met) */
+  private longest!: Heap<{ id: string; path: number }>;
 
   constructor(
     private readonly sweepId: string,
@@ -135,6 +155,8 @@ export class ProgressTracker {
     this.pending = new Set(todo);
     this.paths = remainingPaths(jobs, this.pending);
     this.byId = new Map(jobs.map((j) => [j.id, j]));
+    for (const id of this.pending) this.pendingSteps += this.byId.get(id)?.spec?.steps ?? 0;
+    this.rankPaths();
     this.done = jobs.length - todo.size;
     this.sample();
   }
@@ -148,6 +170,7 @@ export class ProgressTracker {
     const live = this.live.get(jobId);
     if (!live || stepsDone <= live.stepsDone) return;
     this.stepsDone += stepsDone - live.stepsDone;
+    this.liveSteps += stepsDone - live.stepsDone;
     live.stepsDone = stepsDone;
   }
 
@@ -157,19 +180,50 @@ export class ProgressTracker {
     this.sample();
     const live = this.live.get(job.id);
     this.live.delete(job.id);
+    this.liveSteps -= live?.stepsDone ?? 0;
     if (!this.pending.delete(job.id)) return;
+    this.pendingSteps -= job.spec!.steps;
     this.done++;
     if (ok) {
       this.stepsDone += job.spec!.steps - (live?.stepsDone ?? 0);
     } else {
       this.failed++;
       this.paths = remainingPaths(this.jobs, this.pending);
+      this.rankPaths();
     }
   }
 
   /** A job that will not run now (the run stopped): it leaves the running list, and stays to do. */
   abandoned(jobId: string): void {
+    this.liveSteps -= this.live.get(jobId)?.stepsDone ?? 0;
     this.live.delete(jobId);
+    // Pending and not running again: back among the paths (it was dropped from them while it ran).
+    if (this.pending.has(jobId)) this.longest.push({ id: jobId, path: this.pathOf(jobId) });
+  }
+
+  private pathOf(id: string): number {
+    return this.paths.get(id) ?? this.byId.get(id)?.spec?.steps ?? 0;
+  }
+
+  private rankPaths(): void {
+    this.longest = new Heap((a, b) => a.path > b.path);
+    for (const id of this.pending) if (!this.live.has(id)) this.longest.push({ id, path: this.pathOf(id) });
+  }
+
+  /**
+   * The longest chain of steps left: a running job's path less its reported steps, or the longest
+   * path of a pending job not running (the heap's first: entries of jobs that ended or run are
+   * dropped when met, and an abandoned job is pushed back).
+   */
+  private criticalSteps(): number {
+    let critical = 0;
+    for (const { job, stepsDone } of this.live.values())
+      critical = Math.max(critical, this.pathOf(job.id) - stepsDone);
+    for (let top = this.longest.peek(); top; top = this.longest.peek()) {
+      if (this.pending.has(top.id) && !this.live.has(top.id)) return Math.max(critical, top.path);
+      this.longest.pop();
+    }
+    return critical;
   }
 
   private sample(): void {
@@ -187,16 +241,8 @@ export class ProgressTracker {
     const rate = this.total.value;
     const one = this.perJob.value;
     if (!rate || rate <= 0) return null;
-    let remaining = 0;
-    let critical = 0;
-    for (const id of this.pending) {
-      const live = this.live.get(id);
-      const job = live?.job ?? this.byId.get(id)!;
-      const left = job.spec!.steps - (live?.stepsDone ?? 0);
-      remaining += left;
-      const below = (this.paths.get(id) ?? job.spec!.steps) - job.spec!.steps;
-      critical = Math.max(critical, left + below);
-    }
+    const remaining = this.pendingSteps - this.liveSteps;
+    const critical = this.criticalSteps();
     const eta = Math.max(remaining / rate, one && one > 0 ? critical / one : 0);
     // Never "0s" while steps remain: a job that has just started still has its whole length to run.
     return remaining > 0 ? Math.max(1, eta) : 0;

@@ -11,7 +11,8 @@ import type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.t
 import { commitOutput } from "./job-result.ts";
 import { sweepIdOf } from "./planner.ts";
 import { runSweep } from "./run.ts";
-import { ReadyQueue } from "./scheduler-dag.ts";
+import { Heap, ReadyQueue } from "./scheduler-dag.ts";
+import { jobName, jobNames, ProgressTracker } from "./scheduler-progress.ts";
 
 // Opening a store and running a sweep take seconds on a loaded 2-core machine.
 vi.setConfig({ testTimeout: 60_000 });
@@ -136,5 +137,55 @@ describe("ReadyQueue (a heap)", () => {
     expect(queue.pop()!.id).toBe("job1");
     queue.push(jobs[0]!);
     expect(queue.drain().map((j) => j.id)).toEqual(["job1", "job3", "job2"]);
+  });
+});
+
+describe("progress at scale", () => {
+  it("jobNames (links grouped once) names every job as jobName does", async () => {
+    const { planSweep } = await import("./planner.ts");
+    const accountant = await import("@unlearn/accountant");
+    const plan = planSweep(fig5("names"), facts, accountant);
+    const names = jobNames(plan.jobs, plan.links);
+    for (const job of plan.jobs) expect(names.get(job.id)).toBe(jobName(job, plan.links));
+  });
+
+  it("the ETA's critical path follows starts, progress, abandons and ends (a chain of 3 and a single job)", () => {
+    const mk = (id: string, steps: number, parentId = ""): Job => ({
+      id,
+      spec: JobSpec.fromPartial({ kind: JobKind.JOB_KIND_LEARN, steps, parentId }),
+      sweepId: "s",
+      attempt: 0,
+      engine: "reference",
+      device: "cpu",
+    });
+    const jobs = [mk("a", 100), mk("b", 50, "a"), mk("c", 25, "b"), mk("x", 120)];
+    let t = 0;
+    const tracker = new ProgressTracker("s", jobs, new Set(jobs.map((j) => j.id)), new Map(), 0, () => t);
+    tracker.started(jobs[0]!);
+    tracker.started(jobs[3]!);
+    // 10 steps a second each for 10 s: each job's rate 10/s, so the ETA is the critical path / 10.
+    for (let s = 1; s <= 10; s++) {
+      t = s * 1000;
+      tracker.progress("a", s * 10);
+      tracker.progress("x", s * 10);
+      tracker.snapshot(); // the display asks about once a second: each ask is a rate sample
+    }
+    // Critical: a's chain 175 − 100 done = 75 steps; x has 20 left; remaining 75 + 20 = 95 at 20/s.
+    expect(tracker.snapshot().etaSeconds).toBeCloseTo(7.5, 6);
+    tracker.abandoned("a");
+    expect(tracker.snapshot().etaSeconds).toBeCloseTo(17.5, 6); // a's whole chain again: 175 steps
+    tracker.finished(jobs[3]!, true);
+    tracker.started(jobs[0]!);
+    tracker.finished(jobs[0]!, true);
+    expect(tracker.snapshot()).toMatchObject({ done: 2, running: 0 });
+    expect(tracker.snapshot().etaSeconds).toBeCloseTo(7.5, 6); // b then c: 75 steps
+  });
+
+  it("Heap pops in its order", () => {
+    const heap = new Heap<number>((a, b) => a < b);
+    for (const n of [5, 3, 9, 1, 7, 3]) heap.push(n);
+    expect(heap.peek()).toBe(1);
+    expect(Array.from({ length: 6 }, () => heap.pop())).toEqual([1, 3, 3, 5, 7, 9]);
+    expect(heap.pop()).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@ import { openStore, type SweepSummary } from "@unlearn/db";
 import { fixtureRows } from "@unlearn/figures/fixtures";
 import { JobResult, JobSpec, jobId, kindFromName, type ResultRow, Smoothness } from "@unlearn/protocol";
 import { afterAll, describe, expect, it } from "vitest";
-import { type FiguresDeps, run, type SweepSource } from "./figures.ts";
+import { type FiguresDeps, fileSafe, run, type SweepSource } from "./figures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cli-figures-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,6 +71,24 @@ describe("figures command with a stand-in store", () => {
     const r = await capture(["--sweep", fig5.summary.id, "--out", outDir, "--format", "png"], open);
     expect(r.code).toBe(0);
     expect(readdirSync(outDir).sort()).toEqual(["fig5-cifar10-3v8.png", "fig5-mnist-3v8.png"]);
+  });
+
+  it("keeps files inside --out whatever the dataset string says (its seed is free text)", async () => {
+    const evil = "synthetic?n=10&d=2&seed=../../../escaped";
+    const rows = [
+      ...fig5.rows,
+      ...fixtureRows.fig5.map((row) => ({ ...row, dataset: evil, job: `${row.job}e` })),
+    ];
+    const { open } = fakeStore({ [fig5.summary.id]: { summary: fig5.summary, rows } });
+    const outDir = join(dir, "evil", "out");
+    const r = await capture(["--sweep", fig5.summary.id, "--out", outDir, "--format", "svg"], open);
+    expect(r.code).toBe(0);
+    expect(readdirSync(outDir).sort()).toEqual([
+      "fig5-mnist-3v8.svg",
+      "fig5-synthetic_n=10_d=2_seed=.._.._.._escaped.svg",
+    ]);
+    expect(readdirSync(join(dir, "evil"))).toEqual(["out"]); // unsanitised, escaped.svg would be here
+    expect([fileSafe("..."), fileSafe(""), fileSafe("a/b\\c d")]).toEqual(["_", "_", "a_b_c_d"]);
   });
 
   it("says when a sweep is unfinished and still draws what is stored", async () => {

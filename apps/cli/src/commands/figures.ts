@@ -120,12 +120,12 @@ export async function run(argv: string[], deps: FiguresDeps = {}): Promise<numbe
     }
     if (sweep.done < sweep.jobs)
       out(`sweep ${sweep.id} is not finished (${progress}): drawing the results so far`);
-    const outDir = flags.out ?? `.unlearn/figures/${sweep.id}`;
+    const outDir = flags.out ?? `.unlearn/figures/${fileSafe(sweep.id)}`;
     for (const group of groups) {
       const written = await renderFigure(group.rows, group.figure, {
         outDir,
         // One figure keeps the plain name; several datasets (or figures) each get their own files.
-        basename: groups.length === 1 ? group.figure : `${group.figure}-${group.dataset}`,
+        basename: fileSafe(groups.length === 1 ? group.figure : `${group.figure}-${group.dataset}`),
         dataset: group.dataset,
         format: flags.format,
       });
@@ -139,4 +139,17 @@ export async function run(argv: string[], deps: FiguresDeps = {}): Promise<numbe
   } finally {
     await store.close();
   }
+}
+
+/**
+ * A file name made from stored text (a dataset string's seed is free text: "seed=../../x" must not
+ * leave the output folder): characters other than letters, digits, . _ = - become _, no leading dot,
+ * at most 120 characters.
+ */
+export function fileSafe(text: string): string {
+  const safe = text
+    .replace(/[^\w.=-]+/g, "_")
+    .replace(/^\.+/, "_")
+    .slice(0, 120);
+  return safe === "" ? "_" : safe;
 }

@@ -54,7 +54,8 @@ options:
   --dashboard           start the dashboard beside the sweep and print its address; it stays up
                         after the sweep ends until Ctrl-C
   --coordinator HOST:PORT  submit to a cluster coordinator instead of running here ($UNLEARN_COORDINATOR)
-  --token T             the coordinator's token ($UNLEARN_TOKEN)
+  --token T             the coordinator's token; better $UNLEARN_TOKEN or $UNLEARN_TOKEN_FILE
+                        (a command line shows in ps)
   --watch ID            with --coordinator: reattach to a running sweep and follow it to its end
   --cancel ID           with --coordinator: cancel a running sweep
   --help                show this help

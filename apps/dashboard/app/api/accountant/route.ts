@@ -13,6 +13,8 @@ export async function GET(req: Request) {
   } catch (error) {
     if ((error as Error).name === "AccountantInputError")
       return json({ error: (error as Error).message }, 400);
+    if ((error as Error).name === "AccountantBusyError")
+      return json({ error: (error as Error).message }, 503);
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { answer } from "../../../lib/api.ts";
-import { applyQuery, parseQuery } from "../../../lib/results.ts";
+import { applyQuery, csvFileName, parseQuery } from "../../../lib/results.ts";
 import { services } from "../../../lib/services.ts";
 
 export const dynamic = "force-dynamic";
@@ -14,7 +14,7 @@ export async function GET(req: Request) {
     // A database problem answers 503 naming it; anything else is a bug and propagates.
     return answer(() => Promise.reject(error));
   }
-  const name = q.filters.sweep ? `results-${q.filters.sweep.slice(0, 12)}.csv` : "results.csv";
+  const name = csvFileName(q.filters.sweep);
   return new Response(`${services().resultsCsv(rows)}\n`, {
     headers: {
       "content-type": "text/csv; charset=utf-8",

@@ -1,0 +1,143 @@
+/**
+ * The Dispatcher contract (src/dispatcher.ts) as tests, run against every implementation: the thread
+ * dispatcher here (thread-dispatcher.test.ts) and the NATS dispatcher in apps/coordinator's tests.
+ * Each gets the same small synthetic sweep registered in a real store, and must give executeJob's
+ * numbers, route progress, commit outcomes into the store, fail what it cannot run without rejecting,
+ * and stop cleanly on close().
+ */
+import * as accountant from "@unlearn/accountant";
+import type { Store } from "@unlearn/db";
+import { type Job, JobKind, JobSpec, kindName } from "@unlearn/protocol";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../src/config.ts";
+import type { Dispatcher } from "../src/dispatcher.ts";
+import { executeJob } from "../src/execute.ts";
+import { planSweep, type SweepPlan } from "../src/planner.ts";
+import { datasetFacts } from "../src/run.ts";
+
+export interface ConformanceHarness {
+  /** the store outcomes are committed into */
+  store: Store;
+  /** a fresh dispatcher for one sweep; d is the dataset's dimension */
+  dispatcher(sweepId: string, d: number): Dispatcher;
+}
+
+function config(seed: number, burnIn: number) {
+  return parseConfig({
+    name: "dispatcher conformance",
+    figure: "fig5",
+    dataset: "synthetic?n=2000&d=32&test=500&classes=2&seed=1",
+    lambda: 1e-6,
+    smoothness: "data",
+    chains: 2,
+    burnIn,
+    seed,
+    engine: "onnx",
+    removals: [1],
+    epsilons: [1],
+    sigma: 0.03,
+    granularity: 10,
+  });
+}
+
+/** A planned sweep, registered in the store as runSweep would (so results can be stored). */
+async function registered(store: Store, seed: number, burnIn = 300) {
+  const c = config(seed, burnIn);
+  const facts = await datasetFacts(c);
+  const plan: SweepPlan = planSweep(c, facts, accountant);
+  await store.createSweep({
+    id: plan.sweepId,
+    name: c.name,
+    figure: c.figure,
+    config: c,
+    seed: String(seed),
+  });
+  await store.upsertJobs(
+    plan.jobs.map((j) => ({
+      id: j.id,
+      kind: kindName(j.spec!.kind),
+      spec: JobSpec.toJSON(j.spec!),
+      parentId: j.spec!.parentId,
+    })),
+  );
+  await store.linkSweepJobs(plan.sweepId, plan.links);
+  const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
+  const child = plan.jobs.find((j) => j.spec!.parentId === learn.id)!;
+  return { plan, d: facts.d, learn, child };
+}
+
+const local = (job: Job, parent?: Float32Array) =>
+  executeJob(job, { loadArtifact: async () => parent ?? null, threads: 1 });
+
+export function dispatcherConformance(name: string, harness: () => ConformanceHarness): void {
+  describe(`the Dispatcher contract: ${name}`, () => {
+    it("runs a job and its child with executeJob's numbers, routes progress, and commits both", async () => {
+      const { store, dispatcher: make } = harness();
+      const { plan, d, learn, child } = await registered(store, 101);
+      const dispatcher = make(plan.sweepId, d);
+      expect(Number.isInteger(dispatcher.capacity) && dispatcher.capacity >= 1).toBe(true);
+      const progress: number[] = [];
+      const first = await dispatcher.run({
+        job: learn,
+        onProgress: (p) => {
+          expect(p.jobId).toBe(learn.id);
+          expect(p.stepsDone).toBeLessThanOrEqual(p.stepsTotal);
+          progress.push(p.stepsDone);
+        },
+      });
+      expect(first.result.error).toBe("");
+      expect(first.artifact!.shape).toEqual([d, 2]);
+      const want = await local(learn);
+      expect(first.result.accuracies).toEqual(want.result.accuracies);
+      expect(Array.from(first.artifact!.W)).toEqual(Array.from(want.artifact!.W));
+      expect(progress.length).toBeGreaterThan(0);
+
+      await dispatcher.commit(first, store);
+      expect(await store.doneJobIds([learn.id])).toEqual(new Set([learn.id]));
+      const stored = await store.getArtifact(learn.id);
+      expect(new Float32Array(stored!.slice().buffer)).toEqual(want.artifact!.W);
+
+      const second = await dispatcher.run({ job: child, parentChains: async () => first.artifact!.W });
+      const wantChild = await local(child, want.artifact!.W);
+      expect(second.result.ok).toBe(true);
+      expect(second.result.accuracies).toEqual(wantChild.result.accuracies);
+      await dispatcher.commit(second, store);
+      expect((await store.getJob(child.id))?.state).toBe("done");
+      await dispatcher.close();
+    });
+
+    it("resolves a job it cannot run as a failed result (never rejecting); commit marks it failed", async () => {
+      const { store, dispatcher: make } = harness();
+      const { plan, d, child } = await registered(store, 102);
+      const dispatcher = make(plan.sweepId, d);
+      // Its parent never ran: its chains are nowhere.
+      const out = await dispatcher.run({ job: child, parentChains: async () => undefined });
+      expect(out.result.ok).toBe(false);
+      expect(out.result.jobId).toBe(child.id);
+      expect(out.result.error).toMatch(/chains of parent .* (not stored|stored nowhere)/);
+      await dispatcher.commit(out, store);
+      expect(await store.getJob(child.id)).toMatchObject({ state: "failed" });
+      expect((await store.doneJobIds([child.id])).size).toBe(0);
+      await dispatcher.close();
+    });
+
+    it("close() resolves a running job as cancelled at once, is safe twice, and refuses later runs", async () => {
+      const { store, dispatcher: make } = harness();
+      const { plan, d, learn } = await registered(store, 103, 400_000);
+      const dispatcher = make(plan.sweepId, d);
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      const out = dispatcher.run({ job: learn, onProgress: () => started() });
+      await running;
+      const t0 = performance.now();
+      await dispatcher.close();
+      expect((await out).result).toMatchObject({ ok: false, error: "cancelled", jobId: learn.id });
+      expect(performance.now() - t0).toBeLessThan(25_000);
+      await dispatcher.close();
+      const late = await dispatcher.run({ job: learn });
+      expect(late.result.ok).toBe(false);
+    });
+  });
+}
