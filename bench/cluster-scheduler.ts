@@ -160,7 +160,7 @@ export async function schedulerOverhead(parents = 100, children = 99, workers = 
       `  store writes per job          ${(busyMs() / jobs).toFixed(2)} ms (serialised: the single writer's bound on jobs/s)`,
     );
     console.log(
-      `  bytes stored per job          ${Math.round(held.totalBytes / jobs)} B: chains ${Math.round(held.chainBytes / jobs)} B (${held.chains} parents' ${D}×1 float32 kept, leaves' freed), rows ${Math.round(held.rowBytes / jobs)} B`,
+      `  bytes stored per job          ${Math.round(held.totalBytes / jobs)} B: chains ${Math.round(held.chainBytes / jobs)} B (${held.chains} parents' ${D}×1 float32 kept, leaves' not stored), rows ${Math.round(held.rowBytes / jobs)} B`,
     );
     if (outcome.ran !== jobs) process.exitCode = 1;
   } finally {

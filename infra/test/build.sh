@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 CACHE=${UNLEARN_INFRA_CACHE:-/var/tmp/unlearn-infra}
 STORE=(--storage-driver vfs --root "$CACHE/storage" --runroot "$CACHE/run")
 BASE=docker.io/library/node:20-bookworm-slim
-TARGETS=(coordinator dashboard worker)
+TARGETS=(coordinator worker dashboard)
 mkdir -p "$CACHE"
 log() { printf '[build.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 [ "$(id -u)" = 0 ] || { log "run as root (buildah mount and chroot need it)"; exit 2; }

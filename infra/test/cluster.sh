@@ -32,11 +32,17 @@ while IFS= read -r v; do sed -i "s/^$v=.*/$v=$(openssl rand -hex 24)/" "$work/en
   < <(grep -oE '^[A-Z_]*(PASSWORD|TOKEN)' infra/.env.example)
 set -a; . "$work/env"; set +a
 
+# compose's environment of a service, its host names resolved to this loopback
+compose_env() {
+  node --import tsx infra/test/compose.ts "$1" "$work/env" |
+    sed -E 's#(@|//)(postgres|nats):#\1127.0.0.1:#; s#^UNLEARN_COORDINATOR=coordinator:#UNLEARN_COORDINATOR=127.0.0.1:#'
+}
+
 log "nats-server with infra/nats/nats.conf (JetStream in $work/nats)"
 mkdir -p "$work/nats"
 sed "s|store_dir: /data|store_dir: $work/nats/data|" infra/nats/nats.conf >"$work/nats/nats.conf"
 cp infra/nats/auth.conf "$work/nats/"
-nats-server -c "$work/nats/nats.conf" >"$work/nats.log" 2>&1 &
+env $(compose_env nats) nats-server -c "$work/nats/nats.conf" >"$work/nats.log" 2>&1 &
 pids+=($!)
 
 log "PostgreSQL (this machine's $(ls /usr/lib/postgresql | tail -1); compose pins 16) with user and database unlearn"
@@ -48,11 +54,6 @@ su postgres -c "pg_ctl -D $pgrun/data -l $pgrun/log -o '-c listen_addresses=127.
 PGPASSWORD=$POSTGRES_PASSWORD psql -h 127.0.0.1 -U unlearn -d postgres -qc 'CREATE DATABASE unlearn'
 for _ in $(seq 50); do curl -fs 'http://127.0.0.1:8222/healthz?js-enabled-only=true' >/dev/null && break; sleep 0.2; done
 
-# compose's environment of a service, its host names resolved to this loopback
-compose_env() {
-  node --import tsx infra/test/compose.ts "$1" "$work/env" |
-    sed -E 's#(@|//)(postgres|nats):#\1127.0.0.1:#; s#^UNLEARN_COORDINATOR=coordinator:#UNLEARN_COORDINATOR=127.0.0.1:#'
-}
 
 # start IMAGE SERVICE NAME [ARGS…]: the image's CMD (+ ARGS) as its USER in its WORKDIR, with its
 # ENV and compose's, chrooted into a mount of its root filesystem.

@@ -48,10 +48,15 @@ describe.each([
     expect(Object.keys(file.args).join(" ")).not.toMatch(/PASSWORD|TOKEN|SECRET/);
   });
 
-  it("installs from the frozen lockfile, production dependencies only", () => {
+  it("installs from the frozen lockfile, production dependencies only (but to build the dashboard)", () => {
     const installs = file.stages.flatMap((s) => s.instructions).filter((i) => /pnpm install/.test(i.args));
     expect(installs.length).toBeGreaterThan(0);
-    for (const i of installs) expect(i.args).toMatch(/--frozen-lockfile --prod/);
+    for (const i of installs) expect(i.args).toMatch(/--frozen-lockfile/);
+    // what the images keep is installed --prod; only the dashboard's build stage has dev dependencies
+    const full = file.stages.filter((s) =>
+      s.instructions.some((i) => /pnpm install(?!.*--prod)/.test(i.args)),
+    );
+    expect(full.map((s) => s.name).filter((n) => n !== "build-dashboard")).toEqual([]);
   });
 });
 
@@ -74,8 +79,14 @@ describe("the CPU images", () => {
       );
   });
 
-  it("the dashboard is built in the image (no write into /app at start)", () => {
-    expect(text(stage(cpu, "deps-dashboard"))).toMatch(/ensureBuild/);
+  it("the dashboard is built in the image (no write into /app at start), its build copied into the prod install", () => {
+    expect(text(stage(cpu, "build-dashboard"))).toMatch(/ensureBuild/);
+    expect(text(stage(cpu, "deps-dashboard"))).toMatch(
+      /COPY --from=build-dashboard \/app\/apps\/dashboard\/\.next/,
+    );
+    expect(cpu.stages.findIndex((s) => s.name === "dashboard")).toBeGreaterThan(
+      cpu.stages.findIndex((s) => s.name === "deps-dashboard"),
+    );
   });
 
   it("compose builds these targets from this file", () => {

@@ -235,7 +235,7 @@ describe("secrets and NATS users", () => {
     }
     // and no secret is written into compose.yaml itself
     for (const m of text.matchAll(/^\s*([A-Z_]*(?:PASSWORD|TOKEN)[A-Z_]*):\s*(.*)$/gm))
-      expect(m[2], m[1]).toMatch(/^\$\{[A-Z_]+(:\?[^}]*)?\}$/);
+      expect(m[2], m[1]).toMatch(/^('")?\$\{[A-Z_]+(:\?[^}]*)?\}("')?$/);
   });
 
   it("nats/auth.conf is what `pnpm coordinator nats-config` prints, and nats-server gets its password variables", () => {
@@ -257,7 +257,7 @@ describe("secrets and NATS users", () => {
     const conf = readFileSync(join(INFRA_DIR, "nats/nats.conf"), "utf8");
     const [, size, unit] = /max_file_store:\s*(\d+)([KMGT]?)/.exec(conf)!;
     const bytes = Number(size) * 1024 ** "_KMGT".indexOf(unit || "_");
-    const coordinator = compose.services.coordinator!.environment as Env;
+    const coordinator = compose.services.coordinator!.environment as NodeJS.ProcessEnv;
     expect(bytes).toBeGreaterThanOrEqual(chainsBucketLimits(coordinator).maxBytes + 2 * 1024 ** 3);
   });
 

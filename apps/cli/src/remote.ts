@@ -300,6 +300,7 @@ export function remoteStore(target: RemoteTarget): Store {
     listSweeps: async () => (await c.call("listSweeps", {})).sweeps.map(sweepSummary),
     getSweep: async (id: string) => sweepSummary(await c.call("getSweep", { sweepId: id })),
     sweepResults: (id: string) => queryAllResults(c, id),
+    sweepStorage: (id: string) => c.call("getSweepStorage", { sweepId: id }),
     close: async () => c.close(),
   };
   return new Proxy(reads as Store, {

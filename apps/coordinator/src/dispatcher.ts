@@ -74,13 +74,15 @@ export class NatsDispatcher implements Dispatcher {
    * own orders): its stored result and chains, so it does not run twice. Undefined when not stored.
    */
   private async stored(job: Job): Promise<DispatchOutput | undefined> {
-    const result = await this.link.store.getResult(job.id);
+    const { store } = this.link;
+    const result = await store.getResult(job.id);
     if (!result) return undefined;
-    const bytes = await this.link.store.getArtifact(result.artifactKey || job.id);
-    const W = bytes
-      ? new Float32Array(bytes.slice().buffer)
-      : (await getChains(this.link.objects, job.id))?.W;
-    // No chains (freed), or not of this dataset's shape: run the job instead.
+    const bytes = await store.getArtifact(result.artifactKey || job.id);
+    let W = bytes ? new Float32Array(bytes.slice().buffer) : (await getChains(this.link.objects, job.id))?.W;
+    // A leaf's chains are kept nowhere (Store.wantsChains): no job starts from them, so the scheduler
+    // holds none, and a reused output is not committed again; an empty array stands for them.
+    if (!W && !(await store.wantsChains(job.id))) W = new Float32Array(0);
+    // Chains that are needed but gone, or not of this dataset's shape: run the job instead.
     if (!W || W.length % this.d !== 0) return undefined;
     const out: DispatchOutput = { result, artifact: { W, shape: [this.d, W.length / this.d] } };
     this.reused.add(out);

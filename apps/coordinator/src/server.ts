@@ -131,6 +131,12 @@ export function coordinatorService(
       async (r, { sweeps, store }) => queryResultsPage(store, await sweeps.find(r.sweepId), r, sweepInfo),
       READ,
     ),
+    getSweepStorage: unary(
+      token,
+      active,
+      async (r, { sweeps, store }) => store.sweepStorage((await sweeps.find(r.sweepId)).id),
+      READ,
+    ),
     listWorkers: unary(token, active, async (_r, { link }) => ({ workers: link.workers.live() }), READ),
     watchSweep(call) {
       if (!authorized(call.metadata, token, READ)) {

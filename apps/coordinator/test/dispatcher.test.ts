@@ -142,6 +142,13 @@ describe("one dispatch per job, many waiters", () => {
     expect(logs).toContain(
       `job ${a.learn.id.slice(0, 12)} of sweep ${b.plan.sweepId}: stored meanwhile, reused`,
     );
+    // A leaf too, whose chains no store keeps (nothing starts from them): its result is reused all the same.
+    const leaf = a.children[0]!;
+    expect((await A.run({ job: leaf })).result.ok).toBe(true);
+    expect(await store.wantsChains(leaf.id)).toBe(false);
+    const leafAgain = await B.run({ job: leaf });
+    expect(leafAgain.result).toMatchObject({ ok: true, jobId: leaf.id });
+    expect(runsOf(leaf)).toBe(1);
     await A.close();
     await B.close();
   });

@@ -19,6 +19,7 @@ import type {
   SubmitSweepResponse,
   SweepEvent,
   SweepInfo,
+  SweepStorage,
   WatchSweepRequest,
 } from "@unlearn/protocol";
 import { CoordinatorClient } from "@unlearn/protocol";
@@ -38,6 +39,7 @@ interface Unary {
   listSweeps: [ListSweepsRequest, ListSweepsResponse];
   cancelSweep: [CancelSweepRequest, CancelSweepResponse];
   queryResults: [QueryResultsRequest, QueryResultsResponse];
+  getSweepStorage: [GetSweepRequest, SweepStorage];
   listWorkers: [ListWorkersRequest, ListWorkersResponse];
 }
 type UnaryMethod = keyof Unary;

@@ -4,6 +4,7 @@
  */
 import { sql } from "drizzle-orm";
 import {
+  boolean,
   check,
   customType,
   doublePrecision,
@@ -71,6 +72,8 @@ export const jobs = pgTable(
     // No foreign key: callers may register a child before its parent; the planner guarantees the order of runs.
     parentId: text("parent_id"),
     state: text("state").$type<JobState>().notNull().default("pending"),
+    // A sweep asked to keep this job's chains although no job starts from them (--keep-chains).
+    keepChains: boolean("keep_chains").notNull().default(false),
     attempts: integer("attempts").notNull().default(0),
     error: text("error"),
     createdAt: createdAt(),

@@ -7,7 +7,7 @@ import type { Store, StoreContext } from "./store-types.ts";
 
 type ArtifactOps = Pick<
   Store,
-  "putArtifact" | "getArtifact" | "hasArtifacts" | "sweepStorage" | "freeChains" | "freeJobChains"
+  "putArtifact" | "getArtifact" | "hasArtifacts" | "sweepStorage" | "freeChains" | "wantsChains"
 >;
 
 /** Stored bytes of whole rows of `table` (PostgreSQL's own measure, TOAST compression included). */
@@ -124,17 +124,21 @@ export function artifactOps({ db, live }: StoreContext): ArtifactOps {
       return free(inArray(artifacts.key, jobsOf(sweepId)));
     },
 
-    async freeJobChains(jobIds) {
+    async wantsChains(jobId) {
       live();
-      for (const [i, id] of jobIds.entries()) requireText(id, `freeJobChains: jobIds[${i}]`);
-      let chains = 0;
-      let bytes = 0;
-      for (const part of chunks([...new Set(jobIds)])) {
-        const freed = await free(inArray(artifacts.key, part));
-        chains += freed.chains;
-        bytes += freed.bytes;
-      }
-      return { chains, bytes };
+      requireText(jobId, "wantsChains: job id");
+      const child = alias(jobs, "child");
+      const [row] = await db
+        .select({
+          wanted: sql<boolean>`${jobs.keepChains} or exists (${db
+            .select({ one: sql`1` })
+            .from(child)
+            .where(eq(child.parentId, jobs.id))})`,
+        })
+        .from(jobs)
+        .where(eq(jobs.id, jobId));
+      // An unregistered job (a result for a job no sweep planned) keeps its chains: nothing says otherwise.
+      return row === undefined ? true : Boolean(row.wanted);
     },
   };
 }

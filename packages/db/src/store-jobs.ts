@@ -28,12 +28,21 @@ export function jobOps({ db, live }: StoreContext): JobOps {
         kind: requireOneOf(j.kind, RESULT_KINDS, `jobs[${i}] (${j.id}).kind`),
         spec: jsonValue(j.spec, `jobs[${i}] (${j.id}).spec`),
         parentId: j.parentId === null || j.parentId === undefined || j.parentId === "" ? null : j.parentId,
+        keepChains: j.keepChains === true,
       }));
       if (rows.length === 0) return;
-      // A job id is the hash of its spec, so an existing row already holds the same kind and spec.
+      // A job id is the hash of its spec, so an existing row already holds the same kind and spec; a
+      // sweep that keeps chains marks shared jobs too (never unmarks: another sweep may have asked).
       await db.transaction(async (tx) => {
-        for (const part of chunks(rows))
-          await tx.insert(jobs).values(part).onConflictDoNothing({ target: jobs.id });
+        for (const part of chunks(rows)) {
+          const insert = tx.insert(jobs).values(part);
+          if (part.some((r) => r.keepChains))
+            await insert.onConflictDoUpdate({
+              target: jobs.id,
+              set: { keepChains: sql`${jobs.keepChains} or excluded.keep_chains` },
+            });
+          else await insert.onConflictDoNothing({ target: jobs.id });
+        }
       });
     },
 

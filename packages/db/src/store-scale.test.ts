@@ -160,15 +160,19 @@ for (const backend of (await backends()).filter((b) => wanted.includes(b.name)))
       await expect(store.sweepStorage("")).rejects.toThrow(/sweep id must be a non-empty string/);
     });
 
-    it("freeJobChains frees the named jobs' chains, but not a parent an unfinished job starts from", async () => {
+    it("wantsChains: yes for a job another registered job starts from, or one a sweep keeps; no for a leaf", async () => {
       const { learnId, kidIds } = await sweep(1);
-      for (const job of [learnId, kidIds[0]!])
-        await store.putArtifact(job, chains(8), { shape: [2, 4], dtype: "float32" });
-      const freed = await store.freeJobChains([learnId, kidIds[0]!, kidIds[0]!]);
-      expect(freed).toEqual({ chains: 1, bytes: expect.any(Number) });
-      expect(freed.bytes).toBeGreaterThanOrEqual(32);
-      expect(await store.hasArtifacts([learnId, kidIds[0]!])).toEqual(new Set([learnId]));
-      await expect(store.freeJobChains([""])).rejects.toThrow(/jobIds\[0\] must be a non-empty string/);
+      expect(await store.wantsChains(learnId)).toBe(true);
+      expect(await store.wantsChains(kidIds[0]!)).toBe(false);
+      // Registered again by a sweep that keeps chains: the mark sticks, also when a later sweep does not ask.
+      const kid = (await store.getJob(kidIds[0]!))!;
+      await store.upsertJobs([
+        { id: kid.id, kind: "unlearn", spec: kid.spec, parentId: learnId, keepChains: true },
+      ]);
+      await store.upsertJobs([{ id: kid.id, kind: "unlearn", spec: kid.spec, parentId: learnId }]);
+      expect(await store.wantsChains(kidIds[0]!)).toBe(true);
+      expect(await store.wantsChains("never-registered")).toBe(true);
+      await expect(store.wantsChains("")).rejects.toThrow(/job id must be a non-empty string/);
     });
   });
 }

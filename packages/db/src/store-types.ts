@@ -27,6 +27,8 @@ export interface JobInput {
   /** the job's JobSpec (an object or its JobSpec.toJSON form); bigint fields are stored as decimal strings */
   spec: unknown;
   parentId: string | null;
+  /** keep its chains although no job starts from them (a sweep's keepChains); sticks once set */
+  keepChains?: boolean;
 }
 
 export interface SweepLabels {
@@ -164,8 +166,11 @@ export interface Store {
    * from. A later sweep that needs a freed parent's chains reruns that parent.
    */
   freeChains(sweepId: string): Promise<{ chains: number; bytes: number }>;
-  /** The same for the chains of `jobIds` (a sweep's leaves, once their results are stored). */
-  freeJobChains(jobIds: string[]): Promise<{ chains: number; bytes: number }>;
+  /**
+   * Whether a job's chains are to be stored: a registered job starts from them (of any sweep), or a
+   * sweep asked to keep them. A leaf's accuracies are its result; its chains would only take room.
+   */
+  wantsChains(jobId: string): Promise<boolean>;
   /** The jobs linked to a sweep, one record per link (a job may be several points), in link order of job id. */
   listSweepJobs(sweepId: string): Promise<SweepJobRecord[]>;
   close(): Promise<void>;

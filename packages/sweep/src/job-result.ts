@@ -46,8 +46,12 @@ export async function commitOutput(store: Store, output: DispatchOutput): Promis
     await store.saveResult({ ...result, ok: false, error: failureOf(output) });
     return;
   }
-  const { W, shape } = artifact!;
-  const bytes = new Uint8Array(W.buffer, W.byteOffset, W.byteLength);
-  await store.putArtifact(result.artifactKey || result.jobId, bytes, { shape, dtype: "float32" });
+  // Chains are stored where a job starts from them or a sweep keeps them (Store.wantsChains): a leaf's
+  // accuracies are its result, and its chains (313 kB at MNIST's 100 chains) would only take room.
+  if (await store.wantsChains(result.jobId)) {
+    const { W, shape } = artifact!;
+    const bytes = new Uint8Array(W.buffer, W.byteOffset, W.byteLength);
+    await store.putArtifact(result.artifactKey || result.jobId, bytes, { shape, dtype: "float32" });
+  }
   await store.saveResult(result);
 }

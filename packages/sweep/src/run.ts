@@ -101,6 +101,8 @@ async function registerSweep(store: Store, config: SweepConfig, plan: SweepPlan)
       kind: kindName(j.spec!.kind),
       spec: JobSpec.toJSON(j.spec!),
       parentId: j.spec!.parentId,
+      // --keep-chains: the commit stores these jobs' chains although no job starts from them.
+      keepChains: config.keepChains,
     })),
   );
   await store.linkSweepJobs(plan.sweepId, plan.links);
@@ -214,7 +216,6 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       signal: options.signal,
       onEvent: options.onEvent,
       progressEveryMs: options.progressEveryMs,
-      keepChains: config.keepChains ?? false,
       onChainsFreed: options.onChainsFreed,
     }).run();
     // The threads must be gone before the end is recorded: nothing of this run outlives it.

@@ -173,7 +173,7 @@ describe("a store error", () => {
     store = await openStore("memory://");
     const config = fig5("synthetic?slow");
     const real = store;
-    let puts = 0;
+    let saves = 0;
     let returned = false;
     const lateWrites: string[] = [];
     const write =
@@ -185,13 +185,14 @@ describe("a store error", () => {
     const flaky: Store = {
       ...real,
       setJobState: write("setJobState", real.setJobState),
-      saveResult: write("saveResult", real.saveResult),
+      // The second result cannot be stored (chains are written only for parents, so the result it is).
+      saveResult: write("saveResult", async (result) => {
+        if (++saves === 2) throw new Error("disk full (injected)");
+        return real.saveResult(result);
+      }),
       appendEvent: write("appendEvent", real.appendEvent),
       setSweepState: write("setSweepState", real.setSweepState),
-      putArtifact: write("putArtifact", async (key, bytes, meta) => {
-        if (++puts === 2) throw new Error("disk full (injected)");
-        return real.putArtifact(key, bytes, meta);
-      }),
+      putArtifact: write("putArtifact", real.putArtifact),
     };
     const out = await runSweep(config, { db: flaky, workers: 2, facts, workerEntry: FAKE });
     returned = true;

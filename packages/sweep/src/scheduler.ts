@@ -6,10 +6,9 @@
  *     `dispatcher.capacity` jobs are in flight, so this choice (not a transport's FIFO) decides;
  *   - failure propagation: a failed job's pending descendants are marked failed without running;
  *   - parent chains: a finished job's chains stay in memory until all its pending children have run,
- *     so N children of one parent cost at most one database read; the database keeps the chains of a
- *     job only when the plan gives it children (or `keepChains` asks for all): a leaf's are freed once
- *     its result is committed; `onChainsFreed` says when this sweep no longer needs a job's chains
- *     (the cluster then drops them from its bucket);
+ *     so N children of one parent cost at most one database read (the commit stores a job's chains
+ *     only when a job starts from them, or the sweep keeps them: Store.wantsChains); `onChainsFreed`
+ *     says when this sweep no longer needs a job's chains (the cluster then drops them from its bucket);
  *   - stopping: an abort or a store error stops starting jobs, abandons running ones (dispatcher.close),
  *     and leaves every job it did not finish pending, so a rerun completes the sweep;
  *   - progress events (scheduler-progress.ts).
@@ -52,8 +51,6 @@ export interface SchedulerOptions {
   onEvent?(event: RunEvent): void;
   /** step-progress events at most this often (ms); starts and ends are always reported */
   progressEveryMs?: number;
-  /** store the chains of every job, not only of those the plan gives children (`--keep-chains`) */
-  keepChains?: boolean;
   /**
    * Called once per finished job when no pending job of this plan starts from its chains any more:
    * right after a leaf's result is stored, after the last child of a parent ends.
@@ -207,9 +204,6 @@ export class Scheduler {
     await this.write(async () => {
       // The dispatcher's commit step: stored (chains, then result), then released by the transport.
       await dispatcher.commit(out, store);
-      // A leaf's chains are read by no job of the plan (its accuracies are the result). The commit
-      // stores them either way (the NATS intake stores on arrival), so retention is applied here.
-      if (!this.options.keepChains && !this.children.has(job.id)) await store.freeJobChains([job.id]);
       await store.appendEvent({
         sweepId: this.options.plan.sweepId,
         jobId: job.id,

@@ -10,9 +10,10 @@ vi.setConfig({ testTimeout: 90_000 });
 let store: Store;
 const made: ThreadDispatcher[] = [];
 
+// PGlite's start and migrations take seconds on a loaded machine.
 beforeAll(async () => {
   store = await openStore("memory://");
-});
+}, 60_000);
 
 afterAll(async () => {
   await Promise.all(made.map((d) => d.close()));

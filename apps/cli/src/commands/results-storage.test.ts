@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { openStore } from "@unlearn/db";
-import { JobKind, JobResult, JobSpec, jobId } from "@unlearn/protocol";
+import { CoordinatorService, JobKind, JobResult, JobSpec, jobId } from "@unlearn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytes, run } from "./results.ts";
 
@@ -80,9 +81,61 @@ describe("pnpm results --storage / --free-chains", () => {
     });
     expect(await results("--db", dir, "--storage", "--free-chains")).toMatchObject({ code: 2 });
     expect(await results("--db", dir, "--storage", "--csv")).toMatchObject({ code: 2 });
-    const remote = await results("--storage", "--coordinator", "127.0.0.1:1", "--token", "t");
+    const remote = await results(
+      "--free-chains",
+      "--sweep",
+      SWEEP,
+      "--coordinator",
+      "127.0.0.1:1",
+      "--token",
+      "t",
+    );
     expect(remote).toMatchObject({ code: 2, err: expect.stringMatching(/pass --db URL/) });
     expect(await results("--db", dir, "--storage", "--sweep", "nope")).toMatchObject({ code: 2 });
+  });
+
+  it("--storage --coordinator reads the same numbers over gRPC (GetSweepStorage)", async () => {
+    const store = await openStore(dir);
+    const server = new Server();
+    // The two calls `results --storage` makes, answered from the store as the coordinator does.
+    server.addService(CoordinatorService, {
+      listSweeps: (_c: unknown, cb: (e: null, r: unknown) => void) =>
+        void store.listSweeps().then((sweeps) =>
+          cb(null, {
+            sweeps: sweeps.map((s) => ({
+              ...s,
+              error: "",
+              createdAtMs: s.createdAt.getTime(),
+              updatedAtMs: s.updatedAt.getTime(),
+            })),
+          }),
+        ),
+      getSweepStorage: (c: { request: { sweepId: string } }, cb: (e: null, r: unknown) => void) =>
+        void store.sweepStorage(c.request.sweepId).then((r) => cb(null, r)),
+    } as never);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    try {
+      const local = JSON.parse((await results("--db", dir, "--storage", "--sweep", SWEEP, "--json")).out);
+      const remote = await results(
+        "--coordinator",
+        `127.0.0.1:${port}`,
+        "--token",
+        "t",
+        "--storage",
+        "--sweep",
+        SWEEP,
+        "--json",
+      );
+      expect(remote.code).toBe(0);
+      expect(JSON.parse(remote.out)).toEqual(local);
+    } finally {
+      server.forceShutdown();
+      await store.close();
+    }
   });
 
   it("bytes() reads in powers of 1000", () => {

@@ -69,9 +69,9 @@ function parse(argv: string[]) {
     throw new UsageError("--sweep needs a sweep id");
   if (flags.db !== undefined && flags.db.trim() === "") throw new UsageError("--db needs a path or URL");
   const remote = remoteTarget(flags);
-  if (remote && (flags.storage || flags["free-chains"]))
+  if (remote && flags["free-chains"])
     throw new UsageError(
-      `${flags.storage ? "--storage" : "--free-chains"} works on the database itself: pass --db URL (the coordinator's DATABASE_URL) instead of --coordinator`,
+      "--free-chains deletes from the database itself: pass --db URL (the coordinator's DATABASE_URL) instead of --coordinator",
     );
   return { ...flags, remote };
 }

@@ -389,6 +389,23 @@ export interface QueryResultsResponse {
   nextPageToken: string;
 }
 
+/**
+ * The bytes a sweep holds in the database (pnpm results --storage): its jobs' chains and its rows.
+ * Jobs shared with other sweeps count for each.
+ */
+export interface SweepStorage {
+  sweepId: string;
+  /** distinct jobs linked to the sweep */
+  jobs: number;
+  /** of those, jobs whose chains are stored */
+  chains: number;
+  /** bytes of those chains, as stored */
+  chainBytes: number;
+  /** bytes of its other rows: jobs, results, links, events */
+  rowBytes: number;
+  totalBytes: number;
+}
+
 /** A worker as it announces itself on NATS, and as ListWorkers reports it. */
 export interface WorkerInfo {
   id: string;
@@ -3905,6 +3922,171 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
   },
 };
 
+function createBaseSweepStorage(): SweepStorage {
+  return { sweepId: "", jobs: 0, chains: 0, chainBytes: 0, rowBytes: 0, totalBytes: 0 };
+}
+
+export const SweepStorage: MessageFns<SweepStorage> = {
+  encode(message: SweepStorage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweepId !== "") {
+      writer.uint32(10).string(message.sweepId);
+    }
+    if (message.jobs !== 0) {
+      writer.uint32(16).uint32(message.jobs);
+    }
+    if (message.chains !== 0) {
+      writer.uint32(24).uint32(message.chains);
+    }
+    if (message.chainBytes !== 0) {
+      writer.uint32(33).double(message.chainBytes);
+    }
+    if (message.rowBytes !== 0) {
+      writer.uint32(41).double(message.rowBytes);
+    }
+    if (message.totalBytes !== 0) {
+      writer.uint32(49).double(message.totalBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SweepStorage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSweepStorage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweepId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.jobs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.chains = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.chainBytes = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rowBytes = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.totalBytes = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SweepStorage {
+    return {
+      sweepId: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+      chains: isSet(object.chains) ? globalThis.Number(object.chains) : 0,
+      chainBytes: isSet(object.chainBytes)
+        ? globalThis.Number(object.chainBytes)
+        : isSet(object.chain_bytes)
+        ? globalThis.Number(object.chain_bytes)
+        : 0,
+      rowBytes: isSet(object.rowBytes)
+        ? globalThis.Number(object.rowBytes)
+        : isSet(object.row_bytes)
+        ? globalThis.Number(object.row_bytes)
+        : 0,
+      totalBytes: isSet(object.totalBytes)
+        ? globalThis.Number(object.totalBytes)
+        : isSet(object.total_bytes)
+        ? globalThis.Number(object.total_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: SweepStorage): unknown {
+    const obj: any = {};
+    if (message.sweepId !== "") {
+      obj.sweepId = message.sweepId;
+    }
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    if (message.chains !== 0) {
+      obj.chains = Math.round(message.chains);
+    }
+    if (message.chainBytes !== 0) {
+      obj.chainBytes = floatToJson(message.chainBytes);
+    }
+    if (message.rowBytes !== 0) {
+      obj.rowBytes = floatToJson(message.rowBytes);
+    }
+    if (message.totalBytes !== 0) {
+      obj.totalBytes = floatToJson(message.totalBytes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SweepStorage>): SweepStorage {
+    return SweepStorage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SweepStorage>): SweepStorage {
+    const message = createBaseSweepStorage();
+    message.sweepId = object.sweepId ?? "";
+    message.jobs = object.jobs ?? 0;
+    message.chains = object.chains ?? 0;
+    message.chainBytes = object.chainBytes ?? 0;
+    message.rowBytes = object.rowBytes ?? 0;
+    message.totalBytes = object.totalBytes ?? 0;
+    return message;
+  },
+};
+
 function createBaseWorkerInfo(): WorkerInfo {
   return {
     id: "",
@@ -4393,6 +4575,15 @@ export const CoordinatorService = {
       Buffer.from(QueryResultsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): QueryResultsResponse => QueryResultsResponse.decode(value),
   },
+  getSweepStorage: {
+    path: "/unlearn.v1.Coordinator/GetSweepStorage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSweepRequest): Buffer => Buffer.from(GetSweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSweepRequest => GetSweepRequest.decode(value),
+    responseSerialize: (value: SweepStorage): Buffer => Buffer.from(SweepStorage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SweepStorage => SweepStorage.decode(value),
+  },
   listWorkers: {
     path: "/unlearn.v1.Coordinator/ListWorkers" as const,
     requestStream: false as const,
@@ -4412,6 +4603,7 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
   listSweeps: handleUnaryCall<ListSweepsRequest, ListSweepsResponse>;
   cancelSweep: handleUnaryCall<CancelSweepRequest, CancelSweepResponse>;
   queryResults: handleUnaryCall<QueryResultsRequest, QueryResultsResponse>;
+  getSweepStorage: handleUnaryCall<GetSweepRequest, SweepStorage>;
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
 }
 
@@ -4497,6 +4689,21 @@ export interface CoordinatorClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: QueryResultsResponse) => void,
+  ): ClientUnaryCall;
+  getSweepStorage(
+    request: GetSweepRequest,
+    callback: (error: ServiceError | null, response: SweepStorage) => void,
+  ): ClientUnaryCall;
+  getSweepStorage(
+    request: GetSweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SweepStorage) => void,
+  ): ClientUnaryCall;
+  getSweepStorage(
+    request: GetSweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SweepStorage) => void,
   ): ClientUnaryCall;
   listWorkers(
     request: ListWorkersRequest,

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "keep_chains" boolean DEFAULT false NOT NULL;
