@@ -16,6 +16,7 @@ const spec = JobSpec.fromPartial({
   sigma: 0.01,
   seed: 1,
   smoothness: Smoothness.SMOOTHNESS_DATA,
+  noise: "philox-v1", // the noise definition workers compute (a spec without it is refused)
 });
 const job = (engine: string, device: string) =>
   Job.fromPartial({ id: jobId(spec), spec, sweepId: "s", engine, device });

@@ -5,16 +5,20 @@
  *   d2dLearn / d2dUnlearn — Descent-to-Delete: noiseless GD with step 2/(L+m), publish W + N(0, σ²)
  * Sequential variants are repeated calls with growing removals (README.md).
  *
- * Randomness: each run derives its own streams from the `seed` it is given
- *   init: deriveSeed(seed, "init"); step noise: deriveSeed(seed, <algorithm>, "noise") with <algorithm> one of
- *   "langevin-learn", "langevin-unlearn", "d2d-learn", "d2d-unlearn"; publication: deriveSeed(seed, "d2d-publish").
- * So the same seed on the same engine gives bit-identical results, and different purposes never share
- * draws (an unlearning run given its learning run's seed still gets fresh noise).
+ * Randomness (noise definition "philox-v1", engine/philox.ts): every draw of a run is counter-based
+ * Philox keyed by a seed derived from the `seed` it is given: init: deriveSeed(seed, "init") (step 0);
+ * step noise: deriveSeed(seed, <algorithm>, "noise") at the run's step k, with <algorithm> one of
+ * "langevin-learn", "langevin-unlearn", "d2d-learn", "d2d-unlearn"; publication: deriveSeed(seed, "d2d-publish").
+ * So the same seed gives bit-identical results on the same engine, alone or fused with other runs in a
+ * column batch (`runBlock` below, engine/batch.ts), and different purposes never share draws (an
+ * unlearning run given its learning run's seed still gets fresh noise).
  */
 import type { DatasetConstants } from "./dataset.ts";
-import type { Engine, NoiseSource, StepParams, StepRunOptions, TrainMatrix } from "./engine/types.ts";
+import { type BatchJob, materialise } from "./engine/batch.ts";
+import { PhiloxNoise } from "./engine/philox.ts";
+import type { Engine, ReplacedRows, StepParams, StepRunOptions, TrainMatrix } from "./engine/types.ts";
 import { AlgorithmInputError } from "./errors.ts";
-import { deriveSeed, GaussianStream, type SeedPart } from "./rng.ts";
+import { deriveSeed, type SeedPart } from "./rng.ts";
 
 /** The far-away starting point of the paper's binary runs (docs/science.md §3): burn-in matters from there. */
 const FAR_INIT = 1000;
@@ -76,21 +80,27 @@ export function initialChains(options: InitialChainsOptions): Float32Array {
   }
   const W = new Float32Array(d * chains * columnsPerChain(classes));
   if (std === 0) return W.fill(mean);
-  new GaussianStream(deriveSeed(seed, "init")).fill(W);
+  new PhiloxNoise(deriveSeed(seed, "init")).fill(W);
   for (let k = 0; k < W.length; k++) W[k] = mean + std * W[k];
   return W;
 }
 
-export interface RunCommon extends StepRunOptions {
-  engine: Engine;
-  /** The training set the steps run on (D, or D' from withReplacedRows). */
+/** What a run's block needs: its data, the dataset's constants and its seed. */
+export interface JobCommon {
+  /** The training set the steps run on: D′ itself, or D with `replaced` (engine/batch.ts). */
   data: TrainMatrix;
+  /** D′'s replaced last rows when `data` is D (a column batch shares D between its jobs). */
+  replaced?: ReplacedRows;
   /** From datasetConstants on the dataset the chains belong to. */
   constants: DatasetConstants;
   seed: SeedPart;
 }
 
-function checkCommon(name: string, { data, constants }: RunCommon, steps: number): void {
+export interface RunCommon extends JobCommon, StepRunOptions {
+  engine: Engine;
+}
+
+function checkCommon(name: string, { data, constants }: JobCommon, steps: number): void {
   if (data.d !== constants.d || data.n !== constants.n || data.classes !== constants.classes) {
     throw new AlgorithmInputError(
       `${name}: constants are for n=${constants.n}, d=${constants.d}, classes=${constants.classes} but data has ` +
@@ -113,18 +123,16 @@ function chainsOf(name: string, W: Float32Array, data: TrainMatrix): number {
   return W.length / perChain;
 }
 
-/** The one place that drives an engine: bind a stepper, run it, always dispose it. */
-async function runSteps(
-  common: RunCommon,
-  params: StepParams,
-  W: Float32Array,
-  steps: number,
-  noise: NoiseSource,
-): Promise<Float32Array> {
-  if (steps === 0) return W.slice();
-  const stepper = await common.engine.createStepper(common.data, params);
+/** The one place that drives an engine for a run alone: bind a stepper, run it, always dispose it. */
+async function runAlone(common: RunCommon, job: BatchJob): Promise<Float32Array> {
+  if (job.steps === 0) return job.W.slice();
+  const stepper = await common.engine.createStepper(materialise(common.data, job.replaced), job.params);
   try {
-    return await stepper.run(W, steps, noise, { onProgress: common.onProgress, signal: common.signal });
+    const noise = new PhiloxNoise(job.noiseKey, job.start ?? 0);
+    return await stepper.run(job.W, job.steps, noise, {
+      onProgress: common.onProgress,
+      signal: common.signal,
+    });
   } finally {
     await stepper.dispose();
   }
@@ -144,13 +152,13 @@ export interface LangevinLearnOptions extends RunCommon {
   chains: number;
 }
 
-/** Langevin learning from scratch (docs/science.md §3); on D' it is retraining, with σ = 0 noiseless clipped GD. */
-export async function langevinLearn(options: LangevinLearnOptions): Promise<Float32Array> {
-  const { data, constants, sigma, steps, chains, seed } = options;
+/** The block of a Langevin learning run (for runColumnBatch; langevinLearn runs it alone). */
+export function langevinLearnJob(options: Omit<LangevinLearnOptions, "engine">): BatchJob {
+  const { data, constants, sigma, steps, chains, seed, replaced } = options;
   checkCommon("langevinLearn", options, steps);
   nonNegative("langevinLearn.sigma", sigma);
   positiveInteger("langevinLearn.chains", chains);
-  const W0 = initialChains({
+  const W = initialChains({
     init: "langevin",
     d: data.d,
     classes: data.classes,
@@ -159,8 +167,13 @@ export async function langevinLearn(options: LangevinLearnOptions): Promise<Floa
     m: constants.m,
     seed,
   });
-  const noise = new GaussianStream(deriveSeed(seed, "langevin-learn", "noise"));
-  return runSteps(options, langevinParams(constants, sigma, chains), W0, steps, noise);
+  const noiseKey = deriveSeed(seed, "langevin-learn", "noise");
+  return { params: langevinParams(constants, sigma, chains), noiseKey, replaced, W, steps };
+}
+
+/** Langevin learning from scratch (docs/science.md §3); on D' it is retraining, with σ = 0 noiseless clipped GD. */
+export async function langevinLearn(options: LangevinLearnOptions): Promise<Float32Array> {
+  return runAlone(options, langevinLearnJob(options));
 }
 
 export interface LangevinUnlearnOptions extends RunCommon {
@@ -170,14 +183,18 @@ export interface LangevinUnlearnOptions extends RunCommon {
   W: Float32Array;
 }
 
-/** Langevin unlearning (docs/science.md §4): `steps` (K) more steps of §3 on D' from the given chains. */
-export async function langevinUnlearn(options: LangevinUnlearnOptions): Promise<Float32Array> {
-  const { data, constants, sigma, steps, W, seed } = options;
+export function langevinUnlearnJob(options: Omit<LangevinUnlearnOptions, "engine">): BatchJob {
+  const { data, constants, sigma, steps, W, seed, replaced } = options;
   checkCommon("langevinUnlearn", options, steps);
   nonNegative("langevinUnlearn.sigma", sigma);
   const chains = chainsOf("langevinUnlearn", W, data);
-  const noise = new GaussianStream(deriveSeed(seed, "langevin-unlearn", "noise"));
-  return runSteps(options, langevinParams(constants, sigma, chains), W, steps, noise);
+  const noiseKey = deriveSeed(seed, "langevin-unlearn", "noise");
+  return { params: langevinParams(constants, sigma, chains), noiseKey, replaced, W, steps };
+}
+
+/** Langevin unlearning (docs/science.md §4): `steps` (K) more steps of §3 on D' from the given chains. */
+export async function langevinUnlearn(options: LangevinUnlearnOptions): Promise<Float32Array> {
+  return runAlone(options, langevinUnlearnJob(options));
 }
 
 export interface D2dLearnOptions extends RunCommon {
@@ -185,12 +202,11 @@ export interface D2dLearnOptions extends RunCommon {
   chains: number;
 }
 
-/** D2D burn-in on D: noiseless clipped GD with step 2/(L+m) from N(1000·1, I) (docs/science.md §4). */
-export async function d2dLearn(options: D2dLearnOptions): Promise<Float32Array> {
-  const { data, constants, steps, chains, seed } = options;
+export function d2dLearnJob(options: Omit<D2dLearnOptions, "engine">): BatchJob {
+  const { data, constants, steps, chains, seed, replaced } = options;
   checkCommon("d2dLearn", options, steps);
   positiveInteger("d2dLearn.chains", chains);
-  const W0 = initialChains({
+  const W = initialChains({
     init: "d2d",
     d: data.d,
     classes: data.classes,
@@ -199,9 +215,14 @@ export async function d2dLearn(options: D2dLearnOptions): Promise<Float32Array> 
     m: constants.m,
     seed,
   });
-  // σ = 0: the engine draws nothing from this stream; it is passed only because run() takes one.
-  const noise = new GaussianStream(deriveSeed(seed, "d2d-learn", "noise"));
-  return runSteps(options, d2dParams(constants, chains), W0, steps, noise);
+  // σ = 0: the engine draws nothing with this key; a block needs one all the same.
+  const noiseKey = deriveSeed(seed, "d2d-learn", "noise");
+  return { params: d2dParams(constants, chains), noiseKey, replaced, W, steps };
+}
+
+/** D2D burn-in on D: noiseless clipped GD with step 2/(L+m) from N(1000·1, I) (docs/science.md §4). */
+export async function d2dLearn(options: D2dLearnOptions): Promise<Float32Array> {
+  return runAlone(options, d2dLearnJob(options));
 }
 
 export interface D2dUnlearnOptions extends RunCommon {
@@ -212,6 +233,24 @@ export interface D2dUnlearnOptions extends RunCommon {
   publishSigma: number;
 }
 
+/** The noiseless steps of a D2D unlearning run; publish with `d2dPublish` afterwards. */
+export function d2dUnlearnJob(options: Omit<D2dUnlearnOptions, "engine" | "publishSigma">): BatchJob {
+  const { data, constants, steps, W, seed, replaced } = options;
+  checkCommon("d2dUnlearn", options, steps);
+  const chains = chainsOf("d2dUnlearn", W, data);
+  const noiseKey = deriveSeed(seed, "d2d-unlearn", "noise");
+  return { params: d2dParams(constants, chains), noiseKey, replaced, W, steps };
+}
+
+/** D2D's published model: W + N(0, publishSigma²·I), drawn with deriveSeed(seed, "d2d-publish"). */
+export function d2dPublish(W: Float32Array, publishSigma: number, seed: SeedPart): Float32Array {
+  nonNegative("d2dUnlearn.publishSigma", publishSigma);
+  const published = new Float32Array(W.length);
+  if (publishSigma > 0) new PhiloxNoise(deriveSeed(seed, "d2d-publish")).fill(published);
+  for (let k = 0; k < W.length; k++) published[k] = W[k] + publishSigma * published[k];
+  return published;
+}
+
 /**
  * D2D unlearning: `steps` (I) noiseless steps on D', then publish W + N(0, publishSigma²·I).
  * Returns both: `W` continues a sequential D2D run, `published` is what accuracy is measured on.
@@ -219,14 +258,7 @@ export interface D2dUnlearnOptions extends RunCommon {
 export async function d2dUnlearn(
   options: D2dUnlearnOptions,
 ): Promise<{ W: Float32Array; published: Float32Array }> {
-  const { data, constants, steps, W: W0, publishSigma, seed } = options;
-  checkCommon("d2dUnlearn", options, steps);
-  nonNegative("d2dUnlearn.publishSigma", publishSigma);
-  const chains = chainsOf("d2dUnlearn", W0, data);
-  const noise = new GaussianStream(deriveSeed(seed, "d2d-unlearn", "noise"));
-  const W = await runSteps(options, d2dParams(constants, chains), W0, steps, noise);
-  const published = new Float32Array(W.length);
-  if (publishSigma > 0) new GaussianStream(deriveSeed(seed, "d2d-publish")).fill(published);
-  for (let k = 0; k < W.length; k++) published[k] = W[k] + publishSigma * published[k];
-  return { W, published };
+  nonNegative("d2dUnlearn.publishSigma", options.publishSigma);
+  const W = await runAlone(options, d2dUnlearnJob(options));
+  return { W, published: d2dPublish(W, options.publishSigma, options.seed) };
 }

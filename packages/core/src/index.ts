@@ -5,13 +5,19 @@ export {
   type D2dLearnOptions,
   type D2dUnlearnOptions,
   d2dLearn,
+  d2dLearnJob,
+  d2dPublish,
   d2dUnlearn,
+  d2dUnlearnJob,
   type InitialChainsOptions,
   initialChains,
+  type JobCommon,
   type LangevinLearnOptions,
   type LangevinUnlearnOptions,
   langevinLearn,
+  langevinLearnJob,
   langevinUnlearn,
+  langevinUnlearnJob,
   type RunCommon,
 } from "./algorithms.ts";
 export {
@@ -78,5 +84,5 @@ export {
   readNpy,
   writeNpy,
 } from "./npy.ts";
-export { replacementRow, withReplacedRows } from "./removal.ts";
+export { replacedRows, replacementRow, withReplacedRows } from "./removal.ts";
 export { deriveSeed, GaussianStream, type SeedPart } from "./rng.ts";

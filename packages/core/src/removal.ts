@@ -1,7 +1,7 @@
 /**
  * The removal protocol of docs/science.md §4: D' = D with its last S rows replaced by fresh rows.
  */
-import type { TrainMatrix } from "./engine/types.ts";
+import type { ReplacedRows, TrainMatrix } from "./engine/types.ts";
 import { DatasetError } from "./errors.ts";
 import { deriveSeed, GaussianStream, type SeedPart } from "./rng.ts";
 
@@ -28,19 +28,36 @@ export function replacementRow(
 }
 
 /**
+ * The rows D' puts in place of D's last `removals` rows (docs/science.md §4), for a column batch that
+ * shares D between jobs (engine/batch.ts): the same values withReplacedRows writes.
+ */
+export function replacedRows(train: TrainMatrix, removals: number, seed: SeedPart): ReplacedRows {
+  const { n, d, classes } = train;
+  if (!Number.isInteger(removals) || removals < 0 || removals > n) {
+    throw new DatasetError(`replaced rows: removals must be an integer in 0…${n} (n), got ${removals}`);
+  }
+  const X = new Float32Array(removals * d);
+  const y = new Float32Array(removals);
+  for (let r = 0; r < removals; r++) {
+    y[r] = replacementRow(seed, n - removals + r, d, classes, X.subarray(r * d, (r + 1) * d));
+  }
+  return { X, y };
+}
+
+/**
  * D' for `removals` removed points: a copy of `train` whose last `removals` rows are replaced
  * (docs/science.md §4). `removals` = 0 returns `train` itself (nothing to copy).
  */
 export function withReplacedRows(train: TrainMatrix, removals: number, seed: SeedPart): TrainMatrix {
-  const { n, d, classes } = train;
+  const { n, d } = train;
   if (!Number.isInteger(removals) || removals < 0 || removals > n) {
     throw new DatasetError(`withReplacedRows: removals must be an integer in 0…${n} (n), got ${removals}`);
   }
   if (removals === 0) return train;
+  const { X: rows, y: labels } = replacedRows(train, removals, seed);
   const X = train.X.slice();
   const y = train.y.slice();
-  for (let j = n - removals; j < n; j++) {
-    y[j] = replacementRow(seed, j, d, classes, X.subarray(j * d, (j + 1) * d));
-  }
-  return { X, y, n, d, classes };
+  X.set(rows, (n - removals) * d);
+  y.set(labels, n - removals);
+  return { ...train, X, y };
 }

@@ -60,6 +60,7 @@ describe("jobId", () => {
       { parentId: "b".repeat(64) },
       { publishSigma: 0.5 },
       { featuresKey: "c".repeat(64) },
+      { noise: "philox-v1" },
     ];
     // The test must cover every field of JobSpec, so a field added to the proto is checked too.
     expect(changes.map((c) => Object.keys(c)[0]).sort()).toEqual(Object.keys(JobSpec.create()).sort());

@@ -1,30 +1,34 @@
 /**
- * Runs one job: the single implementation used by the embedded pool's worker threads now and by the
- * NATS worker later. Input is a protobuf `Job`; output is a protobuf `JobResult` plus the final chains
- * (the artifact that unlearning jobs start from).
+ * Runs jobs: the single implementation used by the embedded pool's worker threads and the cluster's
+ * workers. Input is a protobuf `Job` (or several, fused into one column batch: executeJobs); output is
+ * a protobuf `JobResult` plus the final chains (the artifact that unlearning jobs start from).
  *
- * Determinism: the noise (and the initial point of a run from scratch) is seeded by deriveSeed(job id),
- * so the same job gives the same numbers wherever and however often it runs; the replacement rows of
- * D' are seeded by the sweep seed alone, so every job of a sweep sees the same D'.
+ * Determinism: the noise (and the initial point of a run from scratch) is seeded by deriveSeed(job id)
+ * (noise definition philox-v1, counter-based), so the same job gives the same numbers wherever, however
+ * often, and with whichever batch mates it runs; the replacement rows of D' are seeded by the sweep
+ * seed alone, so every job of a sweep sees the same D'.
  */
 import {
+  type BatchJob,
   createEngine,
   type Dataset,
   type DatasetConstants,
-  d2dLearn,
-  d2dUnlearn,
+  d2dLearnJob,
+  d2dPublish,
+  d2dUnlearnJob,
   datasetConstants,
   deriveSeed,
   ENGINE_NAMES,
   type Engine,
   type EngineName,
   type EngineOptions,
-  langevinLearn,
-  langevinUnlearn,
+  langevinLearnJob,
+  langevinUnlearnJob,
   loadDataset,
-  type TrainMatrix,
+  NOISE_VERSION,
+  replacedRows,
+  runColumnBatch,
   testAccuracy,
-  withReplacedRows,
 } from "@unlearn/core";
 import { type Job, JobKind, type JobResult, type JobSpec, Smoothness } from "@unlearn/protocol";
 import { failedResult } from "./job-result.ts";
@@ -124,74 +128,169 @@ function checkSpec(job: Job): JobSpec {
     throw new JobInputError(
       `job ${job.id}: parent_id ${needsParent ? "is required" : "must be empty"} for kind ${JobKind[spec.kind]}`,
     );
+  // A result is computed with one noise definition; a spec of another one (e.g. "" = the xoshiro stream
+  // before philox-v1) would be stored under an id that promises other numbers.
+  if (spec.noise !== NOISE_VERSION)
+    throw new JobInputError(
+      `job ${job.id}: noise ${JSON.stringify(spec.noise)} is not computed here (this worker computes ${JSON.stringify(NOISE_VERSION)}); plan the sweep again`,
+    );
   return spec;
 }
 
 /** Runs `job` and reports its result; failures become `ok: false` results carrying the error. */
 export async function executeJob(job: Job, options: ExecuteOptions): Promise<ExecuteOutput> {
+  const { onProgress, ...rest } = options;
+  const [out] = await executeJobs([job], {
+    ...rest,
+    onJobProgress: onProgress ? (_, done, total) => onProgress(done, total) : undefined,
+  });
+  return out;
+}
+
+export interface ExecuteJobsOptions extends Omit<ExecuteOptions, "onProgress"> {
+  /** Steps done by job `index` of the batch. */
+  onJobProgress?(index: number, stepsDone: number, stepsTotal: number): void;
+}
+
+/** A job ready to run: its block of the column batch and what its result needs. */
+interface Prepared {
+  index: number;
+  spec: JobSpec;
+  ds: Dataset;
+  block: BatchJob;
+  /** D2D unlearning publishes the final chains with noise; accuracy is measured on the published ones. */
+  publish?: (W: Float32Array) => Float32Array;
+}
+
+/**
+ * Runs jobs over the same dataset and engine fused into one column batch (engine/batch.ts): each job
+ * keeps its own σ, steps, noise and D′, and leaves the batch when its steps are done. Every job gets
+ * its own result, in the order given; one that cannot start fails alone, a batch that fails fails
+ * every job still in it. JobResult.fusedColumns says how wide the batch was when a job had mates.
+ */
+export async function executeJobs(
+  jobs: readonly Job[],
+  options: ExecuteJobsOptions,
+): Promise<ExecuteOutput[]> {
   const started = performance.now();
-  const base = failedResult(job, "", options.worker);
-  try {
-    const spec = checkSpec(job);
-    const [ds, engine] = await Promise.all([
-      datasetFor(spec),
-      engineFor(job.engine, options.threads, job.device),
-    ]);
-    const constants = jobConstants(ds, spec);
-    // D' = D with its last `removals` rows replaced; row j's replacement depends on (sweep seed, j) only.
-    const data: TrainMatrix =
-      spec.removals > 0 ? withReplacedRows(ds.train, spec.removals, spec.seed) : ds.train;
-    const seed = deriveSeed(job.id);
-    const onProgress = (done: number) => options.onProgress?.(done, spec.steps);
-    const common = { engine, data, constants, steps: spec.steps, seed, onProgress, signal: options.signal };
-    let parent: Float32Array | undefined;
-    if (spec.parentId) {
-      const W = await options.loadArtifact(spec.parentId);
-      if (!W) throw new JobInputError(`job ${job.id}: the chains of parent ${spec.parentId} are not stored`);
-      parent = W;
+  const outputs: ExecuteOutput[] = [];
+  const ready: Prepared[] = [];
+  let engine: Engine | undefined;
+  for (const [index, job] of jobs.entries()) {
+    try {
+      const spec = checkSpec(job);
+      const [ds, jobEngine] = await Promise.all([
+        datasetFor(spec),
+        engineFor(job.engine, options.threads, job.device),
+      ]);
+      if (engine && jobEngine !== engine)
+        throw new JobInputError(
+          `job ${job.id}: engine ${job.engine} differs from its batch's ${engine.name}`,
+        );
+      if (ready.length > 0 && ds !== ready[0].ds)
+        throw new JobInputError(`job ${job.id}: dataset ${spec.dataset} differs from its batch's`);
+      engine = jobEngine;
+      ready.push(await prepare(index, job, spec, ds, options));
+    } catch (error) {
+      outputs[index] = failed(job, error, options, started);
     }
-    const stepStart = performance.now();
-    let W: Float32Array;
-    let published: Float32Array;
-    switch (spec.kind) {
-      case JobKind.JOB_KIND_LEARN:
-      case JobKind.JOB_KIND_RETRAIN:
-        W = published = await langevinLearn({ ...common, sigma: spec.sigma, chains: spec.chains });
-        break;
-      case JobKind.JOB_KIND_UNLEARN:
-        W = published = await langevinUnlearn({ ...common, sigma: spec.sigma, W: parent! });
-        break;
-      case JobKind.JOB_KIND_D2D_LEARN:
-        W = published = await d2dLearn({ ...common, chains: spec.chains });
-        break;
-      case JobKind.JOB_KIND_D2D_UNLEARN: {
-        // The chain continues from the unpublished iterate; accuracy is that of the published (noisy) model.
-        const out = await d2dUnlearn({ ...common, W: parent!, publishSigma: spec.publishSigma });
-        W = out.W;
-        published = out.published;
-        break;
-      }
-      default:
-        throw new JobInputError(`job ${job.id}: unknown kind ${spec.kind}`);
-    }
-    const stepMs = performance.now() - stepStart;
-    const accuracies = Array.from(testAccuracy(ds.test, published, spec.chains));
-    const wallMs = performance.now() - started;
-    return {
-      result: {
-        ...base,
-        ok: true,
-        accuracies,
-        artifactKey: job.id,
-        stepsRun: spec.steps,
-        wallMs,
-        msPerStep: stepMs / spec.steps,
-        engine: engine.name,
-      },
-      artifact: { key: job.id, W, shape: [ds.train.d, W.length / ds.train.d] },
-    };
-  } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return { result: failedResult(job, message, options.worker, performance.now() - started) };
   }
+  if (ready.length === 0) return outputs;
+  const stepStart = performance.now();
+  const doneAt: number[] = [];
+  try {
+    const report = await runColumnBatch(
+      engine!,
+      ready[0].ds.train,
+      ready.map((r) => r.block),
+      {
+        signal: options.signal,
+        onProgress: (i, done) => options.onJobProgress?.(ready[i].index, done, ready[i].spec.steps),
+        onDone: (i) => {
+          doneAt[i] = performance.now();
+        },
+      },
+    );
+    for (const [i, r] of ready.entries()) {
+      const job = jobs[r.index];
+      const end = doneAt[i] ?? performance.now();
+      try {
+        const W = report.W[i];
+        const published = r.publish ? r.publish(W) : W;
+        const cols = W.length / r.ds.train.d;
+        outputs[r.index] = {
+          result: {
+            ...failedResult(job, "", options.worker),
+            ok: true,
+            accuracies: Array.from(testAccuracy(r.ds.test, published, r.spec.chains)),
+            artifactKey: job.id,
+            stepsRun: r.spec.steps,
+            wallMs: end - started,
+            msPerStep: (end - stepStart) / r.spec.steps,
+            engine: engine!.name,
+            ...(report.fusedColumns[i] > cols ? { fusedColumns: report.fusedColumns[i] } : {}),
+          },
+          artifact: { key: job.id, W, shape: [r.ds.train.d, cols] },
+        };
+      } catch (error) {
+        outputs[r.index] = failed(job, error, options, started);
+      }
+    }
+  } catch (error) {
+    for (const r of ready) outputs[r.index] = failed(jobs[r.index], error, options, started);
+  }
+  return outputs;
+}
+
+/** The job's block: its starting chains (from scratch, or its parent's), parameters, noise key and D′. */
+async function prepare(
+  index: number,
+  job: Job,
+  spec: JobSpec,
+  ds: Dataset,
+  options: ExecuteJobsOptions,
+): Promise<Prepared> {
+  const constants = jobConstants(ds, spec);
+  // D' = D with its last `removals` rows replaced; row j's replacement depends on (sweep seed, j) only.
+  const replaced = spec.removals > 0 ? replacedRows(ds.train, spec.removals, spec.seed) : undefined;
+  const seed = deriveSeed(job.id);
+  const common = { data: ds.train, replaced, constants, steps: spec.steps, seed };
+  let parent: Float32Array | undefined;
+  if (spec.parentId) {
+    const W = await options.loadArtifact(spec.parentId);
+    if (!W) throw new JobInputError(`job ${job.id}: the chains of parent ${spec.parentId} are not stored`);
+    parent = W;
+  }
+  switch (spec.kind) {
+    case JobKind.JOB_KIND_LEARN:
+    case JobKind.JOB_KIND_RETRAIN:
+      return {
+        index,
+        spec,
+        ds,
+        block: langevinLearnJob({ ...common, sigma: spec.sigma, chains: spec.chains }),
+      };
+    case JobKind.JOB_KIND_UNLEARN:
+      return { index, spec, ds, block: langevinUnlearnJob({ ...common, sigma: spec.sigma, W: parent! }) };
+    case JobKind.JOB_KIND_D2D_LEARN:
+      return { index, spec, ds, block: d2dLearnJob({ ...common, chains: spec.chains }) };
+    case JobKind.JOB_KIND_D2D_UNLEARN:
+      if (!(spec.publishSigma >= 0))
+        throw new JobInputError(`job ${job.id}: publish_sigma must be ≥ 0, got ${spec.publishSigma}`);
+      // The chain continues from the unpublished iterate; accuracy is that of the published (noisy) model.
+      return {
+        index,
+        spec,
+        ds,
+        block: d2dUnlearnJob({ ...common, W: parent! }),
+        publish: (W) => d2dPublish(W, spec.publishSigma, seed),
+      };
+    default:
+      throw new JobInputError(`job ${job.id}: unknown kind ${spec.kind}`);
+  }
+}
+
+function failed(job: Job, error: unknown, options: ExecuteJobsOptions, started: number): ExecuteOutput {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { result: failedResult(job, message, options.worker, performance.now() - started) };
 }

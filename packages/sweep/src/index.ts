@@ -22,9 +22,12 @@ export {
 export type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.ts";
 export {
   type Artifact,
+  disposeEngines,
+  type ExecuteJobsOptions,
   type ExecuteOptions,
   type ExecuteOutput,
   executeJob,
+  executeJobs,
   JobInputError,
 } from "./execute.ts";
 export { type FeaturesRegistry, featuresRegistry, resolveRemoteFeatures } from "./features-registry.ts";

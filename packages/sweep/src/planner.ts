@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type * as Accountant from "@unlearn/accountant";
+import { NOISE_VERSION } from "@unlearn/core";
 import { type Job, JobKind, type JobSpec, jobId, kindName, Smoothness } from "@unlearn/protocol";
 import type { ConfigOf, Figure, SweepConfig } from "./config.ts";
 
@@ -96,7 +97,11 @@ export function sweepIdOf(config: SweepConfig, featuresKey?: string): string {
   const { engine: _engine, keepChains: _keepChains, ...rest } = config;
   // With a content key, the features folder is identified by what it holds, not where it lies.
   const keyed = featuresKey ? { ...rest, featuresDir: undefined, featuresKey } : rest;
-  return createHash("sha256").update(canonicalJson(keyed)).digest("hex").slice(0, 16);
+  // The noise definition too: a sweep rerun under another one is another sweep, and links no old result.
+  return createHash("sha256")
+    .update(canonicalJson({ ...keyed, noise: NOISE_VERSION }))
+    .digest("hex")
+    .slice(0, 16);
 }
 
 /** Accumulates jobs (deduplicated by id, in insertion = topological order) and links. */
@@ -130,6 +135,7 @@ class PlanBuilder {
       parentId: fields.parent?.id ?? "",
       publishSigma: fields.publishSigma ?? 0,
       featuresKey: c.featuresDir ? this.featuresKey : "",
+      noise: NOISE_VERSION,
     };
     if (fields.parent && !this.jobs.has(fields.parent.id))
       throw new PlanError(`parent ${fields.parent.id} not planned`);

@@ -60,6 +60,11 @@ describe("executeJob refusals name the job and the field", { timeout: 30_000 }, 
       /job spec smoothness: expected DATA or BOUND, got 0/,
     ],
     ["an unknown kind", withSpec(learn, { kind: 42 as JobKind }), /: unknown kind 42$/],
+    [
+      "a spec of the noise before philox-v1",
+      withSpec(learn, { noise: "" }),
+      /: noise "" is not computed here \(this worker computes "philox-v1"\); plan the sweep again$/,
+    ],
   ];
   for (const [what, job, message] of cases) {
     it(`refuses ${what}`, async () => {

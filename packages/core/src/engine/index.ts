@@ -3,15 +3,27 @@
  * Engines other than the reference are loaded on demand so that their native or optional
  * dependencies are only touched when asked for.
  */
+import type { createGemmProbe as GemmProbe } from "./onnx.ts";
 import { createReferenceEngine } from "./reference.ts";
 import type { AutoOptions } from "./select.ts";
 import type { Engine, EngineName } from "./types.ts";
 import { EngineInputError } from "./validate.ts";
 
-export { referenceStep } from "./reference.ts";
+export {
+  type BatchJob,
+  type BatchLayout,
+  type BatchRunOptions,
+  type BatchRunReport,
+  batchLayout,
+  materialise,
+  pack,
+  runColumnBatch,
+  unpack,
+} from "./batch.ts";
+export { NOISE_VERSION, PhiloxNoise, philoxKey, philoxNormals } from "./philox.ts";
+export { referenceBatchStep, referenceStep } from "./reference.ts";
 export type * from "./types.ts";
 export { EngineInputError } from "./validate.ts";
-export { PhiloxNoise } from "./webgpu-noise.ts";
 
 export const ENGINE_NAMES: readonly EngineName[] = ["onnx", "tfjs", "reference", "webgpu"];
 
@@ -36,4 +48,9 @@ export async function createEngine(name: EngineChoice, options: AutoOptions = {}
         `unknown engine "${String(name)}"; expected one of ${ENGINE_NAMES.join(", ")}, auto`,
       );
   }
+}
+
+/** The onnx engine's two matrix products alone, as bench:step's yardstick (loads onnxruntime on demand). */
+export async function createGemmProbe(...args: Parameters<typeof GemmProbe>): ReturnType<typeof GemmProbe> {
+  return (await import("./onnx.ts")).createGemmProbe(...args);
 }

@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
 import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
+import { replacedRows } from "../removal.ts";
 import { referenceStep } from "./index.ts";
-import { buildStepGraph, createOnnxEngine, cudaProviderPath } from "./onnx.ts";
+import { buildBatchGraph, buildStepGraph, createOnnxEngine, cudaProviderPath } from "./onnx.ts";
+import { tailSources } from "./onnx-step-graph.ts";
 import { fixedNoise, makeData, weights } from "./test-fixtures.ts";
 import type { StepParams } from "./types.ts";
 
@@ -46,6 +48,32 @@ describe("onnx step graph", () => {
     expect((onnxProto.onnx.ModelProto.decode(bytes).graph!.input ?? []).map((v) => v.name)).not.toContain(
       "xi",
     );
+  });
+});
+
+describe("onnx batch graph", () => {
+  const tune = { xAs: "input", backward: "matmul-xt" } as const;
+  const block = (sigma: number, removals: number, seed = 1) => ({
+    params: { ...params, sigma },
+    noiseKey: 1n,
+    replaced: removals ? replacedRows(data, removals, seed) : undefined,
+  });
+  const matmuls = (bytes: Uint8Array) =>
+    (onnxProto.onnx.ModelProto.decode(bytes).graph!.node ?? []).filter((n) => n.opType === "MatMul").length;
+
+  it("shares the rows no block replaces: two products without D′, two more for all the replaced rows", () => {
+    expect(matmuls(buildBatchGraph(data, [block(0.1, 0), block(0.2, 0)], tune).bytes)).toBe(2);
+    const graph = buildBatchGraph(data, [block(0.1, 0), block(0.2, 3), block(0, 7)], tune);
+    expect(matmuls(graph.bytes)).toBe(4);
+    expect(graph.tail).toBe(7);
+  });
+
+  it("one source per distinct replacement: a sweep's nested D′s share one", () => {
+    const blocks = [block(0.1, 3), block(0.1, 7), block(0.1, 2, 5), block(0.1, 0)];
+    const t = tailSources(data, blocks, [3, 3, 3, 3], 7);
+    expect(t.sources).toBe(3); // D's own rows, seed 1's (3 and 7 rows), seed 5's
+    // Every (row, column) sees exactly one version of the row.
+    for (let i = 0; i < 7 * 12; i++) expect(t.mask[i] + t.mask[84 + i] + t.mask[168 + i]).toBe(1);
   });
 });
 

@@ -8,7 +8,10 @@
  *   targets are class indices 0…C−1 (length n).
  * - Noise ξ has W's shape; it is drawn by the caller from a seeded generator so that every engine
  *   follows the same trajectory for the same seed (conformance), and the same seed on the same
- *   engine gives bit-identical results.
+ *   engine gives bit-identical results. Jobs draw it from ./philox.ts (counter-based: ξ of a job's
+ *   step s depends on its key and s alone).
+ * - A column batch (job fusion): several jobs' W side by side in one d×Σcols matrix, job b's columns
+ *   contiguous and in the order of the blocks; each block has its own step parameters, noise key and D′.
  */
 
 export type EngineName = "onnx" | "tfjs" | "reference" | "webgpu";
@@ -40,6 +43,27 @@ export interface StepParams {
   readonly chains: number;
 }
 
+/**
+ * D′ as a batch sees it: the shared training set D with its last `y.length` rows replaced by these
+ * (docs/science.md §4). Several blocks may replace different numbers of rows.
+ */
+export interface ReplacedRows {
+  /** rows×d replacement rows, unit norm, in row order (the last one replaces D's last row). */
+  readonly X: Float32Array;
+  /** Their labels, as TrainMatrix.y. */
+  readonly y: Float32Array;
+}
+
+/** One job's columns in a column batch. */
+export interface ColumnBlock {
+  /** This job's η, m, clip, σ and chains (its columns: chains, or chains·C multiclass). */
+  readonly params: StepParams;
+  /** The job's noise key (a 64-bit seed): ξ at its step s is philoxNormals(philoxKey(key), s, …). */
+  readonly noiseKey: bigint;
+  /** The job runs on D′ = D with its last rows replaced; absent: on D itself. */
+  readonly replaced?: ReplacedRows;
+}
+
 /** Fills a buffer with independent N(0, 1) draws; a seeded stream owned by the caller. */
 export interface NoiseSource {
   fill(out: Float32Array): void;
@@ -64,6 +88,21 @@ export interface Stepper {
   dispose(): Promise<void>;
 }
 
+/** A step program bound to one training set D and one column batch (see ColumnBlock). */
+export interface BatchStepper {
+  /**
+   * Runs `steps` steps of every block from W (d×Σcols, blocks side by side); block b draws ξ at its
+   * own steps start[b], start[b] + 1, …. Returns the final W (a new array; the input is untouched).
+   */
+  run(
+    W: Float32Array,
+    steps: number,
+    start: readonly number[],
+    options?: StepRunOptions,
+  ): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
 export interface EngineOptions {
   device?: Device;
   /** Threads for the engine's CPU kernels; default: all cores. */
@@ -76,5 +115,10 @@ export interface Engine {
   /** A human-readable description of the backend actually in use (e.g. "onnxruntime 1.30 cpu"). */
   readonly backend: string;
   createStepper(data: TrainMatrix, params: StepParams): Promise<Stepper>;
+  /**
+   * A step over a column batch on D (./batch.ts's runColumnBatch drives it). Engines without one are
+   * run block by block through createStepper, with the same ξ.
+   */
+  createBatchStepper?(data: TrainMatrix, blocks: readonly ColumnBlock[]): Promise<BatchStepper>;
   dispose(): Promise<void>;
 }

@@ -24,21 +24,33 @@ export function checkTrainMatrix(data: TrainMatrix): void {
   }
   if (!(X instanceof Float32Array)) throw new EngineInputError("TrainMatrix.X must be a Float32Array");
   if (!(y instanceof Float32Array)) throw new EngineInputError("TrainMatrix.y must be a Float32Array");
+  checkTrainRows("TrainMatrix", X, y, n, d, classes);
+}
+
+/** Lengths, labels and unit row norms of n rows (a training set, or a batch block's replaced rows). */
+export function checkTrainRows(
+  name: string,
+  X: Float32Array,
+  y: Float32Array,
+  n: number,
+  d: number,
+  classes: number,
+): void {
   if (X.length !== n * d) {
-    throw new EngineInputError(`TrainMatrix.X has length ${X.length}, expected n·d = ${n}·${d} = ${n * d}`);
+    throw new EngineInputError(`${name}.X has length ${X.length}, expected n·d = ${n}·${d} = ${n * d}`);
   }
-  if (y.length !== n) throw new EngineInputError(`TrainMatrix.y has length ${y.length}, expected n = ${n}`);
+  if (y.length !== n) throw new EngineInputError(`${name}.y has length ${y.length}, expected n = ${n}`);
   for (let i = 0; i < n; i++) {
     const v = y[i];
     if (classes === 2 ? v !== 1 && v !== -1 : !(Number.isInteger(v) && v >= 0 && v < classes)) {
       const want = classes === 2 ? "±1 (binary)" : `a class index in 0…${classes - 1}`;
-      throw new EngineInputError(`TrainMatrix.y[${i}] = ${v}, expected ${want}`);
+      throw new EngineInputError(`${name}.y[${i}] = ${v}, expected ${want}`);
     }
     let sq = 0;
     for (let j = i * d, end = j + d; j < end; j++) sq += X[j] * X[j];
     if (!Number.isFinite(sq) || Math.abs(Math.sqrt(sq) - 1) > UNIT_NORM_TOLERANCE) {
       throw new EngineInputError(
-        `TrainMatrix.X row ${i} has L2 norm ${Math.sqrt(sq)}; engines need unit-norm rows (docs/science.md §1)`,
+        `${name}.X row ${i} has L2 norm ${Math.sqrt(sq)}; engines need unit-norm rows (docs/science.md §1)`,
       );
     }
   }
@@ -83,4 +95,14 @@ export function checkSteps(steps: number): void {
   if (!(Number.isInteger(steps) && steps >= 0)) {
     throw new EngineInputError(`steps must be a non-negative integer, got ${steps}`);
   }
+}
+
+/** A batch run's starting step per block. */
+export function checkStarts(start: readonly number[], blocks: number): void {
+  if (!Array.isArray(start) || start.length !== blocks)
+    throw new EngineInputError(`start must list one step per block (${blocks}), got ${String(start)}`);
+  start.forEach((s, b) => {
+    if (!(Number.isInteger(s) && s >= 0 && s <= 0xffffffff))
+      throw new EngineInputError(`start[${b}] must be an integer step in 0…2³²−1, got ${s}`);
+  });
 }

@@ -13,6 +13,7 @@
  * GPU's work on the previous step (at most STEPS_IN_FLIGHT steps ahead).
  */
 import { createRequire } from "node:module";
+import { PhiloxNoise } from "./philox.ts";
 import { runLoop } from "./run-loop.ts";
 import type {
   Engine,
@@ -43,7 +44,7 @@ import {
   REG_WEIGHTS,
   updateShader,
 } from "./webgpu-kernels.ts";
-import { PHILOX_NOISE, PhiloxNoise } from "./webgpu-noise.ts";
+import { PHILOX_NOISE } from "./webgpu-noise.ts";
 import { planStep, type StepPlan } from "./webgpu-plan.ts";
 
 /** What provides a WebGPU adapter where none was found (one line, for the error). */

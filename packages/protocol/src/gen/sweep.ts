@@ -160,6 +160,12 @@ export interface JobSpec {
    * keeps its results and regenerated features get new ones.
    */
   featuresKey: string;
+  /**
+   * The noise definition the result is computed with ("philox-v1": @unlearn/core's engine/philox.ts).
+   * Part of the id, so results of another definition are never mixed with these; a worker refuses a
+   * spec whose noise it does not compute.
+   */
+  noise: string;
 }
 
 export interface Job {
@@ -193,6 +199,12 @@ export interface JobResult {
   msPerStep: number;
   engine: string;
   worker: string;
+  /**
+   * How the result was computed: the width (columns of W) of the widest column batch the job was part
+   * of; 0 when it ran alone. Not part of the id: fused and alone give the same chains (reference:
+   * bit for bit; float32 engines: within the conformance tolerance).
+   */
+  fusedColumns?: number | undefined;
 }
 
 export interface SubmitSweepRequest {
@@ -440,6 +452,7 @@ function createBaseJobSpec(): JobSpec {
     parentId: "",
     publishSigma: 0,
     featuresKey: "",
+    noise: "",
   };
 }
 
@@ -486,6 +499,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.featuresKey !== "") {
       writer.uint32(106).string(message.featuresKey);
+    }
+    if (message.noise !== "") {
+      writer.uint32(114).string(message.noise);
     }
     return writer;
   },
@@ -607,6 +623,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.featuresKey = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.noise = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -650,6 +674,7 @@ export const JobSpec: MessageFns<JobSpec> = {
         : isSet(object.features_key)
         ? globalThis.String(object.features_key)
         : "",
+      noise: isSet(object.noise) ? globalThis.String(object.noise) : "",
     };
   },
 
@@ -694,6 +719,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     if (message.featuresKey !== "") {
       obj.featuresKey = message.featuresKey;
     }
+    if (message.noise !== "") {
+      obj.noise = message.noise;
+    }
     return obj;
   },
 
@@ -715,6 +743,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.parentId = object.parentId ?? "";
     message.publishSigma = object.publishSigma ?? 0;
     message.featuresKey = object.featuresKey ?? "";
+    message.noise = object.noise ?? "";
     return message;
   },
 };
@@ -1013,6 +1042,7 @@ function createBaseJobResult(): JobResult {
     msPerStep: 0,
     engine: "",
     worker: "",
+    fusedColumns: undefined,
   };
 }
 
@@ -1051,6 +1081,9 @@ export const JobResult: MessageFns<JobResult> = {
     }
     if (message.worker !== "") {
       writer.uint32(82).string(message.worker);
+    }
+    if (message.fusedColumns !== undefined) {
+      writer.uint32(88).uint32(message.fusedColumns);
     }
     return writer;
   },
@@ -1158,6 +1191,14 @@ export const JobResult: MessageFns<JobResult> = {
             message.worker = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.fusedColumns = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1204,6 +1245,11 @@ export const JobResult: MessageFns<JobResult> = {
         : 0,
       engine: isSet(object.engine) ? globalThis.String(object.engine) : "",
       worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+      fusedColumns: isSet(object.fusedColumns)
+        ? globalThis.Number(object.fusedColumns)
+        : isSet(object.fused_columns)
+        ? globalThis.Number(object.fused_columns)
+        : undefined,
     };
   },
 
@@ -1239,6 +1285,9 @@ export const JobResult: MessageFns<JobResult> = {
     if (message.worker !== "") {
       obj.worker = message.worker;
     }
+    if (message.fusedColumns !== undefined) {
+      obj.fusedColumns = Math.round(message.fusedColumns);
+    }
     return obj;
   },
 
@@ -1257,6 +1306,7 @@ export const JobResult: MessageFns<JobResult> = {
     message.msPerStep = object.msPerStep ?? 0;
     message.engine = object.engine ?? "";
     message.worker = object.worker ?? "";
+    message.fusedColumns = object.fusedColumns ?? undefined;
     return message;
   },
 };
