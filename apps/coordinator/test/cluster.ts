@@ -12,6 +12,9 @@ import {
   waitFor,
 } from "./harness.ts";
 
+/** The chains bucket's bound in these tests: JetStream reserves it on disk, and the 20 GiB default fails on a fuller disk. */
+export const TEST_CHAINS_MAX_BYTES = 256 * 1024 ** 2;
+
 export const TOKEN = "test-token";
 
 export class Cluster {
@@ -52,8 +55,7 @@ export class Cluster {
       DATABASE_URL: this.db.url,
       GRPC_ADDR: `127.0.0.1:${this.grpcPort}`,
       COORDINATOR_TOKEN: TOKEN,
-      // JetStream reserves the bucket's bound on disk: the 20 GiB default fails on a fuller disk.
-      CHAINS_BUCKET_MAX_BYTES: String(256 * 1024 ** 2),
+      CHAINS_BUCKET_MAX_BYTES: String(TEST_CHAINS_MAX_BYTES),
     };
   }
 

@@ -8,11 +8,11 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import * as accountant from "@unlearn/accountant";
-import { CHAINS_BUCKET, DEFAULT_CHAINS_LIMITS } from "@unlearn/cluster";
+import { CHAINS_BUCKET } from "@unlearn/cluster";
 import { openStore } from "@unlearn/db";
 import { datasetFacts, planSweep } from "@unlearn/sweep";
 import { afterAll, describe, expect, it } from "vitest";
-import { Cluster } from "./cluster.ts";
+import { Cluster, TEST_CHAINS_MAX_BYTES } from "./cluster.ts";
 import { tinyConfig } from "./fixtures.ts";
 import { waitFor } from "./harness.ts";
 
@@ -45,7 +45,7 @@ describe("chains retention in the cluster", () => {
         20_000,
       );
       const { config: stream } = await (await jetstreamManager(nc)).streams.info(`OBJ_${CHAINS_BUCKET}`);
-      expect(stream.max_bytes).toBe(DEFAULT_CHAINS_LIMITS.maxBytes);
+      expect(stream.max_bytes).toBe(TEST_CHAINS_MAX_BYTES);
     } finally {
       await nc.close();
     }
