@@ -24,6 +24,16 @@ export interface CoordinatorEnv {
   tls: boolean;
 }
 
+/** A bearer token short enough to guess is refused (the dashboard's DASHBOARD_TOKEN has the same floor). */
+const MIN_TOKEN_LENGTH = 16;
+
+function tokenLongEnough(name: string, token: string): void {
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw new ClusterConfigError(
+      `${name} must be at least ${MIN_TOKEN_LENGTH} characters (got ${token.length}); make one with: openssl rand -hex 16`,
+    );
+}
+
 export function coordinatorEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorEnv {
   const databaseUrl = env.DATABASE_URL;
   if (!databaseUrl) throw new ClusterConfigError("DATABASE_URL is required (postgres://USER@HOST:PORT/DB)");
@@ -32,6 +42,7 @@ export function coordinatorEnv(env: NodeJS.ProcessEnv = process.env): Coordinato
     throw new ClusterConfigError(
       "COORDINATOR_TOKEN is required: clients send it as authorization: Bearer <token>",
     );
+  tokenLongEnough("COORDINATOR_TOKEN", token);
   const grpcAddr = env.GRPC_ADDR || "127.0.0.1:50051";
   if (!/^[^\s]+:\d+$/.test(grpcAddr))
     throw new ClusterConfigError(`GRPC_ADDR: expected HOST:PORT, got ${JSON.stringify(grpcAddr)}`);
@@ -55,6 +66,7 @@ export function coordinatorEnv(env: NodeJS.ProcessEnv = process.env): Coordinato
     );
   }
   const readToken = env.COORDINATOR_READ_TOKEN || undefined;
+  if (readToken) tokenLongEnough("COORDINATOR_READ_TOKEN", readToken);
   if (readToken === token)
     throw new ClusterConfigError("COORDINATOR_READ_TOKEN must differ from COORDINATOR_TOKEN");
   return { databaseUrl, grpcAddr, token, readToken, credentials, tls: Boolean(cert) };

@@ -15,7 +15,7 @@ import {
 /** The chains bucket's bound in these tests: JetStream reserves it on disk, and the 20 GiB default fails on a fuller disk. */
 export const TEST_CHAINS_MAX_BYTES = 256 * 1024 ** 2;
 
-export const TOKEN = "test-token";
+export const TOKEN = "test-token-0123456789";
 
 export class Cluster {
   nats!: Nats;

@@ -1,7 +1,8 @@
 /**
  * The coordinator's optional TLS (GRPC_TLS_CERT / GRPC_TLS_KEY) with a self-signed certificate: a
  * grpcs:// client trusting it (UNLEARN_COORDINATOR_CA) is served, a plaintext one is not; and a
- * coordinator without COORDINATOR_TOKEN refuses to start (exit 2, naming the variable).
+ * coordinator without COORDINATOR_TOKEN, or with one under 16 characters, refuses to start (exit 2,
+ * naming the variable).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -110,5 +111,16 @@ describe("the coordinator over TLS", () => {
     });
     expect(await bare.exited).toBe(2);
     expect(bare.output()).toMatch(/COORDINATOR_TOKEN is required/);
+  });
+
+  it("will not start with a token shorter than 16 characters", async () => {
+    const short = spawnCoordinator({
+      NATS_URL: nats.url,
+      DATABASE_URL: db.url,
+      GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+      COORDINATOR_TOKEN: "short-token",
+    });
+    expect(await short.exited).toBe(2);
+    expect(short.output()).toMatch(/COORDINATOR_TOKEN must be at least 16 characters \(got 11\)/);
   });
 });
