@@ -14,6 +14,7 @@ import type {
   ResultKind,
   ResultRecord,
   ResultRow,
+  SmoothnessName,
   SweepDone,
   SweepEvent,
   SweepInfo,
@@ -265,12 +266,22 @@ export function resultRow(r: ResultRecord): ResultRow {
   return {
     ...rest,
     kind: r.kind as ResultKind,
+    smoothness: smoothnessOf(r),
     epsilon: r.epsilon ?? null,
     K: k ?? null,
     alpha: r.alpha ?? null,
     epsilon0: r.epsilon0 ?? null,
     batch: r.batch ?? null,
   };
+}
+
+/** A row's smoothness as the coordinator sent it: "data", "bound" or "" (none); anything else is a broken reply. */
+function smoothnessOf(r: ResultRecord): SmoothnessName | null {
+  if (r.smoothness === "data" || r.smoothness === "bound") return r.smoothness;
+  if (r.smoothness === "") return null;
+  throw new Error(
+    `coordinator sent a result row of job ${r.job} with smoothness ${JSON.stringify(r.smoothness)} (expected "data", "bound" or "")`,
+  );
 }
 
 export function sweepSummary(s: SweepInfo): SweepSummary {

@@ -25,6 +25,7 @@ export function resultRecord(row: ResultRow): ResultRecord {
     alpha: row.alpha ?? undefined,
     epsilon0: row.epsilon0 ?? undefined,
     batch: row.batch ?? undefined,
+    smoothness: row.smoothness ?? "",
   };
 }
 

@@ -1,5 +1,5 @@
 /** The Store's reads of a sweep's results: ResultRows for figures and exports, and job records for the dashboard. */
-import { JobSpec, RESULT_KINDS, type ResultRow } from "@unlearn/protocol";
+import { JobSpec, RESULT_KINDS, type ResultRow, Smoothness, type SmoothnessName } from "@unlearn/protocol";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { jobs, results, sweepJobs, sweeps } from "./schema.ts";
 import { type LABEL_KEYS, requireLimit, requireOneOf } from "./store-check.ts";
@@ -51,6 +51,7 @@ function resultRow(sweepId: string, r: ResultJoin): ResultRow {
     series: r.series,
     kind,
     dataset: spec.dataset,
+    smoothness: smoothnessName(spec.smoothness),
     sigma: spec.sigma,
     epsilon: labelNumber(r.labels, "epsilon"),
     removals: spec.removals,
@@ -181,4 +182,11 @@ export function resultOps({ db, live }: StoreContext): ResultOps {
       }));
     },
   };
+}
+
+/** null only for a spec without one, which no executor runs (it refuses such a job). */
+function smoothnessName(smoothness: Smoothness): SmoothnessName | null {
+  if (smoothness === Smoothness.SMOOTHNESS_DATA) return "data";
+  if (smoothness === Smoothness.SMOOTHNESS_BOUND) return "bound";
+  return null;
 }

@@ -274,6 +274,7 @@ for (const backend of await backends()) {
         series: "learn",
         kind: "learn",
         dataset: "mnist-3v8",
+        smoothness: "data",
         sigma: 0.03,
         epsilon: null,
         removals: 0,

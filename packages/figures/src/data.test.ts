@@ -145,7 +145,9 @@ describe("labels", () => {
     expect(subtitle(FIGURES.fig5, fig5Rows)).toBe("mnist-3v8 · σ = 0.03 · 100 chains");
     expect(subtitle(FIGURES.fig3a, fig3aRows)).toBe("mnist-3v8 · σ = σ*(ε, k) · S = 1 · 100 chains");
     expect(subtitle(FIGURES.fig3b, fig3bRows)).toBe("mnist-3v8 · σ = 0.03 · ε = 1 · 100 chains");
-    expect(subtitle(FIGURES.fig3c, fig3cRows)).toBe("mnist-3v8 · ε = 1 · S = 100 · 100 chains");
+    expect(subtitle(FIGURES.fig3c, fig3cRows)).toBe("mnist-3v8 · ε = 1 · S = 100 · L_data · 100 chains");
+    const bound = fig3cRows.map((r) => ({ ...r, smoothness: "bound" as const }));
+    expect(subtitle(FIGURES.fig3c, bound)).toBe("mnist-3v8 · ε = 1 · S = 100 · L = 1/4 + λn · 100 chains");
     const mixed = fig4Rows.map((row, i) => ({ ...row, chains: i === 0 ? 50 : 100 }));
     expect(subtitle(FIGURES.fig4, mixed)).toBe("mnist-3v8 · σ = 0.03 · 50–100 chains");
   });

@@ -252,7 +252,7 @@ function unique(values: readonly number[]): number[] {
 
 /**
  * The subtitle: dataset, σ, and the other settings that are the same for every row and not on the x axis,
- * then the number of chains. σ is read from the noisy Langevin rows (σ > 0): noiseless (σ = 0) and D2D
+ * the smoothness when the figure writes K (Figure 3c), then the number of chains. σ is read from the noisy Langevin rows (σ > 0): noiseless (σ = 0) and D2D
  * rows are named by their series, and their σ field is not the figure's σ.
  */
 export function subtitle(definition: FigureDefinition, rows: readonly ResultRow[]): string {
@@ -278,6 +278,12 @@ export function subtitle(definition: FigureDefinition, rows: readonly ResultRow[
       rows.filter((row) => row.kind !== "learn" && row.kind !== "d2d-learn").map((row) => row.removals),
     );
     if (removals.length === 1) parts.push(`S = ${removals[0]}`);
+  }
+  if (definition.annotateK) {
+    // The K written on the figure depends on L (η = 1/L): the paper's Figure 3c shows K for both.
+    const smoothness = [...new Set(rows.flatMap((row) => (row.smoothness ? [row.smoothness] : [])))].sort();
+    if (smoothness.length > 0)
+      parts.push(smoothness.map((s) => (s === "data" ? "L_data" : "L = 1/4 + λn")).join(", "));
   }
   const chains = unique(rows.map((row) => row.chains));
   parts.push(

@@ -22,6 +22,7 @@ function row(figure: FigureId | "", fields: RowFields): ResultRow {
     job: "",
     figure,
     dataset: "mnist-3v8",
+    smoothness: "data",
     epsilon: null,
     K: null,
     alpha: null,

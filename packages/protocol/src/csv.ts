@@ -12,6 +12,7 @@ export const RESULT_CSV_COLUMNS = [
   "series",
   "kind",
   "dataset",
+  "smoothness",
   "sigma",
   "epsilon",
   "removals",

@@ -5,4 +5,4 @@
 export { type CsvValue, csvField, RESULT_CSV_COLUMNS, resultsCsv, toCsv } from "./csv.ts";
 export * from "./gen/sweep.ts";
 export { jobId, kindFromName, kindName } from "./jobs.ts";
-export { RESULT_KINDS, type ResultKind, type ResultRow } from "./rows.ts";
+export { RESULT_KINDS, type ResultKind, type ResultRow, type SmoothnessName } from "./rows.ts";

@@ -13,6 +13,9 @@ export const RESULT_KINDS: readonly ResultKind[] = [
   "d2d-unlearn",
 ];
 
+/** The smoothness constant a job ran with (docs/science.md §2): L_data or the bound 1/4 + λn. */
+export type SmoothnessName = "data" | "bound";
+
 export interface ResultRow {
   sweep: string;
   job: string;
@@ -22,6 +25,8 @@ export interface ResultRow {
   series: string;
   kind: ResultKind;
   dataset: string;
+  /** which L set the step η = 1/L and the accountant's K and ε0 (null: the job's spec names none) */
+  smoothness: SmoothnessName | null;
   sigma: number;
   epsilon: number | null;
   removals: number;

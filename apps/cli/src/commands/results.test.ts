@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "@unlearn/db";
-import { JobKind, JobResult, JobSpec, jobId, type ResultRow } from "@unlearn/protocol";
+import { JobKind, JobResult, JobSpec, jobId, type ResultRow, Smoothness } from "@unlearn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "./results.ts";
 
@@ -12,7 +12,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const SWEEP = "fig5-0123456789abcdef";
 const spec = (over: Partial<JobSpec>) =>
-  JobSpec.fromPartial({ dataset: "mnist-3v8", lambda: 1e-6, sigma: 0.03, chains: 3, seed: 7n, ...over });
+  JobSpec.fromPartial({
+    dataset: "mnist-3v8",
+    smoothness: Smoothness.SMOOTHNESS_DATA,
+    lambda: 1e-6,
+    sigma: 0.03,
+    chains: 3,
+    seed: 7n,
+    ...over,
+  });
 const learn = spec({ kind: JobKind.JOB_KIND_LEARN, steps: 10000 });
 const unlearn = spec({ kind: JobKind.JOB_KIND_UNLEARN, steps: 1485, removals: 100, parentId: jobId(learn) });
 
@@ -107,14 +115,14 @@ describe("pnpm results", () => {
     expect(code).toBe(0);
     const lines = out.split("\n");
     expect(lines[0]).toBe(
-      "sweep,job,figure,series,kind,dataset,sigma,epsilon,removals,K,alpha,epsilon0,batch,chains,accuracyMean,accuracyStd,accuracies,engine,wallMs",
+      "sweep,job,figure,series,kind,dataset,smoothness,sigma,epsilon,removals,K,alpha,epsilon0,batch,chains,accuracyMean,accuracyStd,accuracies,engine,wallMs",
     );
     expect(lines).toHaveLength(3);
     expect(lines).toContain(
-      `${SWEEP},${jobId(learn)},fig5,learning,learn,mnist-3v8,0.03,,0,,,,,3,0.75,0.2041241452319315,0.5;0.75;1,onnx,40`,
+      `${SWEEP},${jobId(learn)},fig5,learning,learn,mnist-3v8,data,0.03,,0,,,,,3,0.75,0.2041241452319315,0.5;0.75;1,onnx,40`,
     );
     expect(lines).toContain(
-      `${SWEEP},${jobId(unlearn)},fig5,"unlearning ε=1, ""S""",unlearn,mnist-3v8,0.03,1,100,1485,,,,3,0.875,0,0.875;0.875;0.875,onnx,40`,
+      `${SWEEP},${jobId(unlearn)},fig5,"unlearning ε=1, ""S""",unlearn,mnist-3v8,data,0.03,1,100,1485,,,,3,0.875,0,0.875;0.875;0.875,onnx,40`,
     );
   }, 30_000);
 

@@ -380,6 +380,8 @@ export interface ResultRecord {
   accuracies: number[];
   engine: string;
   wallMs: number;
+  /** "data", "bound", or empty when the job's spec names none */
+  smoothness: string;
 }
 
 export interface QueryResultsResponse {
@@ -3431,6 +3433,7 @@ function createBaseResultRecord(): ResultRecord {
     accuracies: [],
     engine: "",
     wallMs: 0,
+    smoothness: "",
   };
 }
 
@@ -3496,6 +3499,9 @@ export const ResultRecord: MessageFns<ResultRecord> = {
     }
     if (message.wallMs !== 0) {
       writer.uint32(153).double(message.wallMs);
+    }
+    if (message.smoothness !== "") {
+      writer.uint32(162).string(message.smoothness);
     }
     return writer;
   },
@@ -3675,6 +3681,14 @@ export const ResultRecord: MessageFns<ResultRecord> = {
             message.wallMs = reader.double();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.smoothness = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3722,6 +3736,7 @@ export const ResultRecord: MessageFns<ResultRecord> = {
         : isSet(object.wall_ms)
         ? globalThis.Number(object.wall_ms)
         : 0,
+      smoothness: isSet(object.smoothness) ? globalThis.String(object.smoothness) : "",
     };
   },
 
@@ -3784,6 +3799,9 @@ export const ResultRecord: MessageFns<ResultRecord> = {
     if (message.wallMs !== 0) {
       obj.wallMs = floatToJson(message.wallMs);
     }
+    if (message.smoothness !== "") {
+      obj.smoothness = message.smoothness;
+    }
     return obj;
   },
 
@@ -3811,6 +3829,7 @@ export const ResultRecord: MessageFns<ResultRecord> = {
     message.accuracies = object.accuracies?.map((e) => e) || [];
     message.engine = object.engine ?? "";
     message.wallMs = object.wallMs ?? 0;
+    message.smoothness = object.smoothness ?? "";
     return message;
   },
 };
