@@ -17,8 +17,8 @@ import {
   resultSubject,
 } from "@unlearn/cluster";
 import { openStore, type Store } from "@unlearn/db";
-import { Job, JobKind, JobResult, JobSpec, kindName } from "@unlearn/protocol";
-import { datasetFacts, planSweep, type SweepConfig } from "@unlearn/sweep";
+import { Job, JobKind, JobResult } from "@unlearn/protocol";
+import { datasetFacts, planSweep, registerSweep, type SweepConfig } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dispatcherConformance } from "../../../packages/sweep/test/dispatcher-conformance.ts";
 import { NatsDispatcher } from "../src/dispatcher.ts";
@@ -62,22 +62,7 @@ afterAll(async () => {
 async function registered(config: SweepConfig) {
   const facts = await datasetFacts(config);
   const plan = planSweep(config, facts, accountant);
-  await store.createSweep({
-    id: plan.sweepId,
-    name: config.name,
-    figure: config.figure,
-    config,
-    seed: String(config.seed),
-  });
-  await store.upsertJobs(
-    plan.jobs.map((j) => ({
-      id: j.id,
-      kind: kindName(j.spec!.kind),
-      spec: JobSpec.toJSON(j.spec!),
-      parentId: j.spec!.parentId,
-    })),
-  );
-  await store.linkSweepJobs(plan.sweepId, plan.links);
+  await registerSweep(store, config, plan);
   const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
   return { plan, d: facts.d, learn, children: plan.jobs.filter((j) => j.spec!.parentId === learn.id) };
 }

@@ -65,6 +65,7 @@ export {
   type RunEvent,
   type RunningJob,
   type RunSweepOptions,
+  registerSweep,
   runSweep,
   type SweepOutcome,
   type SweepProgress,

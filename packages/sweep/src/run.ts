@@ -87,7 +87,7 @@ export interface SweepOutcome {
 }
 
 /** Stores the sweep, its jobs and its links, and marks it running (owned by this process). */
-async function registerSweep(store: Store, config: SweepConfig, plan: SweepPlan): Promise<void> {
+export async function registerSweep(store: Store, config: SweepConfig, plan: SweepPlan): Promise<void> {
   await store.createSweep({
     id: plan.sweepId,
     name: config.name,

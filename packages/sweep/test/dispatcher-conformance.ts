@@ -7,13 +7,13 @@
  */
 import * as accountant from "@unlearn/accountant";
 import type { Store } from "@unlearn/db";
-import { type Job, JobKind, JobSpec, kindName } from "@unlearn/protocol";
+import { type Job, JobKind } from "@unlearn/protocol";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.ts";
 import type { Dispatcher } from "../src/dispatcher.ts";
 import { executeJob } from "../src/execute.ts";
 import { planSweep, type SweepPlan } from "../src/planner.ts";
-import { datasetFacts } from "../src/run.ts";
+import { datasetFacts, registerSweep } from "../src/run.ts";
 
 export interface ConformanceHarness {
   /** the store outcomes are committed into */
@@ -45,22 +45,7 @@ async function registered(store: Store, seed: number, burnIn = 300) {
   const c = config(seed, burnIn);
   const facts = await datasetFacts(c);
   const plan: SweepPlan = planSweep(c, facts, accountant);
-  await store.createSweep({
-    id: plan.sweepId,
-    name: c.name,
-    figure: c.figure,
-    config: c,
-    seed: String(seed),
-  });
-  await store.upsertJobs(
-    plan.jobs.map((j) => ({
-      id: j.id,
-      kind: kindName(j.spec!.kind),
-      spec: JobSpec.toJSON(j.spec!),
-      parentId: j.spec!.parentId,
-    })),
-  );
-  await store.linkSweepJobs(plan.sweepId, plan.links);
+  await registerSweep(store, c, plan);
   const learn = plan.jobs.find((j) => j.spec!.kind === JobKind.JOB_KIND_LEARN)!;
   const child = plan.jobs.find((j) => j.spec!.parentId === learn.id)!;
   return { plan, d: facts.d, learn, child };
