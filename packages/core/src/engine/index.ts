@@ -54,3 +54,14 @@ export async function createEngine(name: EngineChoice, options: AutoOptions = {}
 export async function createGemmProbe(...args: Parameters<typeof GemmProbe>): ReturnType<typeof GemmProbe> {
   return (await import("./onnx.ts")).createGemmProbe(...args);
 }
+
+/**
+ * Job fusion: the widest column batch (columns of W) an engine is given by the scheduler. A CPU
+ * engine's width is where a wider batch stops lowering the time per column (measured with
+ * `pnpm bench:step --chains`, see the README); a GPU's is large, since one MNIST step at 100 columns is
+ * mostly launch overhead there. Memory bounds it too: a step holds a few n × width float32 matrices.
+ */
+export function batchColumns(engine: string, device = "cpu"): number {
+  if (engine === "webgpu" || device !== "cpu") return 10_000;
+  return 1_000;
+}
