@@ -179,6 +179,16 @@ export interface Job {
   device: string;
 }
 
+/**
+ * Job fusion on the wire: the jobs a scheduler packed (same dataset, engine and device), sent to one
+ * worker as ONE JetStream message, run fused in one column batch. Each job keeps its own dispatch
+ * (nonce, in the message's Unlearn-Nonce header, comma-separated in this order), its own result
+ * and its own chains.
+ */
+export interface JobBatch {
+  jobs: Job[];
+}
+
 export interface JobProgress {
   jobId: string;
   stepsDone: number;
@@ -430,6 +440,8 @@ export interface WorkerInfo {
   currentJobs: string[];
   /** its step rate over its running jobs since the last heartbeat; 0 when idle */
   stepsPerSecond: number;
+  /** job fusion: the widest column batch it runs (columns of W); 0 or 1: none */
+  batchColumns: number;
 }
 
 export interface ListWorkersRequest {
@@ -899,6 +911,73 @@ export const Job: MessageFns<Job> = {
     message.attempt = object.attempt ?? 0;
     message.engine = object.engine ?? "";
     message.device = object.device ?? "";
+    return message;
+  },
+};
+
+function createBaseJobBatch(): JobBatch {
+  return { jobs: [] };
+}
+
+export const JobBatch: MessageFns<JobBatch> = {
+  encode(message: JobBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobs) {
+      Job.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobs.push(Job.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobBatch {
+    return { jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => Job.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: JobBatch): unknown {
+    const obj: any = {};
+    if (message.jobs?.length) {
+      obj.jobs = message.jobs.map((e) => Job.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JobBatch>): JobBatch {
+    return JobBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JobBatch>): JobBatch {
+    const message = createBaseJobBatch();
+    message.jobs = object.jobs?.map((e) => Job.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4122,6 +4201,7 @@ function createBaseWorkerInfo(): WorkerInfo {
     threads: 0,
     currentJobs: [],
     stepsPerSecond: 0,
+    batchColumns: 0,
   };
 }
 
@@ -4168,6 +4248,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     }
     if (message.stepsPerSecond !== 0) {
       writer.uint32(113).double(message.stepsPerSecond);
+    }
+    if (message.batchColumns !== 0) {
+      writer.uint32(120).uint32(message.batchColumns);
     }
     return writer;
   },
@@ -4297,6 +4380,14 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
             message.stepsPerSecond = reader.double();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.batchColumns = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4340,6 +4431,11 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
         ? globalThis.Number(object.stepsPerSecond)
         : isSet(object.steps_per_second)
         ? globalThis.Number(object.steps_per_second)
+        : 0,
+      batchColumns: isSet(object.batchColumns)
+        ? globalThis.Number(object.batchColumns)
+        : isSet(object.batch_columns)
+        ? globalThis.Number(object.batch_columns)
         : 0,
     };
   },
@@ -4388,6 +4484,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     if (message.stepsPerSecond !== 0) {
       obj.stepsPerSecond = floatToJson(message.stepsPerSecond);
     }
+    if (message.batchColumns !== 0) {
+      obj.batchColumns = Math.round(message.batchColumns);
+    }
     return obj;
   },
 
@@ -4410,6 +4509,7 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     message.threads = object.threads ?? 0;
     message.currentJobs = object.currentJobs?.map((e) => e) || [];
     message.stepsPerSecond = object.stepsPerSecond ?? 0;
+    message.batchColumns = object.batchColumns ?? 0;
     return message;
   },
 };
