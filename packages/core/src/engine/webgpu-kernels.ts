@@ -5,8 +5,10 @@
  * and then one update kernel W' = W·(1 − η·m·reg) − (η/n)·G + √(2η)·σ_t·ξ.
  * Never an n×d-per-chain tensor; X stays on the GPU for the stepper's life.
  *
- * σ and the last step are per chain (arrays indexed by chain), so that one dispatch can later serve
- * several jobs side by side (job fusion, docs/architecture.md) without new kernels.
+ * η, m, M, the noise scale and the last step are per chain (./webgpu.ts's ChainParams, indexed by
+ * chain), so that one dispatch serves several jobs' columns side by side (job fusion, ./batch.ts). The
+ * matmuls take row strides and column offsets for B and C, so that a block of columns of W or G is
+ * multiplied in place (a block's replaced rows, see webgpu.ts's batch program).
  */
 
 /** Threads of a matmul workgroup (16×16) and outputs per thread (TM×TN): the tile is 16·TM × 16·TN. */
@@ -22,9 +24,10 @@ const TK = 16;
 export const COEF_ROWS = 64;
 
 /**
- * C (+)= op(A)·B with op(A) = A (M×K, row-major) or Aᵀ (A stored K×M). B is K×N row-major. The
- * z dimension of the dispatch splits K: slice z writes C[z·M·N …]. `accumulate` adds to C (row
- * chunks of the backward product add up in the same partial buffers).
+ * C (+)= op(A)·B with op(A) = A (M×K, row-major) or Aᵀ (A stored K×M). B is K×N within a row-major
+ * matrix of row stride ldb, from column bOff; C likewise (ldc, cOff). The z dimension of the dispatch
+ * splits K: slice z writes C[z·M·ldc …]. `accumulate` adds to C (row chunks of the backward product
+ * add up in the same partial buffers). Dims: M, N, K, kSplit, accumulate, ldb, bOff, ldc, cOff.
  */
 export function matmulShader(transA: boolean, { tm, tn }: MatmulShape): string {
   const tsm = WG * tm;
@@ -56,7 +59,8 @@ export function matmulShader(transA: boolean, { tm, tn }: MatmulShape): string {
     .map(([i, j]) => `store(row0 + lid.y + ${i * WG}u, col0 + lid.x + ${j * WG}u, base, c${i}_${j});`)
     .join("\n  ");
   return /* wgsl */ `
-struct Dims { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Dims { M: u32, N: u32, K: u32, kSplit: u32, accumulate: u32, ldb: u32, bOff: u32, ldc: u32,
+  cOff: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
@@ -67,7 +71,7 @@ var<workgroup> Bs: array<f32, ${TK * tsn}>; // [k][n]
 
 fn store(m: u32, n: u32, base: u32, v: f32) {
   if (m >= d.M || n >= d.N) { return; }
-  let at = base + m * d.N + n;
+  let at = base + m * d.ldc + d.cOff + n;
   if (d.accumulate != 0u) { C[at] = C[at] + v; } else { C[at] = v; }
 }
 
@@ -88,7 +92,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     for (var e = li; e < ${TK * tsn}u; e += 256u) {
       let nn = e % ${tsn}u; let kk = e / ${tsn}u;
       let n = col0 + nn; let k = k0 + kk;
-      Bs[kk * ${tsn}u + nn] = select(0.0, B[k * d.N + n], n < d.N && k < kEnd);
+      Bs[kk * ${tsn}u + nn] = select(0.0, B[k * d.ldb + d.bOff + n], n < d.N && k < kEnd);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
@@ -98,7 +102,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     workgroupBarrier();
   }
-  let base = wid.z * d.M * d.N;
+  let base = wid.z * d.M * d.ldc;
   ${stores}
 }`;
 }
@@ -112,9 +116,14 @@ export function matmulTile({ tm, tn }: MatmulShape): { rows: number; cols: numbe
   return { rows: WG * tm, cols: WG * tn };
 }
 
-/** Shared by the coefficient kernels: rows of this chunk, chains, first row, m, M. */
+/**
+ * Shared by the coefficient kernels: rows of this chunk, chains, first row; row i's label for chain t
+ * is y[(rowOffset + i)·yStride + t·yPerChain] (D's rows: 1, 0; a batch's replaced rows: a label per
+ * row and chain); sBlock: the first COEF_ROWS block of these rows in sPart. Per chain (q[t]): η, m, M,
+ * noise scale.
+ */
 const COEF_PARAMS = /* wgsl */ `
-struct P { rows: u32, T: u32, rowOffset: u32, _pad: u32, m: f32, clip: f32, _p1: f32, _p2: f32 }`;
+struct P { rows: u32, T: u32, rowOffset: u32, yStride: u32, yPerChain: u32, sBlock: u32, _p1: u32, _p2: u32 }`;
 
 /**
  * Binary: c = −y·sigmoid(−y·z), ‖g‖² = c·(c + 2m·z) + m²‖w_t‖², s = min(1, M/‖g‖); R = s·c replaces
@@ -126,7 +135,8 @@ export const COEF_BINARY = /* wgsl */ `${COEF_PARAMS}
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read> wsq: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sPart: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
+@group(0) @binding(4) var<storage, read> q: array<vec4f>;
+@group(0) @binding(5) var<uniform> p: P;
 
 var<workgroup> partial: array<f32, 256>;
 
@@ -136,17 +146,19 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let block = wid.y;
   var sum = 0.0;
   if (t < p.T) {
-    let mw = p.m * p.m * wsq[t];
+    let m = q[t].y;
+    let clip = q[t].z;
+    let mw = m * m * wsq[t];
     let first = block * ${COEF_ROWS}u;
     let last = min(first + ${COEF_ROWS}u, p.rows);
     for (var i = first + lid.y; i < last; i += 4u) {
       let at = i * p.T + t;
       let z = Z[at];
-      let yi = y[p.rowOffset + i];
+      let yi = y[(p.rowOffset + i) * p.yStride + t * p.yPerChain];
       // −y·sigmoid(−y·z) = −y / (1 + exp(y·z)); exp overflows to +inf for y·z > 88 and c → −0.
       let c = -yi / (1.0 + exp(yi * z));
-      let norm = sqrt(max(0.0, c * (c + 2.0 * p.m * z) + mw));
-      let s = select(1.0, p.clip / norm, norm > p.clip);
+      let norm = sqrt(max(0.0, c * (c + 2.0 * m * z) + mw));
+      let s = select(1.0, clip / norm, norm > clip);
       Z[at] = s * c;
       sum += s;
     }
@@ -155,7 +167,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   workgroupBarrier();
   if (lid.y == 0u && t < p.T) {
     let total = partial[lid.x] + partial[64u + lid.x] + partial[128u + lid.x] + partial[192u + lid.x];
-    sPart[(p.rowOffset / ${COEF_ROWS}u + block) * p.T + t] = total;
+    sPart[(p.sBlock + block) * p.T + t] = total;
   }
 }`;
 
@@ -167,7 +179,8 @@ export function coefMulticlassShader(classes: number): string {
   return /* wgsl */ `${COEF_PARAMS}
 @group(0) @binding(0) var<storage, read_write> Z: array<f32>;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
+@group(0) @binding(2) var<storage, read> q: array<vec4f>;
+@group(0) @binding(3) var<uniform> p: P;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -176,7 +189,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = idx / p.T;
   let t = idx % p.T;
   let base = i * p.T * ${classes}u + t * ${classes}u;
-  let label = u32(y[p.rowOffset + i]);
+  let label = u32(y[(p.rowOffset + i) * p.yStride + t * p.yPerChain]);
+  let clip = q[t].z;
   var e: array<f32, ${classes}>;
   var mx = Z[base];
   for (var k = 1u; k < ${classes}u; k++) { mx = max(mx, Z[base + k]); }
@@ -188,7 +202,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     normSq += e[k] * e[k];
   }
   let norm = sqrt(normSq);
-  let s = select(1.0, p.clip / norm, norm > p.clip);
+  let s = select(1.0, clip / norm, norm > clip);
   for (var k = 0u; k < ${classes}u; k++) { Z[base + k] = s * e[k]; }
 }`;
 }
@@ -236,18 +250,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 /**
  * The update, one thread per entry of W (d×cols): sums the split-K partials of G and applies
- * W' = W − η·(G/n + m·reg_t·W) + noiseScale_t·ξ, or W' = W for a chain past its last step.
+ * W' = W − η_t·(G/n + m_t·reg_t·W) + noiseScale_t·ξ, or W' = W for a chain past its last step.
  * Chain t of column k is k / C (C = 1 binary). reg_t is mean_i s_it (binary) or 1 (multiclass; read
  * from a buffer of ones all the same, so both kinds have one bind group layout).
  */
 export function updateShader(classes: number): string {
   return /* wgsl */ `
-struct P { total: u32, cols: u32, splits: u32, step: u32, eta: f32, m: f32, n: f32, hasNoise: u32 }
+struct P { total: u32, cols: u32, splits: u32, step: u32, _p0: f32, _p1: f32, n: f32, hasNoise: u32 }
 @group(0) @binding(0) var<storage, read> Win: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Wout: array<f32>;
 @group(0) @binding(2) var<storage, read> G: array<f32>;
 @group(0) @binding(3) var<storage, read> xi: array<f32>;
-@group(0) @binding(4) var<storage, read> noiseScale: array<f32>;
+@group(0) @binding(4) var<storage, read> q: array<vec4f>;
 @group(0) @binding(5) var<storage, read> lastStep: array<u32>;
 @group(0) @binding(6) var<storage, read> reg: array<f32>;
 @group(0) @binding(7) var<uniform> p: P;
@@ -261,8 +275,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (p.step >= lastStep[t]) { Wout[idx] = w; return; }
   var g = 0.0;
   for (var z = 0u; z < p.splits; z++) { g += G[z * p.total + idx]; }
-  var next = w - p.eta * (g / p.n + p.m * reg[t] * w);
-  if (p.hasNoise != 0u) { next += noiseScale[t] * xi[idx]; }
+  let c = q[t];
+  var next = w - c.x * (g / p.n + c.y * reg[t] * w);
+  // A chain with σ = 0 in a batch with noise: its ξ is not drawn (the buffer holds zeros or stale draws).
+  if (p.hasNoise != 0u && c.w != 0.0) { next += c.w * xi[idx]; }
   Wout[idx] = next;
 }`;
 }

@@ -5,14 +5,8 @@
  */
 export { PhiloxNoise, philox4x32 } from "./philox.ts";
 
-/**
- * WGSL: ξ for fill number `p.fill`, one thread per Philox block of 4 values. Mirrors `PhiloxNoise`.
- */
-export const PHILOX_NOISE = /* wgsl */ `
-struct P { total: u32, fill: u32, k0: u32, k1: u32 }
-@group(0) @binding(0) var<storage, read_write> xi: array<f32>;
-@group(0) @binding(1) var<uniform> p: P;
-
+/** WGSL: Philox4x32-10 and Box–Muller in float32, shared by both noise kernels. */
+const PHILOX_FUNCTIONS = /* wgsl */ `
 fn mulhi(a: u32, b: u32) -> u32 {
   let al = a & 0xffffu; let ah = a >> 16u; let bl = b & 0xffffu; let bh = b >> 16u;
   let m1 = ah * bl; let m2 = al * bh;
@@ -37,7 +31,16 @@ fn normals(ua_bits: u32, ub_bits: u32) -> vec2f {
   let r = sqrt(-2.0 * log(ua));
   let angle = 3.1415927410125732 * (2.0 * ub - 1.0);
   return vec2f(r * cos(angle), r * sin(angle));
-}
+}`;
+
+/**
+ * WGSL: ξ for fill number `p.fill`, one thread per Philox block of 4 values. Mirrors `PhiloxNoise`.
+ */
+export const PHILOX_NOISE = /* wgsl */ `
+struct P { total: u32, fill: u32, k0: u32, k1: u32 }
+@group(0) @binding(0) var<storage, read_write> xi: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+${PHILOX_FUNCTIONS}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -51,4 +54,39 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (at + 1u < p.total) { xi[at + 1u] = z01.y; }
   if (at + 2u < p.total) { xi[at + 2u] = z23.x; }
   if (at + 3u < p.total) { xi[at + 3u] = z23.y; }
+}`;
+
+/**
+ * WGSL: ξ of a column batch (job fusion) for the run's step `p.step`, one dispatch for every block.
+ * Workgroup z is the block; block b (blocks[b]: key k0, k1, its step counter at the run's start, its
+ * columns, its first column, its d·cols values, whether it draws) draws fill start + p.step of its own
+ * key in its own d×cols layout, exactly as PHILOX_NOISE does for the job alone, and writes value e to
+ * row ⌊e/cols⌋, column offset + e mod cols of the batch's ξ (row stride p.ld).
+ */
+export const PHILOX_BATCH_NOISE = /* wgsl */ `
+struct P { ld: u32, step: u32, _p0: u32, _p1: u32 }
+struct Block { k0: u32, k1: u32, start: u32, cols: u32, offset: u32, total: u32, draws: u32, _p: u32 }
+@group(0) @binding(0) var<storage, read_write> xi: array<f32>;
+@group(0) @binding(1) var<storage, read> blocks: array<Block>;
+@group(0) @binding(2) var<uniform> p: P;
+${PHILOX_FUNCTIONS}
+
+fn put(b: Block, e: u32, v: f32) {
+  if (e < b.total) { xi[(e / b.cols) * p.ld + b.offset + e % b.cols] = v; }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(workgroup_id) wid: vec3u) {
+  let b = blocks[wid.z];
+  let block = gid.x + gid.y * nwg.x * 64u;
+  let at = block * 4u;
+  if (b.draws == 0u || at >= b.total) { return; }
+  let bits = philox(vec4u(block, b.start + p.step, 0u, 0u), vec2u(b.k0, b.k1));
+  let z01 = normals(bits.x, bits.y);
+  let z23 = normals(bits.z, bits.w);
+  put(b, at, z01.x);
+  put(b, at + 1u, z01.y);
+  put(b, at + 2u, z23.x);
+  put(b, at + 3u, z23.y);
 }`;

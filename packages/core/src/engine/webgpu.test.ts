@@ -1,12 +1,16 @@
 /**
  * The webgpu engine beyond the conformance suite: the step cut into row chunks and split-K slices
  * (as on big data or a GPU) still computes SPEC §3's step; per-chain σ and step counts (job fusion)
- * give each chain the trajectory it would have alone; and a machine with no adapter gets one line
+ * give each chain the trajectory it would have alone; a column batch of jobs with different σ, steps,
+ * starts and D′ (one device program per step, ξ drawn on the GPU per block) gives each job what it
+ * computes alone; and a machine with no adapter gets one line
  * naming what provides one. Skipped, with the reason in the title, where no adapter exists (CI
  * installs Mesa's software one, so there they run).
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { referenceStep } from "./reference.ts";
+import { replacedRows } from "../removal.ts";
+import { type BatchJob, materialise, runColumnBatch } from "./batch.ts";
+import { createReferenceEngine, referenceStep } from "./reference.ts";
 import { ArrayNoise, fixedNoise, makeData, weights } from "./test-fixtures.ts";
 import type { StepParams } from "./types.ts";
 import { ADAPTER_PACKAGES, createWebGpuEngine, type WebGpuEngine, type WebGpuStepper } from "./webgpu.ts";
@@ -17,10 +21,10 @@ import { planStep } from "./webgpu-plan.ts";
 let engine: WebGpuEngine | null = null;
 let reason = "ok";
 try {
-  // Tiny chunks (3 blocks of 64 rows for n = 150) and split-K slices even on a software adapter.
+  // Tiny chunks (128 rows of 12 columns, 64 rows of 30) and split-K slices even on a software adapter.
   engine = await createWebGpuEngine(
     {},
-    { maxChunkBytes: 64 * 4 * 12, targetWorkgroups: 64, minSliceRows: 16 },
+    { maxChunkBytes: 64 * 4 * 30, targetWorkgroups: 64, minSliceRows: 16 },
   );
 } catch (error) {
   reason = String(error);
@@ -50,7 +54,7 @@ describe.skipIf(engine === null && !process.env.CI)(`webgpu engine (${reason})`,
         d: 9,
         cols,
         tile: { tm: 4, tn: 4 },
-        maxChunkBytes: 64 * 4 * 12,
+        maxChunkBytes: 64 * 4 * 30,
         targetWorkgroups: 64,
         minSliceRows: 16,
       },
@@ -93,6 +97,63 @@ describe.skipIf(engine === null && !process.env.CI)(`webgpu engine (${reason})`,
     );
     await fused.dispose();
   });
+
+  // Binary: 44 tail rows (replaced counts 5, 9, 20) after 256 shared rows in 2 chunks. Multiclass: a
+  // block replaces 90 of 150 rows, so no row is shared (head 0) and every block multiplies its own.
+  it.each([
+    { classes: 2, n: 300, replaced: [5, 9, 20] },
+    { classes: 3, n: 150, replaced: [90, 7, 30] },
+  ])(
+    "a column batch (classes = $classes): each job matches the job alone and the reference batch",
+    async (c) => {
+      const D = makeData({ n: c.n, d: 9, classes: c.classes, seed: 91 + c.classes });
+      const C = c.classes === 2 ? 1 : c.classes;
+      const base = { eta: 0.7, m: 0.05, clip: 0.9 };
+      const job = (i: number, sigma: number, chains: number, steps: number, extra: Partial<BatchJob> = {}) =>
+        ({
+          params: { ...base, sigma, chains },
+          noiseKey: BigInt(300 + i),
+          W: weights(400 + i, D.d * chains * C, 2),
+          steps,
+          ...extra,
+        }) satisfies BatchJob;
+      const jobs: BatchJob[] = [
+        job(0, 0.3, 2, 5),
+        job(1, 0.1, 3, 3, { replaced: replacedRows(D, c.replaced[0], 9) }),
+        job(2, 0.2, 1, 6, { replaced: replacedRows(D, c.replaced[1], 9), start: 4 }),
+        job(3, 0, 2, 2, {
+          replaced: replacedRows(D, c.replaced[2], 4),
+          params: { ...base, eta: 1.1, m: 0.08, clip: 0.5, sigma: 0, chains: 2 },
+        }),
+        job(4, 0.25, 2, 4, { replaced: replacedRows(D, c.replaced[1], 9) }), // shares job 2's rows
+      ];
+      const widths: number[] = [];
+      const fused = await runColumnBatch(engine!, D, jobs, {
+        onProgress: () => undefined,
+        join: () => {
+          widths.push(0);
+          return [];
+        },
+      });
+      expect(fused.fusedColumns[0]).toBe(10 * C);
+      const reference = await runColumnBatch(await createReferenceEngine(), D, jobs);
+      let worst = 0;
+      for (const [i, j] of jobs.entries()) {
+        const stepper = await engine!.createStepper(materialise(D, j.replaced), j.params);
+        const alone = await stepper.run(j.W, j.steps, new PhiloxNoise(j.noiseKey, j.start ?? 0));
+        await stepper.dispose();
+        const vsAlone = maxRelErr(fused.W[i], alone);
+        worst = Math.max(worst, vsAlone);
+        expect(vsAlone, `job ${i} vs alone`).toBeLessThan(1e-4);
+        expect(maxRelErr(fused.W[i], reference.W[i]), `job ${i} vs reference`).toBeLessThan(1e-4);
+        // The job moved: a batch that left W alone would match neither.
+        expect(maxRelErr(fused.W[i], j.W), `job ${i} moved`).toBeGreaterThan(1e-3);
+      }
+      console.log(`webgpu column batch, classes = ${c.classes}: largest difference fused vs alone ${worst}`);
+      // One batch stepper per segment (jobs leave after 2, 3, 4, 5 and 6 steps): 5 packings.
+      expect(widths.length).toBe(6);
+    },
+  );
 
   it("PhiloxNoise drawn on the GPU follows the CPU's draws, and the same seed repeats bit for bit", async () => {
     const data = makeData({ n: 70, d: 7, classes: 3, seed: 75 });

@@ -13,18 +13,23 @@
  * GPU's work on the previous step (at most STEPS_IN_FLIGHT steps ahead).
  */
 import { createRequire } from "node:module";
-import { PhiloxNoise } from "./philox.ts";
+import { type BatchLayout, batchLayout, checkBlocks, replacedCount } from "./batch.ts";
+import { PhiloxNoise, philoxKey } from "./philox.ts";
 import { runLoop } from "./run-loop.ts";
 import type {
+  BatchStepper,
+  ColumnBlock,
   Engine,
   EngineOptions,
   NoiseSource,
+  ReplacedRows,
   StepParams,
   Stepper,
   StepRunOptions,
   TrainMatrix,
 } from "./types.ts";
 import {
+  checkStarts,
   checkStepParams,
   checkSteps,
   checkTrainMatrix,
@@ -44,7 +49,7 @@ import {
   REG_WEIGHTS,
   updateShader,
 } from "./webgpu-kernels.ts";
-import { PHILOX_NOISE } from "./webgpu-noise.ts";
+import { PHILOX_BATCH_NOISE, PHILOX_NOISE } from "./webgpu-noise.ts";
 import { planStep, type StepPlan } from "./webgpu-plan.ts";
 
 /** What provides a WebGPU adapter where none was found (one line, for the error). */
@@ -148,6 +153,7 @@ interface Pipelines {
   reg: GPUComputePipeline | null;
   update: GPUComputePipeline;
   noise: GPUComputePipeline;
+  batchNoise: GPUComputePipeline;
 }
 
 async function createPipelines(device: GPUDevice, classes: number, tile: MatmulShape): Promise<Pipelines> {
@@ -173,7 +179,34 @@ async function createPipelines(device: GPUDevice, classes: number, tile: MatmulS
     norms: binary ? await make(COLUMN_NORMS, "column norms") : null,
     reg: binary ? await make(REG_WEIGHTS, "mean clip factor") : null,
     noise: await make(PHILOX_NOISE, "philox noise"),
+    batchNoise: await make(PHILOX_BATCH_NOISE, "philox noise of a column batch"),
   };
+}
+
+/** Per chain: η, m, M and the noise scale √(2η)·σ (the kernels' q[t], a vec4f each). */
+function chainParams(params: readonly StepParams[], sigma?: ArrayLike<number>): Float32Array {
+  const q = new Float32Array(4 * params.length);
+  params.forEach((p, t) => {
+    const s = sigma ? sigma[t] : p.sigma;
+    q.set([p.eta, p.m, p.clip, Math.sqrt(2 * p.eta * s * s)], 4 * t);
+  });
+  return q;
+}
+
+/**
+ * The rows of a column batch that some block replaces: D's last `rows` rows (from row `head`, a
+ * multiple of COEF_ROWS), as each block sees them. Each block multiplies its own version of them
+ * (`source`: rows×d, D's tail with its replacements) with its own columns of W, and adds their part
+ * of Xᵀ·R to its own columns of G; the head rows are multiplied once for every column.
+ */
+interface TailPlan {
+  head: number;
+  rows: number;
+  blocks: { offset: number; cols: number; source: GPUBuffer }[];
+  /** The tail's Z (rows × cols, the batch's columns). */
+  Z: GPUBuffer;
+  /** Labels of the tail rows per chain (rows × T). */
+  y: GPUBuffer;
 }
 
 /** The GPU buffers of one stepper. */
@@ -184,7 +217,8 @@ interface Buffers {
   Z: GPUBuffer;
   G: GPUBuffer;
   xi: GPUBuffer;
-  noiseScale: GPUBuffer;
+  /** Per chain η, m, M, noise scale (chainParams). */
+  chain: GPUBuffer;
   lastStep: GPUBuffer;
   reg: GPUBuffer;
   wsq: GPUBuffer;
@@ -192,6 +226,7 @@ interface Buffers {
   updateParams: GPUBuffer;
   noiseParams: GPUBuffer;
   readback: GPUBuffer;
+  /** Uniforms and other buffers freed with the stepper. */
   uniforms: GPUBuffer[];
 }
 
@@ -201,6 +236,7 @@ function createBuffers(
   cols: number,
   T: number,
   plan: StepPlan,
+  sBlocks: number,
 ): Buffers {
   const { n, d } = data;
   const S = USAGE.STORAGE;
@@ -216,11 +252,11 @@ function createBuffers(
     Z: buffer(device, plan.chunkRows * cols * 4, S, "Z"),
     G: buffer(device, plan.splits * wBytes, S, "G"),
     xi: buffer(device, wBytes, S | DST, "xi"),
-    noiseScale: buffer(device, T * 4, S | DST, "noise scale"),
+    chain: buffer(device, T * 16, S | DST, "chain params"),
     lastStep: buffer(device, T * 4, S | DST, "last step"),
     reg: buffer(device, T * 4, S | DST, "reg"),
     wsq: buffer(device, T * 4, S, "wsq"),
-    sPart: buffer(device, plan.blocks * T * 4, S, "s sums"),
+    sPart: buffer(device, sBlocks * T * 4, S, "s sums"),
     updateParams: buffer(device, 32, USAGE.UNIFORM | DST, "update params"),
     noiseParams: buffer(device, 16, USAGE.UNIFORM | DST, "noise params"),
     readback: buffer(device, wBytes, USAGE.MAP_READ | DST, "readback"),
@@ -228,6 +264,7 @@ function createBuffers(
   };
   device.queue.writeBuffer(b.X, 0, data.X);
   device.queue.writeBuffer(b.y, 0, data.y);
+  device.queue.writeBuffer(b.lastStep, 0, new Uint32Array(T).fill(0xffffffff));
   // Multiclass: the regulariser is added after clipping, weight 1 (the binary kernels overwrite reg).
   device.queue.writeBuffer(b.reg, 0, new Float32Array(T).fill(1));
   return b;
@@ -245,46 +282,58 @@ interface Program {
   /** Partial sums of G the update kernel adds up (split-K of the backward product). */
   splits: number;
   encode(pass: GPUComputePassEncoder, cur: 0 | 1): void;
-  /** Draws ξ into its buffer on the GPU (PhiloxNoise), before the step. */
+  /** Draws ξ into its buffer on the GPU (PhiloxNoise or the batch's blocks), before the step. */
   encodeNoise(pass: GPUComputePassEncoder): void;
 }
 
 interface ProgramInput {
   device: GPUDevice;
   data: TrainMatrix;
-  params: StepParams;
+  /** Chains (T) and columns (T, or T·C multiclass) of W, all blocks together. */
+  T: number;
+  cols: number;
+  /** Row chunks of D's rows 0…head−1 (every row for a single job). */
   plan: StepPlan;
+  /** Blocks of COEF_ROWS rows over all of n (the binary clip-factor sums). */
+  sBlocks: number;
   tile: MatmulShape;
   p: Pipelines;
   b: Buffers;
+  /** A column batch whose blocks replace rows; null: every column sees D. */
+  tail: TailPlan | null;
+  /** A column batch's noise: its block table (PHILOX_BATCH_NOISE) and widest block's d·cols. */
+  batchNoise: { table: GPUBuffer; widest: number; blocks: number } | null;
 }
 
 /** The same bind group for both W buffers (ops that do not touch W). */
 const both = (g: GPUBindGroup): [GPUBindGroup, GPUBindGroup] => [g, g];
 
-/** X·W, the clip coefficients and Xᵀ·R for each row chunk. */
-function chunkOps({ device, data, params, plan, tile, p, b }: ProgramInput): Op[] {
+/** Matmul dims: M, N, K, kSplit, accumulate, ldb, bOff, ldc, cOff. */
+type Dims = [number, number, number, number, number, number, number, number, number];
+
+/** X·W, the clip coefficients and Xᵀ·R for each row chunk of the shared rows. */
+function chunkOps({ device, data, T, cols, plan, tile, p, b }: ProgramInput): Op[] {
   const { d } = data;
-  const T = params.chains;
-  const cols = weightColumns(data, params);
   const t = matmulTile(tile);
   const keep = (u: GPUBuffer) => {
     b.uniforms.push(u);
     return u;
   };
+  const binary = data.classes === 2;
   return plan.chunks.flatMap((c, index): Op[] => {
     const x = { buffer: b.X, offset: c.start * d * 4, size: c.rows * d * 4 };
-    const fwdDims = keep(uniform(device, [c.rows, cols, d, d, 0], "X.W dims"));
-    const bwdDims = keep(uniform(device, [d, cols, c.rows, plan.kSplit, index > 0 ? 1 : 0], "Xt.R dims"));
+    const fwd: Dims = [c.rows, cols, d, d, 0, cols, 0, cols, 0];
+    const bwd: Dims = [d, cols, c.rows, plan.kSplit, index > 0 ? 1 : 0, cols, 0, cols, 0];
+    const fwdDims = keep(uniform(device, fwd, "X.W dims"));
+    const bwdDims = keep(uniform(device, bwd, "Xt.R dims"));
     const coefParams = keep(
-      uniform(device, [c.rows, T, c.start, 0, [params.m, "f32"], [params.clip, "f32"], 0, 0], "coef params"),
+      uniform(device, [c.rows, T, c.start, 1, 0, c.start / COEF_ROWS, 0, 0], "coef params"),
     );
     const forward = (w: 0 | 1) => bindGroup(device, p.forward, [x, b.W[w], b.Z, fwdDims]);
-    const binary = data.classes === 2;
     const coef = bindGroup(
       device,
       p.coef,
-      binary ? [b.Z, b.y, b.wsq, b.sPart, coefParams] : [b.Z, b.y, coefParams],
+      binary ? [b.Z, b.y, b.wsq, b.sPart, b.chain, coefParams] : [b.Z, b.y, b.chain, coefParams],
     );
     return [
       {
@@ -308,11 +357,61 @@ function chunkOps({ device, data, params, plan, tile, p, b }: ProgramInput): Op[
   });
 }
 
-function buildProgram(input: ProgramInput): Program {
-  const { device, data, params, plan, p, b } = input;
+/**
+ * A batch's replaced rows: per block, its version of the tail rows times its columns of W (into the
+ * tail's Z); the clip coefficients of the whole tail at once; per block, its rows transposed times its
+ * columns of R, added to its columns of G (partial 0), or written when there are no head rows.
+ */
+function tailOps({ device, data, T, cols, tile, p, b, tail }: ProgramInput): Op[] {
+  if (!tail) return [];
   const { d } = data;
-  const T = params.chains;
-  const cols = weightColumns(data, params);
+  const t = matmulTile(tile);
+  const keep = (u: GPUBuffer) => {
+    b.uniforms.push(u);
+    return u;
+  };
+  const binary = data.classes === 2;
+  const R = tail.rows;
+  const kSplit = Math.ceil(R / 16) * 16;
+  const forwards: Op[] = [];
+  const backwards: Op[] = [];
+  for (const blk of tail.blocks) {
+    const fwd: Dims = [R, blk.cols, d, d, 0, cols, blk.offset, cols, blk.offset];
+    const bwd: Dims = [d, blk.cols, R, kSplit, tail.head > 0 ? 1 : 0, cols, blk.offset, cols, blk.offset];
+    const fwdDims = keep(uniform(device, fwd, "tail X.W dims"));
+    const bwdDims = keep(uniform(device, bwd, "tail Xt.R dims"));
+    const forward = (w: 0 | 1) => bindGroup(device, p.forward, [blk.source, b.W[w], tail.Z, fwdDims]);
+    forwards.push({
+      pipeline: p.forward,
+      groups: [forward(0), forward(1)],
+      grid: [Math.ceil(blk.cols / t.cols), Math.ceil(R / t.rows)],
+    });
+    backwards.push({
+      pipeline: p.backward,
+      groups: both(bindGroup(device, p.backward, [blk.source, tail.Z, b.G, bwdDims])),
+      grid: [Math.ceil(blk.cols / t.cols), Math.ceil(d / t.rows), 1],
+    });
+  }
+  const coefParams = keep(uniform(device, [R, T, 0, T, 1, tail.head / COEF_ROWS, 0, 0], "tail coef params"));
+  const coef: Op = {
+    pipeline: p.coef,
+    groups: both(
+      bindGroup(
+        device,
+        p.coef,
+        binary
+          ? [tail.Z, tail.y, b.wsq, b.sPart, b.chain, coefParams]
+          : [tail.Z, tail.y, b.chain, coefParams],
+      ),
+    ),
+    grid: binary ? [Math.ceil(T / 64), Math.ceil(R / COEF_ROWS)] : grid(Math.ceil((R * T) / 64)),
+  };
+  return [...forwards, coef, ...backwards];
+}
+
+function buildProgram(input: ProgramInput): Program {
+  const { device, data, T, cols, plan, sBlocks, p, b } = input;
+  const { d } = data;
   const ops: Op[] = [];
   if (p.norms) {
     const params4 = uniform(device, [d, T, 0, 0], "norm params");
@@ -320,9 +419,9 @@ function buildProgram(input: ProgramInput): Program {
     const norms = (w: 0 | 1) => bindGroup(device, p.norms!, [b.W[w], b.wsq, params4]);
     ops.push({ pipeline: p.norms, groups: [norms(0), norms(1)], grid: [Math.ceil(T / 64)] });
   }
-  ops.push(...chunkOps(input));
+  ops.push(...chunkOps(input), ...tailOps(input));
   if (p.reg) {
-    const regParams = uniform(device, [plan.blocks, T, [data.n, "f32"], 0], "reg params");
+    const regParams = uniform(device, [sBlocks, T, [data.n, "f32"], 0], "reg params");
     b.uniforms.push(regParams);
     ops.push({
       pipeline: p.reg,
@@ -331,22 +430,20 @@ function buildProgram(input: ProgramInput): Program {
     });
   }
   const update = (w: 0 | 1) =>
-    bindGroup(device, p.update, [
-      b.W[w],
-      b.W[1 - w],
-      b.G,
-      b.xi,
-      b.noiseScale,
-      b.lastStep,
-      b.reg,
-      b.updateParams,
-    ]);
+    bindGroup(device, p.update, [b.W[w], b.W[1 - w], b.G, b.xi, b.chain, b.lastStep, b.reg, b.updateParams]);
   ops.push({ pipeline: p.update, groups: [update(0), update(1)], grid: grid(Math.ceil((d * cols) / 64)) });
-  const noise: Op = {
-    pipeline: p.noise,
-    groups: both(bindGroup(device, p.noise, [b.xi, b.noiseParams])),
-    grid: grid(Math.ceil((d * cols) / 4 / 64)),
-  };
+  const bn = input.batchNoise;
+  const noise: Op = bn
+    ? {
+        pipeline: p.batchNoise,
+        groups: both(bindGroup(device, p.batchNoise, [b.xi, bn.table, b.noiseParams])),
+        grid: [...grid(Math.ceil(bn.widest / 4 / 64)), bn.blocks],
+      }
+    : {
+        pipeline: p.noise,
+        groups: both(bindGroup(device, p.noise, [b.xi, b.noiseParams])),
+        grid: grid(Math.ceil((d * cols) / 4 / 64)),
+      };
   const run = (pass: GPUComputePassEncoder, op: Op, cur: 0 | 1) => {
     pass.setPipeline(op.pipeline);
     pass.setBindGroup(0, op.groups[cur]);
@@ -412,8 +509,8 @@ export class WebGpuStepper implements Stepper {
   }
 
   private writeSchedule(): void {
-    const scale = Float32Array.from(this.sigmas, (s) => Math.sqrt(2 * this.params.eta * s * s));
-    this.device.queue.writeBuffer(this.buffers.noiseScale, 0, scale);
+    const params = Array<StepParams>(this.params.chains).fill(this.params);
+    this.device.queue.writeBuffer(this.buffers.chain, 0, chainParams(params, this.sigmas));
     this.device.queue.writeBuffer(this.buffers.lastStep, 0, this.lastSteps);
   }
 
@@ -431,12 +528,7 @@ export class WebGpuStepper implements Stepper {
     xi: Float32Array | null,
     fill?: { index: number; key: number[] },
   ): void {
-    const { eta, m } = this.params;
-    const u = new ArrayBuffer(32);
-    new Uint32Array(u, 0, 4).set([this.length, this.cols, this.program.splits, step]);
-    new Float32Array(u, 16, 3).set([eta, m, this.data.n]);
-    new Uint32Array(u, 28, 1)[0] = xi || fill ? 1 : 0;
-    this.device.queue.writeBuffer(this.buffers.updateParams, 0, u);
+    writeUpdateParams(this.device, this.buffers, this.data, this.program, this.cols, step, !!(xi || fill));
     if (fill) {
       const words = Uint32Array.of(this.length, fill.index, fill.key[0], fill.key[1]);
       this.device.queue.writeBuffer(this.buffers.noiseParams, 0, words);
@@ -450,16 +542,7 @@ export class WebGpuStepper implements Stepper {
   }
 
   private async read(cur: 0 | 1): Promise<Float32Array> {
-    const { readback } = this.buffers;
-    const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(this.buffers.W[cur], 0, readback, 0, this.length * 4);
-    this.device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(MAP_READ, 0, this.length * 4);
-    const out = new Float32Array(readback.getMappedRange(0, this.length * 4).slice(0));
-    readback.unmap();
-    if (this.errors.length > 0)
-      throw new Error(`webgpu engine: the GPU reported an error: ${this.errors[0]}`);
-    return out;
+    return readBack(this.device, this.buffers, cur, this.length, this.errors);
   }
 
   private exclusive<R>(work: () => Promise<R>): Promise<R> {
@@ -521,10 +604,134 @@ export class WebGpuStepper implements Stepper {
     await this.queue;
     this.disposed = true;
     this.onDispose();
-    const b = this.buffers;
-    for (const buf of [b.X, b.y, ...b.W, b.Z, b.G, b.xi, b.noiseScale, b.lastStep, b.reg, b.wsq, b.sPart])
-      buf.destroy();
-    for (const buf of [b.updateParams, b.noiseParams, b.readback, ...b.uniforms]) buf.destroy();
+    destroyBuffers(this.buffers);
+  }
+}
+
+function destroyBuffers(b: Buffers): void {
+  for (const buf of [b.X, b.y, ...b.W, b.Z, b.G, b.xi, b.chain, b.lastStep, b.reg, b.wsq, b.sPart])
+    buf.destroy();
+  for (const buf of [b.updateParams, b.noiseParams, b.readback, ...b.uniforms]) buf.destroy();
+}
+
+/** The update kernel's uniform for one step: sizes, the step number (for lastStep), whether ξ is added. */
+function writeUpdateParams(
+  device: GPUDevice,
+  b: Buffers,
+  data: TrainMatrix,
+  program: Program,
+  cols: number,
+  step: number,
+  noise: boolean,
+): void {
+  const u = new ArrayBuffer(32);
+  new Uint32Array(u, 0, 4).set([data.d * cols, cols, program.splits, step]);
+  new Float32Array(u, 24, 1)[0] = data.n;
+  new Uint32Array(u, 28, 1)[0] = noise ? 1 : 0;
+  device.queue.writeBuffer(b.updateParams, 0, u);
+}
+
+/** Copies W out of buffer `cur` (d·cols values) and fails with the device's first error, if any. */
+async function readBack(
+  device: GPUDevice,
+  b: Buffers,
+  cur: 0 | 1,
+  length: number,
+  errors: string[],
+): Promise<Float32Array> {
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(b.W[cur], 0, b.readback, 0, length * 4);
+  device.queue.submit([encoder.finish()]);
+  await b.readback.mapAsync(MAP_READ, 0, length * 4);
+  const out = new Float32Array(b.readback.getMappedRange(0, length * 4).slice(0));
+  b.readback.unmap();
+  if (errors.length > 0) throw new Error(`webgpu engine: the GPU reported an error: ${errors[0]}`);
+  return out;
+}
+
+/**
+ * A column batch (job fusion, ./batch.ts) as one device program: every block's columns side by side in
+ * one W, per-chain η, m, M and noise scale, each block's ξ drawn on the GPU from its own Philox key at
+ * its own step (PHILOX_BATCH_NOISE: the values the block draws alone), and each block's replaced rows
+ * multiplied with its own columns only (TailPlan). One submission per step for the whole batch.
+ */
+class WebGpuBatchStepper implements BatchStepper {
+  private readonly length: number;
+  private readonly cols: number;
+  private readonly draws: boolean;
+  private disposed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly data: TrainMatrix,
+    private readonly blocks: readonly ColumnBlock[],
+    private readonly buffers: Buffers,
+    private readonly program: Program,
+    /** PHILOX_BATCH_NOISE's block table: 8 words per block, `start` (word 2) written per run. */
+    private readonly table: { buffer: GPUBuffer; words: Uint32Array },
+    private readonly errors: string[],
+    private readonly onDispose: () => void,
+  ) {
+    this.cols = batchLayout(data, blocks).total;
+    this.length = data.d * this.cols;
+    this.draws = blocks.some((b) => b.params.sigma > 0);
+  }
+
+  async run(
+    W: Float32Array,
+    steps: number,
+    start: readonly number[],
+    options?: StepRunOptions,
+  ): Promise<Float32Array> {
+    checkWeights("W", W, this.length);
+    checkSteps(steps);
+    checkStarts(start, this.blocks.length);
+    const result = this.queue.then(async () => {
+      if (this.disposed) throw new Error("webgpu engine: this stepper has been disposed");
+      const { device, buffers: b } = this;
+      device.queue.writeBuffer(b.W[0], 0, W);
+      const { words } = this.table;
+      start.forEach((s, i) => {
+        words[8 * i + 2] = s;
+      });
+      device.queue.writeBuffer(this.table.buffer, 0, words);
+      let k = 0;
+      const inFlight: Promise<undefined>[] = [];
+      const cur = await runLoop<0 | 1>({
+        state: 0,
+        steps,
+        noise: { fill: () => {} },
+        noiseLength: 0,
+        sigma: this.draws ? 1 : 0,
+        advance: async (state, xi) => {
+          const step = k++;
+          writeUpdateParams(device, b, this.data, this.program, this.cols, step, xi !== null);
+          if (xi) device.queue.writeBuffer(b.noiseParams, 0, Uint32Array.of(this.cols, step, 0, 0));
+          const encoder = device.createCommandEncoder();
+          const pass = encoder.beginComputePass();
+          if (xi) this.program.encodeNoise(pass);
+          this.program.encode(pass, state);
+          pass.end();
+          device.queue.submit([encoder.finish()]);
+          inFlight.push(device.queue.onSubmittedWorkDone());
+          if (inFlight.length > STEPS_IN_FLIGHT) await inFlight.shift();
+          return (1 - state) as 0 | 1;
+        },
+        options,
+      });
+      return readBack(device, b, cur, this.length, this.errors);
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    await this.queue;
+    this.disposed = true;
+    this.onDispose();
+    destroyBuffers(this.buffers);
   }
 }
 
@@ -569,6 +776,48 @@ function planFor(
   );
 }
 
+/**
+ * The tail rows of a batch as each block sees them: one rows×d buffer per distinct replacement (blocks
+ * on D share D's own tail), and the labels per tail row and chain.
+ */
+function tailPlan(
+  device: GPUDevice,
+  data: TrainMatrix,
+  blocks: readonly ColumnBlock[],
+  layout: BatchLayout,
+  head: number,
+  own: (b: GPUBuffer) => GPUBuffer,
+): TailPlan {
+  const { n, d, classes } = data;
+  const rows = n - head;
+  const C = classes === 2 ? 1 : classes;
+  const T = layout.total / C;
+  const sources = new Map<ReplacedRows | undefined, GPUBuffer>();
+  const y = new Float32Array(rows * T);
+  const tailBlocks = blocks.map((blk, i) => {
+    const r = replacedCount(blk);
+    const key = r > 0 ? blk.replaced : undefined;
+    let source = sources.get(key);
+    if (!source) {
+      const X = data.X.slice(head * d, n * d);
+      if (key) X.set(key.X, (rows - r) * d);
+      source = own(buffer(device, X.byteLength, USAGE.STORAGE | USAGE.COPY_DST, "tail rows"));
+      device.queue.writeBuffer(source, 0, X);
+      sources.set(key, source);
+    }
+    const first = layout.offsets[i] / C;
+    for (let row = 0; row < rows; row++) {
+      const label = row >= rows - r ? blk.replaced!.y[row - (rows - r)] : data.y[head + row];
+      y.fill(label, row * T + first, row * T + first + blk.params.chains);
+    }
+    return { offset: layout.offsets[i], cols: layout.cols[i], source };
+  });
+  const Z = own(buffer(device, rows * layout.total * 4, USAGE.STORAGE, "tail Z"));
+  const yBuf = own(buffer(device, y.byteLength, USAGE.STORAGE | USAGE.COPY_DST, "tail labels"));
+  device.queue.writeBuffer(yBuf, 0, y);
+  return { head, rows, blocks: tailBlocks, Z, y: yBuf };
+}
+
 export async function createWebGpuEngine(
   options: EngineOptions = {},
   tuning: WebGpuEngineTuning = {},
@@ -593,11 +842,21 @@ export async function createWebGpuEngine(
   let tile = tuning.tile ?? (software ? { tm: 4, tn: 4 } : { tm: 8, tn: 8 });
   // An adapter without room for the 8×8 tile's workgroup memory gets the 4×4 one.
   if (matmulSharedBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) tile = { tm: 4, tn: 4 };
-  const steppers = new Set<WebGpuStepper>();
+  const steppers = new Set<{ dispose(): Promise<void> }>();
   // Binary logistic regression is the common case: its kernels are compiled with the engine, so that
   // a stepper starts at once (on a software adapter of a loaded machine compiling takes seconds).
   const compiled = new Map<number, Promise<Pipelines>>([[2, createPipelines(device, 2, tile)]]);
   await compiled.get(2);
+  // Kernels depend only on the number of classes (and the tile): compiled once per engine.
+  const pipelinesFor = (classes: number): Promise<Pipelines> => {
+    let pipelines = compiled.get(classes);
+    if (!pipelines) {
+      pipelines = createPipelines(device, classes, tile);
+      pipelines.catch(() => compiled.delete(classes));
+      compiled.set(classes, pipelines);
+    }
+    return pipelines;
+  };
   // dawn.node tears its instance down when the object `create` returned is collected, even with a
   // device still open (crashes with "std::system_error" or a futex error): the engine holds it.
   let instance: GPU | null = gpu;
@@ -614,17 +873,88 @@ export async function createWebGpuEngine(
       if (lost) throw new Error(`webgpu engine: the GPU device was lost (${lost})`);
       const cols = weightColumns(data, params);
       const plan = planFor(device, data, cols, tile, tuning, software);
-      // Kernels depend only on the number of classes (and the tile): compiled once per engine.
-      let pipelines = compiled.get(data.classes);
-      if (!pipelines) {
-        pipelines = createPipelines(device, data.classes, tile);
-        pipelines.catch(() => compiled.delete(data.classes));
-        compiled.set(data.classes, pipelines);
-      }
-      const buffers = createBuffers(device, data, cols, params.chains, plan);
-      const program = buildProgram({ device, data, params, plan, tile, p: await pipelines, b: buffers });
+      const pipelines = pipelinesFor(data.classes);
+      const buffers = createBuffers(device, data, cols, params.chains, plan, plan.blocks);
+      const program = buildProgram({
+        device,
+        data,
+        T: params.chains,
+        cols,
+        plan,
+        sBlocks: plan.blocks,
+        tile,
+        p: await pipelines,
+        b: buffers,
+        tail: null,
+        batchNoise: null,
+      });
       const stepper: WebGpuStepper = new WebGpuStepper(device, data, params, buffers, program, errors, () =>
         steppers.delete(stepper),
+      );
+      steppers.add(stepper);
+      return stepper;
+    },
+    async createBatchStepper(data: TrainMatrix, blocks: readonly ColumnBlock[]): Promise<BatchStepper> {
+      checkTrainMatrix(data);
+      checkBlocks(data, blocks);
+      if (!instance) throw new Error("webgpu engine: this engine has been disposed");
+      if (lost) throw new Error(`webgpu engine: the GPU device was lost (${lost})`);
+      const pipelines = await pipelinesFor(data.classes);
+      const layout = batchLayout(data, blocks);
+      const C = data.classes === 2 ? 1 : data.classes;
+      const cols = layout.total;
+      const T = cols / C;
+      // Rows some block replaces start at `head`, a multiple of COEF_ROWS (the binary clip-factor
+      // sums' blocks and the X chunks' 256-byte offsets line up); rows before it are shared.
+      const replaced = Math.max(...blocks.map(replacedCount));
+      const head = replaced === 0 ? data.n : Math.floor((data.n - replaced) / COEF_ROWS) * COEF_ROWS;
+      const rows = data.n - head;
+      const plan: StepPlan =
+        head > 0
+          ? planFor(device, { ...data, n: head }, cols, tile, tuning, software)
+          : { chunks: [], chunkRows: 0, splits: 1, kSplit: 16, blocks: 0 };
+      const sBlocks = head / COEF_ROWS + Math.ceil(rows / COEF_ROWS);
+      const b = createBuffers(device, data, cols, T, plan, sBlocks);
+      const own = (buf: GPUBuffer) => {
+        b.uniforms.push(buf);
+        return buf;
+      };
+      device.queue.writeBuffer(
+        b.chain,
+        0,
+        chainParams(blocks.flatMap((blk) => Array<StepParams>(blk.params.chains).fill(blk.params))),
+      );
+      const tail = rows > 0 ? tailPlan(device, data, blocks, layout, head, own) : null;
+      const words = new Uint32Array(8 * blocks.length);
+      blocks.forEach((blk, i) => {
+        const [k0, k1] = philoxKey(blk.noiseKey);
+        const c = layout.cols[i];
+        words.set([k0, k1, 0, c, layout.offsets[i], data.d * c, blk.params.sigma > 0 ? 1 : 0, 0], 8 * i);
+      });
+      const table = own(buffer(device, words.byteLength, USAGE.STORAGE | USAGE.COPY_DST, "noise blocks"));
+      const widest = Math.max(...layout.cols) * data.d;
+      const program = buildProgram({
+        device,
+        data,
+        T,
+        cols,
+        plan,
+        sBlocks,
+        tile,
+        p: pipelines,
+        b,
+        tail,
+        batchNoise: { table, widest, blocks: blocks.length },
+      });
+      const stepper: WebGpuBatchStepper = new WebGpuBatchStepper(
+        device,
+        data,
+        blocks,
+        b,
+        program,
+        { buffer: table, words },
+        errors,
+        () => steppers.delete(stepper),
       );
       steppers.add(stepper);
       return stepper;
