@@ -1,12 +1,16 @@
 /**
  * The conformance suite: every engine must agree with the float64 reference (docs/science.md §3) on
- * gradients and clipping, on trajectories under injected noise, and on accuracy statistics.
+ * gradients and clipping, on trajectories under injected noise, and on accuracy statistics; and a
+ * column batch (job fusion) must give each job what it computes alone.
  * tfjs is an optional dependency: where none of its backends is installed its tests are skipped;
  * the other engines must always load.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { replacedRows } from "../removal.ts";
 import { GaussianStream } from "../rng.ts";
+import { type BatchJob, materialise, runColumnBatch } from "./batch.ts";
 import { createEngine, ENGINE_NAMES, referenceStep } from "./index.ts";
+import { PhiloxNoise } from "./philox.ts";
 import { ArrayNoise, fixedNoise, makeData, weights } from "./test-fixtures.ts";
 import type { Engine, EngineName, StepParams, TrainMatrix } from "./types.ts";
 
@@ -170,6 +174,48 @@ describe.each(ENGINE_NAMES)("engine %s", (name) => {
       expect(Math.abs(std(a) - std(b))).toBeLessThan(0.01);
       await stepper.dispose();
     });
+
+    it.skipIf(!engine)(
+      "a column batch of jobs with different σ, steps, starts and D′ gives each job its chains alone",
+      async () => {
+        const C = data.classes === 2 ? 1 : data.classes;
+        const job = (
+          i: number,
+          sigma: number,
+          chains: number,
+          steps: number,
+          extra: Partial<BatchJob> = {},
+        ) =>
+          ({
+            params: { ...params, sigma, chains },
+            noiseKey: BigInt(500 + i),
+            W: weights(600 + i, data.d * chains * C, scale),
+            steps,
+            ...extra,
+          }) satisfies BatchJob;
+        const jobs: BatchJob[] = [
+          job(0, params.sigma, 2, 6),
+          job(1, 2 * params.sigma, 3, 4, { replaced: replacedRows(data, 3, 7), start: 2 }),
+          job(2, 0, 1, 2, {
+            replaced: replacedRows(data, 11, 8),
+            params: { ...params, sigma: 0, chains: 1, eta: 1 },
+          }),
+          job(3, params.sigma / 2, 2, 5, { replaced: replacedRows(data, 11, 8) }),
+        ];
+        const fused = await runColumnBatch(engine!, data, jobs);
+        expect(fused.fusedColumns[0]).toBe(8 * C);
+        const reference = await runColumnBatch(available.get("reference")!, data, jobs);
+        for (const [i, j] of jobs.entries()) {
+          const stepper = await engine!.createStepper(materialise(data, j.replaced), j.params);
+          const alone = await stepper.run(j.W, j.steps, new PhiloxNoise(j.noiseKey, j.start ?? 0));
+          await stepper.dispose();
+          // The reference engine: bit for bit; the others within the trajectory tolerance.
+          if (name === "reference") expect(fused.W[i]).toEqual(alone);
+          else expectClose(fused.W[i], alone, 1e-4);
+          expectClose(fused.W[i], reference.W[i], 1e-4);
+        }
+      },
+    );
 
     it.skipIf(!engine)("rejects a W of the wrong length and returns a copy for 0 steps", async () => {
       const stepper = await engine!.createStepper(data, params);
