@@ -5,18 +5,30 @@
  * then the plain JavaScript cpu backend, whichever loads first.
  */
 import type * as TF from "@tensorflow/tfjs-core";
+import {
+  type BatchLayout,
+  BatchNoise,
+  batchLayout,
+  checkBlocks,
+  materialise,
+  replacedCount,
+} from "./batch.ts";
 import { runLoop } from "./run-loop.ts";
 import type {
+  BatchStepper,
+  ColumnBlock,
   Device,
   Engine,
   EngineOptions,
   NoiseSource,
+  ReplacedRows,
   StepParams,
   Stepper,
   StepRunOptions,
   TrainMatrix,
 } from "./types.ts";
 import {
+  checkStarts,
   checkStepParams,
   checkSteps,
   checkTrainMatrix,
@@ -148,19 +160,7 @@ class TfjsStepper implements Stepper {
     this.shape = [data.d, cols];
     const { n, d, classes } = data;
     this.X = tf.tensor2d(data.X, [n, d], "float32");
-    this.targets =
-      classes === 2
-        ? tf.tensor2d(
-            Float32Array.from(data.y, (v) => -v),
-            [n, 1],
-            "float32",
-          )
-        : tf.tidy(() =>
-            tf.reshape(
-              tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(data.y), "int32"), classes), "float32"),
-              [n, 1, classes],
-            ),
-          );
+    this.targets = targetsOf(tf, data.y, classes);
   }
 
   /** One step on tensors; the caller owns (and disposes) W, ξ and the result. */
@@ -260,6 +260,225 @@ class TfjsStepper implements Stepper {
   }
 }
 
+/** Per-step constants: a number when every block agrees (as for one job), else a 1×cols tensor. */
+type Coef = TF.Tensor | number;
+
+/**
+ * A column batch (job fusion, ./batch.ts) in one step program: the rows no block replaces (0…head−1)
+ * multiplied once for every column, with η, m, M and the noise scale per column; the last rows, which
+ * some block replaces, multiplied per block with its own version of them (D's tail with its
+ * replacements) and its own columns. ξ: each block's Philox draws (BatchNoise), filled on the CPU.
+ */
+class TfjsBatchStepper implements BatchStepper {
+  private readonly length: number;
+  private readonly shape: [number, number];
+  private readonly layout: BatchLayout;
+  private readonly noise: BatchNoise;
+  private readonly head: { X: TF.Tensor2D; targets: TF.Tensor } | null;
+  /** Per block: its tail rows (shared by blocks with the same replacement) and their targets. */
+  private readonly tail: { X: TF.Tensor2D; targets: TF.Tensor }[];
+  private readonly owned: TF.Tensor[] = [];
+  private readonly perColumn: { etaM: Coef; m: Coef; clip: Coef; decay: Coef; noise: Coef; step: Coef };
+  private disposed = false;
+
+  constructor(
+    private readonly tf: Tf,
+    private readonly data: TrainMatrix,
+    private readonly blocks: readonly ColumnBlock[],
+  ) {
+    const { n, d, classes } = data;
+    this.layout = batchLayout(data, blocks);
+    this.length = d * this.layout.total;
+    this.shape = [d, this.layout.total];
+    this.noise = new BatchNoise(data, blocks, this.layout);
+    const rows = Math.max(...blocks.map(replacedCount));
+    const head = n - rows;
+    const keep = <T extends TF.Tensor>(t: T): T => {
+      this.owned.push(t);
+      return t;
+    };
+    const rowsOf = (X: Float32Array, y: Float32Array, count: number) => ({
+      X: keep(tf.tensor2d(X, [count, d], "float32")),
+      targets: keep(targetsOf(tf, y, classes)),
+    });
+    this.head = head > 0 ? rowsOf(data.X.subarray(0, head * d), data.y.subarray(0, head), head) : null;
+    const sources = new Map<ReplacedRows | undefined, { X: TF.Tensor2D; targets: TF.Tensor }>();
+    this.tail =
+      rows === 0
+        ? []
+        : blocks.map((b) => {
+            const key = replacedCount(b) > 0 ? b.replaced : undefined;
+            let source = sources.get(key);
+            if (!source) {
+              const own = materialise(data, key);
+              source = rowsOf(own.X.slice(head * d), own.y.slice(head), rows);
+              sources.set(key, source);
+            }
+            return source;
+          });
+    // Binary: per column (= chain). Multiclass: M per chain as 1×T×1 (the clip acts on a row's C values).
+    const C = classes === 2 ? 1 : classes;
+    const column = (value: (p: StepParams) => number, shape: "cols" | "chains" = "cols"): Coef => {
+      const values = blocks.map((b) => value(b.params));
+      if (values.every((v) => v === values[0])) return values[0];
+      const per = shape === "cols" ? 1 : C;
+      const row = new Float32Array(this.layout.total / per);
+      values.forEach((v, i) => {
+        const at = this.layout.offsets[i] / per;
+        row.fill(v, at, at + this.layout.cols[i] / per);
+      });
+      return keep(
+        shape === "cols" ? tf.tensor2d(row, [1, row.length]) : tf.tensor3d(row, [1, row.length, 1]),
+      );
+    };
+    this.perColumn = {
+      etaM: column((p) => p.eta * p.m),
+      m: column((p) => p.m),
+      clip: column((p) => p.clip, classes === 2 ? "cols" : "chains"),
+      decay: column((p) => 1 - p.eta * p.m),
+      noise: column((p) => Math.sqrt(2 * p.eta * p.sigma * p.sigma)),
+      step: column((p) => p.eta / n),
+    };
+  }
+
+  /**
+   * R = s∘c (binary, with Σ_i s per column) or s∘(P − y) (multiclass) of rows X·W; `cols` picks the
+   * per-column constants of these columns (all of them, or one block's as numbers).
+   */
+  private region(
+    Z: TF.Tensor2D,
+    targets: TF.Tensor,
+    W: TF.Tensor2D,
+    c: { m: Coef; clip: Coef },
+    chains: number,
+  ): { R: TF.Tensor2D; sSum: TF.Tensor | null } {
+    const { tf } = this;
+    const rows = Z.shape[0];
+    const clipFactor = (normSq: TF.Tensor) => tf.minimum(tf.div(c.clip, tf.sqrt(tf.relu(normSq))), 1);
+    if (this.data.classes === 2) {
+      const cc = tf.mul(targets, tf.sigmoid(tf.mul(targets, Z)));
+      const wNormSq = tf.sum(tf.square(W), 0, true);
+      const normSq = tf.add(
+        tf.mul(cc, tf.add(cc, tf.mul(Z, tf.mul(c.m, 2)))),
+        tf.mul(wNormSq, tf.square(c.m)),
+      );
+      const s = clipFactor(normSq);
+      return { R: tf.mul(s, cc) as TF.Tensor2D, sSum: tf.sum(s, 0, true) };
+    }
+    const C = this.data.classes;
+    const D = tf.sub(tf.softmax(tf.reshape(Z, [rows, chains, C])), targets);
+    const s = clipFactor(tf.sum(tf.square(D), 2, true));
+    return { R: tf.reshape(tf.mul(D, s), [rows, chains * C]), sSum: null };
+  }
+
+  private stepTensors(W: TF.Tensor2D, xi: TF.Tensor2D | null): TF.Tensor2D {
+    const { tf, head, tail, perColumn: k, layout, data } = this;
+    const C = data.classes === 2 ? 1 : data.classes;
+    return tf.tidy(() => {
+      const G: TF.Tensor[] = [];
+      const sums: TF.Tensor[] = [];
+      if (head) {
+        const { R, sSum } = this.region(tf.matMul(head.X, W), head.targets, W, k, layout.total / C);
+        G.push(tf.matMul(head.X, R, true, false));
+        if (sSum) sums.push(sSum);
+      }
+      if (tail.length > 0) {
+        const parts = this.blocks.map((b, i) => {
+          const Wb = tf.slice(W, [0, layout.offsets[i]], [data.d, layout.cols[i]]);
+          const { X, targets } = tail[i];
+          const own = { m: b.params.m, clip: b.params.clip };
+          const { R, sSum } = this.region(tf.matMul(X, Wb), targets, Wb, own, b.params.chains);
+          return { G: tf.matMul(X, R, true, false), sSum };
+        });
+        G.push(
+          tf.concat(
+            parts.map((p) => p.G),
+            1,
+          ),
+        );
+        if (data.classes === 2)
+          sums.push(
+            tf.concat(
+              parts.map((p) => p.sSum!),
+              1,
+            ),
+          );
+      }
+      // Binary: decay 1 − η·m·mean_i(s) (the regulariser is clipped with g_i); multiclass 1 − η·m.
+      const decay = data.classes === 2 ? tf.sub(1, tf.mul(tf.div(tf.addN(sums), data.n), k.etaM)) : k.decay;
+      let base = tf.mul(W, decay);
+      if (xi) base = tf.add(base, tf.mul(xi, k.noise));
+      const grad = G.length === 1 ? G[0] : tf.add(G[0], G[1]);
+      return tf.sub(base, tf.mul(grad, k.step)) as TF.Tensor2D;
+    });
+  }
+
+  async run(
+    W: Float32Array,
+    steps: number,
+    start: readonly number[],
+    options?: StepRunOptions,
+  ): Promise<Float32Array> {
+    if (this.disposed) throw new Error("tfjs engine: this stepper has been disposed");
+    checkWeights("W", W, this.length);
+    checkSteps(steps);
+    checkStarts(start, this.blocks.length);
+    const { tf } = this;
+    const at = [...start];
+    let current = tf.tensor2d(W, this.shape, "float32");
+    try {
+      current = await runLoop<TF.Tensor2D>({
+        state: current,
+        steps,
+        noise: {
+          fill: (xi) => {
+            this.noise.fill(xi, at);
+            for (let b = 0; b < at.length; b++) at[b]++;
+          },
+        },
+        noiseLength: this.length,
+        sigma: this.noise.any ? 1 : 0,
+        advance: (state, xi) => {
+          const xiT = xi ? tf.tensor2d(xi, this.shape, "float32") : null;
+          const next = this.stepTensors(state, xiT);
+          xiT?.dispose();
+          state.dispose();
+          current = next;
+          return next;
+        },
+        options,
+      });
+      return Float32Array.from(await current.data());
+    } finally {
+      current.dispose();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.owned) t.dispose();
+  }
+}
+
+/** Binary: −y (rows×1). Multiclass: one-hot labels (rows×1×C). */
+function targetsOf(tf: Tf, y: Float32Array, classes: number): TF.Tensor {
+  const rows = y.length;
+  return classes === 2
+    ? tf.tensor2d(
+        Float32Array.from(y, (v) => -v),
+        [rows, 1],
+        "float32",
+      )
+    : tf.tidy(() =>
+        tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(y), "int32"), classes), "float32"), [
+          rows,
+          1,
+          classes,
+        ]),
+      );
+}
+
 export async function createTfjsEngine(options: EngineOptions = {}): Promise<Engine> {
   if (options.device !== undefined && options.device !== "cpu" && options.device !== "cuda") {
     throw new EngineInputError(
@@ -270,7 +489,7 @@ export async function createTfjsEngine(options: EngineOptions = {}): Promise<Eng
     throw new EngineInputError(`EngineOptions.threads must be a positive integer, got ${options.threads}`);
   }
   const { tf, device, backend } = await loadTf(options);
-  const steppers = new Set<TfjsStepper>();
+  const steppers = new Set<{ dispose(): Promise<void> }>();
   return {
     name: "tfjs",
     device,
@@ -279,6 +498,13 @@ export async function createTfjsEngine(options: EngineOptions = {}): Promise<Eng
       checkTrainMatrix(data);
       checkStepParams(params);
       const stepper = new TfjsStepper(tf, data, params);
+      steppers.add(stepper);
+      return stepper;
+    },
+    async createBatchStepper(data: TrainMatrix, blocks: readonly ColumnBlock[]): Promise<BatchStepper> {
+      checkTrainMatrix(data);
+      checkBlocks(data, blocks);
+      const stepper = new TfjsBatchStepper(tf, data, blocks);
       steppers.add(stepper);
       return stepper;
     },
