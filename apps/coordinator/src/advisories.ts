@@ -3,9 +3,10 @@
  * an answer (its worker died or went silent each time) is given up by JetStream, and so by its
  * sweeps. Read from a stream through the coordinator's durable consumer, so a job given up while the
  * coordinator was down fails after its restart; stored failed, then acked, like a result (intake.ts).
+ * A JobBatch message given up fails each of its jobs (each may then be run again alone).
  */
 import type { JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { decodeJob, JOBS_STREAM } from "@unlearn/cluster";
+import { decodeJobs, isBatch, JOBS_STREAM } from "@unlearn/cluster";
 import { failedResult } from "@unlearn/sweep";
 import type { ResultsIntake } from "./intake.ts";
 
@@ -35,9 +36,9 @@ export class MaxDeliveries {
     const stored = await this.jsm.streams.getMessage(JOBS_STREAM, { seq }).catch(() => null);
     // Gone: withdrawn, or handled by a coordinator killed before it acked this advisory.
     if (!stored) return void msg.ack();
-    let job: ReturnType<typeof decodeJob>;
+    let jobs: ReturnType<typeof decodeJobs>;
     try {
-      job = decodeJob(stored.subject, stored.data);
+      jobs = decodeJobs(stored.subject, stored.data, isBatch(stored.header));
     } catch (error) {
       this.log(
         `rejected a max-deliveries advisory: its job message is malformed: ${(error as Error).message}`,
@@ -45,15 +46,34 @@ export class MaxDeliveries {
       msg.term();
       return;
     }
-    if (!(await this.intake.isKnown(job.id).catch(() => true))) {
-      this.log(`max-deliveries advisory for job ${job.id.slice(0, 12)} dropped: no sweep planned such a job`);
-      return void msg.term();
-    }
+    const known = [];
+    for (const job of jobs)
+      if (await this.intake.isKnown(job.id).catch(() => true)) known.push(job);
+      else
+        this.log(
+          `max-deliveries advisory for job ${job.id.slice(0, 12)} dropped: no sweep planned such a job`,
+        );
+    if (known.length === 0) return void msg.term();
     const error = `delivered ${deliveries ?? "the maximum number of"} times without an answer (its worker died or went silent each time)`;
-    this.log(`job ${job.id.slice(0, 12)} given up: ${error}`);
-    await this.intake.deliver(msg, job.id, async () => {
-      await this.jsm.streams.deleteMessage(JOBS_STREAM, seq).catch(() => false);
-      return { result: failedResult(job, error) };
-    });
+    for (const [i, job] of known.entries()) {
+      this.log(`job ${job.id.slice(0, 12)} given up: ${error}`);
+      const last = i === known.length - 1;
+      // Each job is stored failed on its own; the advisory is acked with the last one.
+      await this.intake.deliver(last ? msg : noAck(msg), job.id, async () => {
+        if (last) await this.jsm.streams.deleteMessage(JOBS_STREAM, seq).catch(() => false);
+        return { result: failedResult(job, error) };
+      });
+    }
   }
+}
+
+/** The advisory for all but the last job of a batch: its ack waits for the last one. */
+function noAck(msg: JsMsg): JsMsg {
+  return new Proxy(msg, {
+    get(target, prop, receiver) {
+      if (prop === "ack" || prop === "nak" || prop === "term") return () => {};
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }

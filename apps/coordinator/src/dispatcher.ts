@@ -4,7 +4,8 @@
  * job already in flight waits for the same result (registry.ts). Results are committed (stored, then
  * acked) by the link's intake as they arrive, so commit() has left only the failures made here.
  */
-import { getChains, jobSubject, putChains } from "@unlearn/cluster";
+import { batchColumnsFromEnv, getChains, jobSubject, putChains } from "@unlearn/cluster";
+import { batchColumns as coreBatchColumns } from "@unlearn/core";
 import type { Store } from "@unlearn/db";
 import { Job } from "@unlearn/protocol";
 import {
@@ -54,19 +55,67 @@ export class NatsDispatcher implements Dispatcher {
     );
   }
 
-  async run(request: DispatchRequest): Promise<DispatchOutput> {
-    const { job } = request;
-    const cancelled = () => ({ result: failedResult(job, "cancelled") });
-    if (this.closed) return cancelled();
-    if (!this.link.jobs.get(job.id)) {
-      const stored = await this.stored(job).catch(() => undefined);
-      if (stored) {
-        this.link.log(`job ${job.id.slice(0, 12)} of sweep ${this.sweepId}: stored meanwhile, reused`);
-        return stored;
+  /**
+   * Job fusion: the width the live workers of `engine` on `device` advertise in their heartbeats (the
+   * least of them), or @unlearn/core's default for the engine while none is known; capped by the
+   * coordinator's UNLEARN_BATCH_COLUMNS when set (0 or 1: no fusion).
+   */
+  batchColumns(engine: string, device: string): number {
+    const advertised = this.link.workers.batchColumns(engine, device) ?? coreBatchColumns(engine, device);
+    const cap = batchColumnsFromEnv("UNLEARN_BATCH_COLUMNS");
+    return cap === undefined ? advertised : Math.min(advertised, cap);
+  }
+
+  /**
+   * Runs a batch: a job stored meanwhile is reused, a job in flight for another sweep is joined, and
+   * the rest are queued together as ONE JetStream message (a JobBatch; one job alone: a Job), each with
+   * its own dispatch in the ledger. One promise per job, resolved as that job's result is stored.
+   */
+  run(batch: readonly DispatchRequest[]): Promise<DispatchOutput>[] {
+    const resolvers: ((out: DispatchOutput) => void)[] = [];
+    const promises = batch.map((_, i) => new Promise<DispatchOutput>((r) => (resolvers[i] = r)));
+    const settled = new Set<number>();
+    const resolve = (i: number, out: DispatchOutput) => {
+      if (settled.has(i)) return;
+      settled.add(i);
+      resolvers[i]!(out);
+    };
+    void this.start(batch, resolve).catch((error) => {
+      for (const [i, { job }] of batch.entries())
+        if (!this.mine.has(job.id)) resolve(i, { result: failedResult(job, (error as Error).message) });
+    });
+    return promises;
+  }
+
+  private async start(
+    batch: readonly DispatchRequest[],
+    resolve: (i: number, out: DispatchOutput) => void,
+  ): Promise<void> {
+    const queue: { request: DispatchRequest; entry: InFlightJob }[] = [];
+    for (const [i, request] of batch.entries()) {
+      const { job } = request;
+      const cancelled = () => resolve(i, { result: failedResult(job, "cancelled") });
+      if (this.closed) {
+        cancelled();
+        continue;
       }
-      if (this.closed) return cancelled();
+      if (!this.link.jobs.get(job.id)) {
+        const stored = await this.stored(job).catch(() => undefined);
+        if (stored) {
+          this.link.log(`job ${job.id.slice(0, 12)} of sweep ${this.sweepId}: stored meanwhile, reused`);
+          resolve(i, stored);
+          continue;
+        }
+        if (this.closed) {
+          cancelled();
+          continue;
+        }
+      }
+      const { entry, first } = this.wait(request, (out) => resolve(i, out));
+      if (first) queue.push({ request, entry });
+      else this.link.log(`job ${job.id.slice(0, 12)} of sweep ${this.sweepId} joins its run in flight`);
     }
-    return this.wait(request);
+    if (queue.length > 0) await this.publish(queue);
   }
 
   /**
@@ -89,23 +138,22 @@ export class NatsDispatcher implements Dispatcher {
     return out;
   }
 
-  /** Joins the job's dispatch in flight, or dispatches it: resolves when its result arrives. */
-  private wait(request: DispatchRequest): Promise<DispatchOutput> {
+  /** Joins the job's dispatch in flight, or registers it (`first`: the caller queues it). */
+  private wait(
+    request: DispatchRequest,
+    resolve: (out: DispatchOutput) => void,
+  ): { entry: InFlightJob; first: boolean } {
     const { job } = request;
-    return new Promise<DispatchOutput>((resolve) => {
-      this.mine.add(job.id);
-      const { entry, first } = this.link.jobs.join(job, {
-        sweepId: this.sweepId,
-        onProgress: request.onProgress,
-        resolve: (out) => {
-          this.mine.delete(job.id);
-          resolve(out);
-          // A slot came free: other sweeps may start a job in it.
-          this.link.workers.notify();
-        },
-      });
-      if (first) void this.publish(request, entry);
-      else this.link.log(`job ${job.id.slice(0, 12)} of sweep ${this.sweepId} joins its run in flight`);
+    this.mine.add(job.id);
+    return this.link.jobs.join(job, {
+      sweepId: this.sweepId,
+      onProgress: request.onProgress,
+      resolve: (out) => {
+        this.mine.delete(job.id);
+        resolve(out);
+        // A slot came free: other sweeps may start a job in it.
+        this.link.workers.notify();
+      },
     });
   }
 
@@ -118,41 +166,65 @@ export class NatsDispatcher implements Dispatcher {
   }
 
   /**
-   * Uploads the parent's chains when the object store lacks them, then queues the job, retrying while
-   * NATS is away, for as long as some sweep waits for this dispatch.
+   * Uploads the parents' chains the object store lacks, then queues the jobs (several: one JobBatch
+   * message), retrying while NATS is away, for as long as some sweep waits for one of them.
    */
-  private async publish(request: DispatchRequest, entry: InFlightJob): Promise<void> {
-    const { job } = request;
-    const wanted = () => this.link.jobs.get(job.id) === entry;
-    for (let attempt = 1; wanted(); attempt++) {
+  private async publish(items: { request: DispatchRequest; entry: InFlightJob }[]): Promise<void> {
+    const wanted = (e: InFlightJob) => this.link.jobs.get(e.job.id) === e;
+    for (let attempt = 1; items.some((i) => wanted(i.entry)); attempt++) {
       try {
-        const parentId = job.spec?.parentId;
-        if (parentId && !(await this.link.objects.info(parentId))) {
-          const W = await request.parentChains?.();
-          if (!W) {
-            const error = `the chains of parent ${parentId} are stored nowhere`;
-            this.link.jobs.settle(job.id, { result: failedResult(job, error) });
-            return;
+        const ready: typeof items = [];
+        for (const item of items) {
+          if (!wanted(item.entry)) continue;
+          const { job } = item.request;
+          const parentId = job.spec?.parentId;
+          if (parentId && !(await this.link.objects.info(parentId))) {
+            const W = await item.request.parentChains?.();
+            if (!W) {
+              const error = `the chains of parent ${parentId} are stored nowhere`;
+              this.link.jobs.settle(job.id, { result: failedResult(job, error) });
+              continue;
+            }
+            await putChains(this.link.objects, parentId, { W, shape: [this.d, W.length / this.d] });
           }
-          await putChains(this.link.objects, parentId, { W, shape: [this.d, W.length / this.d] });
+          ready.push(item);
         }
+        items = ready;
+        if (items.length === 0) return;
+        const [first] = items;
+        const subject = jobSubject(first!.request.job.engine, this.sweepId);
         // One dispatch per job, with a nonce, kept in the ledger: a restarted coordinator finds it
-        // under way (queued, running or answered) instead of queueing the job twice.
-        const dispatch = await this.link.ledger.dispatch(
-          job,
-          jobSubject(job.engine, this.sweepId),
-          Job.encode(job).finish(),
-        );
-        entry.seq = dispatch.seq;
-        entry.nonce = dispatch.nonce;
-        // Withdrawn while it was being queued: take it back out.
-        if (!wanted()) await withdraw(this.link, entry);
-        else this.options.onQueued?.(job);
+        // under way (queued, running or answered) instead of queueing the job twice. Several jobs
+        // travel as one JobBatch message, each still with its own dispatch.
+        const dispatches =
+          items.length === 1
+            ? [
+                await this.link.ledger.dispatch(
+                  first!.request.job,
+                  subject,
+                  Job.encode(first!.request.job).finish(),
+                ),
+              ]
+            : await this.link.ledger.dispatchBatch(
+                items.map((i) => i.request.job),
+                subject,
+              );
+        if (items.length > 1)
+          this.link.log(
+            `jobs ${items.map((i) => i.request.job.id.slice(0, 12)).join(", ")} of sweep ${this.sweepId} queued as one batch`,
+          );
+        for (const [k, { entry }] of items.entries()) {
+          entry.seq = dispatches[k]!.seq;
+          entry.nonce = dispatches[k]!.nonce;
+          // Withdrawn while it was being queued: take it back out.
+          if (!wanted(entry)) await withdraw(this.link, entry);
+          else this.options.onQueued?.(entry.job);
+        }
         return;
       } catch (error) {
         if (attempt === 1 || attempt % 30 === 0)
           this.link.log(
-            `job ${job.id.slice(0, 12)} not queued yet (attempt ${attempt}): ${(error as Error).message}`,
+            `job(s) ${items.map((i) => i.request.job.id.slice(0, 12)).join(", ")} not queued yet (attempt ${attempt}): ${(error as Error).message}`,
           );
         await new Promise((r) => setTimeout(r, 1000));
       }

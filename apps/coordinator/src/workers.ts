@@ -49,6 +49,19 @@ export class WorkerRegistry {
     );
   }
 
+  /**
+   * Job fusion: the widest column batch every live worker of `engine` on `device` runs (the least they
+   * advertise: any of them may pull a batch from the engine's shared consumer); undefined when none
+   * advertises a width (none is live yet, or older workers).
+   */
+  batchColumns(engine: string, device: string): number | undefined {
+    const ofEngine = this.live().filter((w) => w.engine === engine && w.batchColumns > 0);
+    const onDevice = ofEngine.filter((w) => w.device === device);
+    const workers = onDevice.length > 0 ? onDevice : ofEngine;
+    if (workers.length === 0) return undefined;
+    return Math.min(...workers.map((w) => w.batchColumns));
+  }
+
   onCapacity(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -85,8 +85,8 @@ describe("one dispatch per job, many waiters", () => {
     const A = new NatsDispatcher(link, a.plan.sweepId, a.d);
     const B = new NatsDispatcher(link, b.plan.sweepId, b.d);
     // Both sweeps wait for the learn job: it counts as their own, not as a slot the other holds.
-    const learnA = A.run({ job: a.learn });
-    const learnB = B.run({ job: b.learn });
+    const learnA = A.run([{ job: a.learn }])[0]!;
+    const learnB = B.run([{ job: b.learn }])[0]!;
     expect(A.capacity).toBe(1);
     const [outA, outB] = await Promise.all([learnA, learnB]);
     expect(outA.result.ok && outB.result.ok).toBe(true);
@@ -102,8 +102,8 @@ describe("one dispatch per job, many waiters", () => {
     const started = new Promise<void>((resolve) => {
       running = resolve;
     });
-    const childA = A.run({ job: child });
-    const childB = B.run({ job: child, onProgress: () => running() });
+    const childA = A.run([{ job: child }])[0]!;
+    const childB = B.run([{ job: child, onProgress: () => running() }])[0]!;
     await started;
     await A.close();
     expect((await childA).result.error).toBe("cancelled");
@@ -118,11 +118,11 @@ describe("one dispatch per job, many waiters", () => {
     const a = await registered(tinyConfig({ name: "sweep A2", seed: 55 }));
     const b = await registered(tinyConfig({ name: "sweep B2", seed: 55 }));
     const A = new NatsDispatcher(link, a.plan.sweepId, a.d);
-    const first = await A.run({ job: a.learn });
+    const first = await A.run([{ job: a.learn }])[0]!;
     expect(first.result.ok).toBe(true);
     // B planned the job before A finished it (its todo still has it), and reaches it only now.
     const B = new NatsDispatcher(link, b.plan.sweepId, b.d);
-    const again = await B.run({ job: b.learn });
+    const again = await B.run([{ job: b.learn }])[0]!;
     expect(again.result).toMatchObject({ ok: true, accuracies: first.result.accuracies });
     expect(Array.from(again.artifact!.W)).toEqual(Array.from(first.artifact!.W));
     expect(runsOf(a.learn)).toBe(1);
@@ -131,9 +131,9 @@ describe("one dispatch per job, many waiters", () => {
     );
     // A leaf too, whose chains no store keeps (nothing starts from them): its result is reused all the same.
     const leaf = a.children[0]!;
-    expect((await A.run({ job: leaf })).result.ok).toBe(true);
+    expect((await A.run([{ job: leaf }])[0]!).result.ok).toBe(true);
     expect(await store.wantsChains(leaf.id)).toBe(false);
-    const leafAgain = await B.run({ job: leaf });
+    const leafAgain = await B.run([{ job: leaf }])[0]!;
     expect(leafAgain.result).toMatchObject({ ok: true, jobId: leaf.id });
     expect(runsOf(leaf)).toBe(1);
     await A.close();
@@ -144,7 +144,7 @@ describe("one dispatch per job, many waiters", () => {
     // No worker serves the reference engine here: the job stays queued until it is withdrawn.
     const c = await registered(tinyConfig({ name: "sweep C", seed: 52, engine: "reference" }));
     const C = new NatsDispatcher(link, c.plan.sweepId, c.d);
-    const out = C.run({ job: c.learn });
+    const out = C.run([{ job: c.learn }])[0]!;
     await waitFor(
       "the job to be queued",
       async () => (await jsm.streams.info("UNLEARN_JOBS")).state.messages > 0,
@@ -166,7 +166,7 @@ describe("the results intake", () => {
   it("terminates a result with a NaN wall_ms, naming the field, and fails the job waiting for it", async () => {
     const e = await registered(tinyConfig({ name: "sweep E", seed: 53, engine: "reference" }));
     const E = new NatsDispatcher(link, e.plan.sweepId, e.d);
-    const out = E.run({ job: e.learn });
+    const out = E.run([{ job: e.learn }])[0]!;
     await waitFor("its dispatch", () => link.jobs.get(e.learn.id)?.nonce);
     await publish(e.learn.id, {
       ok: true,
@@ -230,7 +230,7 @@ describe("the results intake", () => {
     expect(worker.child.exitCode).toBeNull();
     const g = await registered(tinyConfig({ removals: [1], burnIn: 100, seed: 7 }));
     const dispatcher = new NatsDispatcher(link, g.plan.sweepId, g.d);
-    const out = await dispatcher.run({ job: g.learn });
+    const out = await dispatcher.run([{ job: g.learn }])[0]!;
     expect(out.result.ok).toBe(true);
     await dispatcher.close();
   });

@@ -1,5 +1,5 @@
 /** The worker's settings from the environment (see main.ts); a bad value throws a ClusterConfigError naming it. */
-import { ClusterConfigError } from "@unlearn/cluster";
+import { batchColumnsFromEnv, ClusterConfigError } from "@unlearn/cluster";
 import { ENGINES } from "@unlearn/sweep";
 import type { WorkerOptions } from "./worker.ts";
 
@@ -39,5 +39,7 @@ export function workerOptions(env: NodeJS.ProcessEnv = process.env): WorkerOptio
     stopGraceMs: positive("WORKER_STOP_GRACE_MS", env.WORKER_STOP_GRACE_MS, 30_000),
     stallMs: positive("WORKER_STALL_MS", env.WORKER_STALL_MS, 300_000),
     storeRetryMs: positive("WORKER_STORE_RETRY_MS", env.WORKER_STORE_RETRY_MS, 600_000),
+    // Job fusion: the width it advertises (default: @unlearn/core's batchColumns for its engine and device).
+    batchColumns: batchColumnsFromEnv("WORKER_BATCH_COLUMNS", env),
   };
 }

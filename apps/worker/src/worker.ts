@@ -17,20 +17,30 @@
  *     published; one whose deliveries were used up before this message is given up at once.
  * The job is acked only after its chains and result are in NATS; a worker killed before that leaves it
  * unacked and JetStream redelivers it after ack_wait. Object-store calls are retried with backoff.
+ *
+ * Job fusion: a message may be a JobBatch (header Unlearn-Batch): its jobs run fused in one column
+ * batch (executeJobs), each reporting its own progress; the message lives while any of them steps;
+ * each job's chains are uploaded under its own dispatch's name and its result published with its own
+ * nonce; the message is acked once all are published. A job of a batch that fails publishes its
+ * failed result at once (the scheduler retries it alone, unfused); a job withdrawn from a running
+ * batch is not reported, and the batch stops between steps once all its jobs are withdrawn. A
+ * hand-back gives each job back alone.
  */
 import { availableParallelism, hostname } from "node:os";
 import { type Consumer, type JetStreamClient, type JsMsg, jetstream } from "@nats-io/jetstream";
 import type { ObjectStore } from "@nats-io/obj";
 import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
+  batchDispatchOf,
   bind,
   CANCEL_ALL,
   CHAINS_BUCKET,
   DELIVERIES_HEADER,
-  decodeJob,
+  decodeJobs,
   dispatchOf,
   getChains,
   handbackSubject,
+  isBatch,
   type JobLimits,
   NONCE_HEADER,
   progressSubject,
@@ -43,8 +53,9 @@ import {
   workerId,
   workerSubject,
 } from "@unlearn/cluster";
+import { batchColumns as coreBatchColumns } from "@unlearn/core";
 import { type Job, JobProgress, JobResult, type WorkerInfo } from "@unlearn/protocol";
-import { type DispatchOutput, failedResult, WorkerPool } from "@unlearn/sweep";
+import { type DispatchOutput, executeJobs, failedResult, WorkerPool } from "@unlearn/sweep";
 import { Heartbeat } from "./heartbeat.ts";
 
 export interface WorkerOptions {
@@ -63,6 +74,8 @@ export interface WorkerOptions {
   stallMs?: number;
   /** how long object-store calls are retried before the job is handed back (ms) */
   storeRetryMs?: number;
+  /** job fusion: the widest column batch it runs, advertised in its heartbeats (default: core's for its engine) */
+  batchColumns?: number;
   log?(line: string): void;
 }
 
@@ -71,8 +84,15 @@ type Abandon = "cancelled" | "stalled" | "handed back";
 
 interface Running {
   msg: JsMsg;
+  /** its first job (the only one unless the message is a JobBatch) */
   job: Job;
   nonce: string;
+  /** every job of the message with its dispatch's nonce, in the message's order */
+  jobs: { job: Job; nonce: string }[];
+  /** jobs of a batch the coordinator withdrew (not reported) */
+  withdrawn: Set<string>;
+  /** stops a fused run between steps */
+  stop: AbortController;
   /** deliveries of this job so far, this one included (earlier messages of its dispatch too) */
   delivery: number;
   slot: Slot;
@@ -84,8 +104,9 @@ interface Running {
   lastAdvance: number;
   /** its run ended: what is left (upload, publication) is bounded by the store retries, not by steps */
   reporting?: boolean;
-  stepsDone: number;
-  lastProgress: number;
+  /** per job: steps done, and when its progress was last published */
+  stepsDone: Map<string, number>;
+  lastProgress: Map<string, number>;
 }
 
 /** A slot runs one job at a time on a pool of one thread, replaced when a run is abandoned. */
@@ -167,6 +188,7 @@ export class ClusterWorker {
       concurrency: this.options.concurrency,
       threads: this.threads,
       running: this.running.size,
+      batchColumns: this.batchColumns,
       currentJobs: [...this.running.keys()],
       stepsPerSecond,
       pid: process.pid,
@@ -174,6 +196,11 @@ export class ClusterWorker {
       lastSeenMs: 0,
       stopping,
     };
+  }
+
+  /** The width it advertises: WORKER_BATCH_COLUMNS, else @unlearn/core's default for its engine and device. */
+  get batchColumns(): number {
+    return this.options.batchColumns ?? coreBatchColumns(this.options.engine, this.options.device);
   }
 
   /** One slot: pulls a job when it is free, so a worker never holds jobs it is not running. */
@@ -192,17 +219,28 @@ export class ClusterWorker {
     }
   }
 
-  /** The job and dispatch a message carries, or null when it is none (terminated, with the reason logged). */
-  private admit(msg: JsMsg): { job: Job; nonce: string; delivery: number } | null {
+  /** The jobs and dispatches a message carries, or null when it is none (terminated, with the reason logged). */
+  private admit(msg: JsMsg): { jobs: { job: Job; nonce: string }[]; delivery: number } | null {
     try {
-      const job = decodeJob(msg.subject, msg.data);
-      if (job.engine !== this.options.engine)
-        throw new Error(
-          `${msg.subject}: field engine is "${job.engine}", this worker runs "${this.options.engine}"`,
-        );
-      const dispatch = dispatchOf(msg.headers);
-      if (!dispatch) throw new Error(`${msg.subject}: header ${NONCE_HEADER} is missing or malformed`);
-      return { job, nonce: dispatch.nonce, delivery: dispatch.priorDeliveries + msg.info.deliveryCount };
+      const batch = isBatch(msg.headers);
+      const jobs = decodeJobs(msg.subject, msg.data, batch);
+      for (const job of jobs)
+        if (job.engine !== this.options.engine)
+          throw new Error(
+            `${msg.subject}: field engine is "${job.engine}", this worker runs "${this.options.engine}"`,
+          );
+      const dispatch = batch
+        ? batchDispatchOf(msg.headers, jobs.length)
+        : (() => {
+            const one = dispatchOf(msg.headers);
+            return one && { nonces: [one.nonce], priorDeliveries: one.priorDeliveries };
+          })();
+      if (!dispatch)
+        throw new Error(`${msg.subject}: header ${NONCE_HEADER} is missing or malformed (one nonce per job)`);
+      return {
+        jobs: jobs.map((job, i) => ({ job, nonce: dispatch.nonces[i]! })),
+        delivery: dispatch.priorDeliveries + msg.info.deliveryCount,
+      };
     } catch (error) {
       this.log(`rejected a malformed job message: ${(error as Error).message}`);
       msg.term((error as Error).message.slice(0, 200));
@@ -213,7 +251,8 @@ export class ClusterWorker {
   private async handle(msg: JsMsg, slot: Slot): Promise<void> {
     const admitted = this.admit(msg);
     if (!admitted) return;
-    const { job, nonce, delivery } = admitted;
+    const { jobs, delivery } = admitted;
+    const { job, nonce } = jobs[0]!;
     let abandon!: (why: Abandon) => void;
     const abandoned = new Promise<Abandon>((resolve) => {
       abandon = resolve;
@@ -223,22 +262,42 @@ export class ClusterWorker {
       msg,
       job,
       nonce,
+      jobs,
+      withdrawn: new Set(),
+      stop: new AbortController(),
       delivery,
       slot,
       abandoned,
       abandon: (why) => {
         if (entry.why) return;
         entry.why = why;
+        entry.stop.abort(why);
         abandon(why);
       },
       lastAdvance: now,
-      stepsDone: 0,
-      lastProgress: 0,
+      stepsDone: new Map(),
+      lastProgress: new Map(),
     };
     if (this.stopping) return void (await this.handBack(entry));
-    this.running.set(job.id, entry);
+    for (const j of jobs) this.running.set(j.job.id, entry);
     const liveness = setInterval(() => this.keepAlive(entry), Math.max(250, this.limits.ackWaitMs / 3));
     try {
+      if (jobs.length > 1) {
+        const outs =
+          this.limits.maxDeliver > 0 && delivery > this.limits.maxDeliver
+            ? jobs.map((j) => this.givenUp(j.job, delivery))
+            : await Promise.race([
+                this.executeBatch(
+                  jobs.map((j) => ({ ...j.job, attempt: delivery - 1, device: this.options.device })),
+                  entry.stop.signal,
+                ),
+                abandoned,
+              ]);
+        if (typeof outs === "string") return await this.afterAbandon(entry, outs);
+        entry.reporting = true;
+        await this.reportBatch(entry, outs);
+        return;
+      }
       const out =
         this.limits.maxDeliver > 0 && delivery > this.limits.maxDeliver
           ? this.givenUp(job, delivery)
@@ -259,7 +318,7 @@ export class ClusterWorker {
       }
     } finally {
       clearInterval(liveness);
-      this.running.delete(job.id);
+      for (const j of jobs) this.running.delete(j.job.id);
     }
   }
 
@@ -327,6 +386,75 @@ export class ClusterWorker {
     return out;
   }
 
+  /**
+   * Runs a JobBatch's jobs fused in one column batch (executeJobs), parents' chains from the object
+   * store; one output per job, in order (protected, like execute, for the fault tests). It runs on this
+   * process's event loop: the onnx engine's steps are asynchronous, so acks and heartbeats go on.
+   */
+  protected async executeBatch(jobs: Job[], signal: AbortSignal): Promise<DispatchOutput[]> {
+    const outs = await executeJobs(jobs, {
+      threads: this.threads,
+      worker: this.id,
+      signal,
+      loadArtifact: async (key) => {
+        const chains = await withRetry(
+          `reading the chains of parent ${key.slice(0, 12)}`,
+          () => getChains(this.chains, key),
+          { forMs: this.options.storeRetryMs, log: this.log },
+        );
+        if (!chains)
+          throw new Error(`the chains of parent ${key} are not in the object store ${CHAINS_BUCKET}`);
+        return chains.W;
+      },
+      onJobProgress: (i, stepsDone, stepsTotal) =>
+        this.progress({ jobId: jobs[i]!.id, stepsDone, stepsTotal, worker: this.id }),
+    });
+    return outs.map(({ result, artifact }) => ({
+      result: { ...result, worker: this.id },
+      artifact: artifact && { W: artifact.W, shape: artifact.shape },
+    }));
+  }
+
+  /**
+   * A batch's outputs: each job's chains uploaded under its own dispatch's name, each result
+   * published with its own nonce (a failed one at once: the scheduler retries it alone), then the
+   * message acked. A withdrawn job is left out.
+   */
+  private async reportBatch(entry: Running, outs: DispatchOutput[]): Promise<void> {
+    const retry = { forMs: this.options.storeRetryMs, log: this.log };
+    const size = entry.jobs.length;
+    for (const [i, { job, nonce }] of entry.jobs.entries()) {
+      if (entry.why) break;
+      if (entry.withdrawn.has(job.id)) continue;
+      const { result, artifact } = outs[i]!;
+      let sha: string | undefined;
+      if (result.ok && artifact)
+        sha = await withRetry(
+          `uploading the chains of ${job.id.slice(0, 12)}`,
+          () => uploadChains(this.nc, uploadName(job.id, nonce), artifact),
+          retry,
+        );
+      if (entry.why || entry.withdrawn.has(job.id)) continue;
+      if (!result.ok)
+        result.error = `${result.error} (failed in a fused batch of ${size} jobs, delivery ${entry.delivery})`;
+      const bytes = JobResult.encode(result).finish();
+      await withRetry(
+        `publishing the result of ${job.id.slice(0, 12)}`,
+        () => this.js.publish(resultSubject(job.id), bytes, { headers: resultHeaders(nonce, sha) }),
+        retry,
+      );
+      this.log(
+        `job ${job.id} ${result.ok ? "done" : "failed"} in ${Math.round(result.wallMs)} ms (delivery ${entry.delivery}, batch of ${size})`,
+      );
+    }
+    // Handed back (SIGTERM's grace ran out during the uploads) or withdrawn whole meanwhile.
+    if (entry.why) {
+      if (entry.why === "cancelled") entry.msg.term("withdrawn by the coordinator");
+      return;
+    }
+    await entry.msg.ackAck();
+  }
+
   private slotOf(job: Job): Slot {
     return this.running.get(job.id)?.slot ?? this.slots[0]!;
   }
@@ -375,18 +503,21 @@ export class ClusterWorker {
     const entry = this.running.get(p.jobId);
     if (!entry || entry.why) return;
     // Counted before the publish throttle, so the heartbeat's rate sees every step. A retried job starts
-    // again from 0: only forward motion counts, for the rate and for liveness.
-    if (p.stepsDone > entry.stepsDone) {
-      this.heartbeat.stepped(p.stepsDone - entry.stepsDone);
+    // again from 0: only forward motion counts, for the rate and for liveness (any job of a batch).
+    const before = entry.stepsDone.get(p.jobId) ?? 0;
+    if (p.stepsDone > before) {
+      this.heartbeat.stepped(p.stepsDone - before);
       entry.lastAdvance = performance.now();
     }
-    entry.stepsDone = p.stepsDone;
+    entry.stepsDone.set(p.jobId, p.stepsDone);
+    if (entry.withdrawn.has(p.jobId)) return;
     const now = performance.now();
-    if (now - entry.lastProgress < PROGRESS_MS && p.stepsDone < p.stepsTotal) return;
-    entry.lastProgress = now;
+    if (now - (entry.lastProgress.get(p.jobId) ?? 0) < PROGRESS_MS && p.stepsDone < p.stepsTotal) return;
+    entry.lastProgress.set(p.jobId, now);
     try {
+      const job = entry.jobs.find((j) => j.job.id === p.jobId)?.job ?? entry.job;
       const bytes = JobProgress.encode({ ...p, worker: this.id }).finish();
-      this.nc.publish(progressSubject(entry.job.sweepId), bytes);
+      this.nc.publish(progressSubject(job.sweepId), bytes);
     } catch {
       // progress is best effort
     }
@@ -396,6 +527,13 @@ export class ClusterWorker {
   private cancel(jobId: string): void {
     const entry = this.running.get(jobId);
     if (!entry) return;
+    entry.withdrawn.add(jobId);
+    if (entry.withdrawn.size < entry.jobs.length) {
+      this.log(
+        `job ${jobId.slice(0, 12)} withdrawn by the coordinator: its batch goes on, it is not reported`,
+      );
+      return;
+    }
     this.log(`job ${jobId.slice(0, 12)} withdrawn by the coordinator: stopped`);
     entry.abandon("cancelled");
   }
@@ -406,14 +544,19 @@ export class ClusterWorker {
    * (which counts) is the fallback.
    */
   private async handBack(entry: Running): Promise<void> {
-    const h = headers();
-    h.set(NONCE_HEADER, entry.nonce);
-    h.set(SEQ_HEADER, String(entry.msg.seq));
-    h.set(DELIVERIES_HEADER, String(entry.delivery - 1));
     try {
-      await this.js.publish(handbackSubject(entry.job.id), new Uint8Array(0), { headers: h, timeout: 5000 });
+      // A batch's jobs go back one by one, each queued again alone.
+      for (const { job, nonce } of entry.jobs) {
+        const h = headers();
+        h.set(NONCE_HEADER, nonce);
+        h.set(SEQ_HEADER, String(entry.msg.seq));
+        h.set(DELIVERIES_HEADER, String(entry.delivery - 1));
+        await this.js.publish(handbackSubject(job.id), new Uint8Array(0), { headers: h, timeout: 5000 });
+      }
       entry.msg.term("handed back");
-      this.log(`job ${entry.job.id.slice(0, 12)} handed back (delivery ${entry.delivery} not counted)`);
+      this.log(
+        `job(s) ${entry.jobs.map((j) => j.job.id.slice(0, 12)).join(", ")} handed back (delivery ${entry.delivery} not counted)`,
+      );
     } catch (error) {
       this.log(
         `job ${entry.job.id.slice(0, 12)}: hand-back failed (${(error as Error).message}); naked instead`,
@@ -433,7 +576,7 @@ export class ClusterWorker {
     const grace = this.options.stopGraceMs ?? 30_000;
     const deadline = Date.now() + grace;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    const left = [...this.running.values()];
+    const left = [...new Set(this.running.values())];
     for (const entry of left) {
       this.log(`job ${entry.job.id.slice(0, 12)} not finished within ${grace} ms`);
       // First, so that its run, should it end now, reports nothing: the job goes back whole.

@@ -3,7 +3,7 @@
  * decode, or decodes to something no job/result/worker can be, throws a MalformedMessage naming the
  * subject and the bad field; the receiver logs it and drops it (terminates it in JetStream), and goes on.
  */
-import { Job, JobKind, JobProgress, JobResult, jobId, WorkerInfo } from "@unlearn/protocol";
+import { Job, JobBatch, JobKind, JobProgress, JobResult, jobId, WorkerInfo } from "@unlearn/protocol";
 import { ANONYMOUS } from "./names.ts";
 
 export class MalformedMessage extends Error {
@@ -37,6 +37,26 @@ export function decodeJob(subject: string, bytes: Uint8Array): Job {
   if (!job.sweepId) bad(subject, "sweep_id", "is empty");
   if (!job.engine) bad(subject, "engine", "is empty");
   return job;
+}
+
+/**
+ * A JobBatch (job fusion: several jobs as one message): at least one job, each valid as decodeJob
+ * checks it, no job twice, all of one engine and device.
+ */
+export function decodeJobBatch(subject: string, bytes: Uint8Array): Job[] {
+  const batch = decode("JobBatch", subject, bytes, (b) => JobBatch.decode(b));
+  if (batch.jobs.length === 0) bad(subject, "jobs", "is empty");
+  const jobs = batch.jobs.map((job) => decodeJob(subject, Job.encode(job).finish()));
+  if (new Set(jobs.map((j) => j.id)).size !== jobs.length) bad(subject, "jobs", "names a job twice");
+  const [first] = jobs;
+  if (jobs.some((j) => j.engine !== first!.engine || j.device !== first!.device))
+    bad(subject, "jobs", "mixes engines or devices");
+  return jobs;
+}
+
+/** The jobs a job message carries: a JobBatch's (`batch`: it has the Unlearn-Batch header) or one Job. */
+export function decodeJobs(subject: string, bytes: Uint8Array, batch: boolean): Job[] {
+  return batch ? decodeJobBatch(subject, bytes) : [decodeJob(subject, bytes)];
 }
 
 const SNAKE = { stepsRun: "steps_run", wallMs: "wall_ms", msPerStep: "ms_per_step" } as const;

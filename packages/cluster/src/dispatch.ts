@@ -8,6 +8,9 @@
  * Headers (NATS message headers, so the protobuf messages stay as they are):
  *   job message   Unlearn-Nonce, Unlearn-Prior-Deliveries (deliveries used before this message:
  *                 a handed-back job is queued again as a new message that keeps its count)
+ *   batch message (a JobBatch: fused jobs as one message) Unlearn-Batch (its number of jobs),
+ *                 Unlearn-Nonce (each job's own nonce, comma-separated, in the batch's order),
+ *                 Unlearn-Prior-Deliveries
  *   result        Unlearn-Nonce, and for an ok result Unlearn-Chains-Sha256 (hex)
  *   hand-back     Unlearn-Nonce, Unlearn-Seq (the job message's stream sequence), Unlearn-Deliveries
  */
@@ -19,6 +22,8 @@ export const PRIOR_DELIVERIES_HEADER = "Unlearn-Prior-Deliveries";
 export const CHAINS_SHA256_HEADER = "Unlearn-Chains-Sha256";
 export const SEQ_HEADER = "Unlearn-Seq";
 export const DELIVERIES_HEADER = "Unlearn-Deliveries";
+/** On a job message that is a JobBatch: how many jobs it holds (absent on a single Job). */
+export const BATCH_HEADER = "Unlearn-Batch";
 
 const NONCE = /^[0-9a-f]{32}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -83,4 +88,25 @@ export function dispatchOf(h: MsgHdrs | undefined): { nonce: string; priorDelive
   if (!NONCE.test(nonce)) return null;
   const prior = Number(h?.get(PRIOR_DELIVERIES_HEADER) || "0");
   return { nonce, priorDeliveries: Number.isInteger(prior) && prior >= 0 ? prior : 0 };
+}
+
+/** Whether a job message is a JobBatch (it names its size in BATCH_HEADER). */
+export function isBatch(h: MsgHdrs | undefined): boolean {
+  return !!h?.get(BATCH_HEADER);
+}
+
+/**
+ * What a worker reads from a JobBatch message's headers: one nonce per job, in the batch's order; null
+ * when the header does not hold exactly `jobs` valid nonces (no dispatch).
+ */
+export function batchDispatchOf(
+  h: MsgHdrs | undefined,
+  jobs: number,
+): { nonces: string[]; priorDeliveries: number } | null {
+  const nonces = (h?.get(NONCE_HEADER) ?? "").split(",");
+  if (nonces.length !== jobs || Number(h?.get(BATCH_HEADER)) !== jobs || !nonces.every((n) => NONCE.test(n)))
+    return null;
+  if (new Set(nonces).size !== nonces.length) return null;
+  const prior = Number(h?.get(PRIOR_DELIVERIES_HEADER) || "0");
+  return { nonces, priorDeliveries: Number.isInteger(prior) && prior >= 0 ? prior : 0 };
 }

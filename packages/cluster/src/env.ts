@@ -120,3 +120,19 @@ export async function connectNats(
     }
   }
 }
+
+/**
+ * Job fusion: a width in columns of W from environment variable `name` (UNLEARN_BATCH_COLUMNS on the
+ * coordinator, WORKER_BATCH_COLUMNS on a worker): undefined when unset or empty, 0 or 1 for no fusion;
+ * anything but an integer ≥ 0 is refused with the variable named.
+ */
+export function batchColumnsFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ClusterConfigError(
+      `${name} must be an integer ≥ 0 (columns of W; 0 or 1: no fusion), got ${JSON.stringify(raw)}`,
+    );
+  return n;
+}

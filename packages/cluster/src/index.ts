@@ -17,13 +17,22 @@ export { type Coordinator, connectCoordinator } from "./client.ts";
 export {
   decodeHeartbeat,
   decodeJob,
+  decodeJobBatch,
+  decodeJobs,
   decodeProgress,
   decodeResult,
   decodeWorker,
   MalformedMessage,
 } from "./codec.ts";
 export * from "./dispatch.ts";
-export { ClusterConfigError, connectNats, inboxPrefix, type NatsSettings, natsSettings } from "./env.ts";
+export {
+  batchColumnsFromEnv,
+  ClusterConfigError,
+  connectNats,
+  inboxPrefix,
+  type NatsSettings,
+  natsSettings,
+} from "./env.ts";
 export { DispatchLedger, type DispatchRecord } from "./ledger.ts";
 export * from "./names.ts";
 export { exitWithParent } from "./parent.ts";

@@ -8,7 +8,13 @@
  *   - a graceful hand-back not use up a delivery: the job is queued again as a new message that
  *     carries the deliveries used so far (handBack), the worker terminates the old one;
  *   - a withdrawn job stop: its queued message is deleted, a running one is told to stop (withdraw).
+ * Job fusion: dispatchBatch queues several jobs as ONE message (a JobBatch), each job with its own
+ * record and nonce, as if dispatched alone; the records name the batch's jobs (batch), so withdrawing
+ * one job keeps the message while a mate of it is still wanted. Anything that queues a job of a batch
+ * again (a hand-back, a refused upload) queues it alone: a failed or interrupted batch runs unfused.
  */
+
+import { createHash } from "node:crypto";
 import {
   type ConsumerMessages,
   type JetStreamClient,
@@ -19,10 +25,11 @@ import {
 } from "@nats-io/jetstream";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
-import type { Job } from "@unlearn/protocol";
+import { Job, JobBatch } from "@unlearn/protocol";
 import { type Chains, ChainsRejected, sealChains, withRetry } from "./chains.ts";
 import {
   acceptsResult,
+  BATCH_HEADER,
   DELIVERIES_HEADER,
   type Inflight,
   NONCE_HEADER,
@@ -55,6 +62,8 @@ export interface DispatchRecord extends Inflight {
   priorDeliveries: number;
   /** the encoded Job, base64: what a hand-back queues again */
   job: string;
+  /** job fusion: the ids of the jobs of its message when that is a JobBatch (this one among them) */
+  batch?: string[];
 }
 
 const notFound = (error: unknown) => /not found|no message/i.test(String(error));
@@ -129,6 +138,64 @@ export class DispatchLedger {
     return this.publish(record);
   }
 
+  /**
+   * Queues several jobs of one engine (job fusion) on `subject` as ONE JobBatch message, each with its
+   * own dispatch (record, nonce), leaving out those whose dispatch is still under way; returns every
+   * job's dispatch, in the order given. With one job left to queue it is queued alone (a Job).
+   */
+  async dispatchBatch(jobs: readonly Job[], subject: string): Promise<DispatchRecord[]> {
+    const records: DispatchRecord[] = [];
+    const fresh: number[] = [];
+    for (const [i, job] of jobs.entries()) {
+      const known = await this.lookup(job.id);
+      if (known && (await this.underWay(known))) {
+        records[i] = known;
+        continue;
+      }
+      records[i] = known
+        ? { ...known, subject, batch: undefined }
+        : {
+            jobId: job.id,
+            nonce: newNonce(),
+            subject,
+            seq: 0,
+            publications: 1,
+            priorDeliveries: 0,
+            job: Buffer.from(Job.encode(job).finish()).toString("base64"),
+          };
+      fresh.push(i);
+    }
+    if (fresh.length === 1) {
+      const i = fresh[0]!;
+      await this.save(records[i]!);
+      records[i] = await this.publish(records[i]!);
+    }
+    if (fresh.length < 2) return records;
+    const ids = fresh.map((i) => records[i]!.jobId);
+    for (const i of fresh) {
+      records[i] = { ...records[i]!, batch: ids };
+      await this.save(records[i]!);
+    }
+    const members = fresh.map((i) => records[i]!);
+    const h = natsHeaders();
+    h.set(BATCH_HEADER, String(members.length));
+    h.set(NONCE_HEADER, members.map((r) => r.nonce).join(","));
+    h.set(PRIOR_DELIVERIES_HEADER, String(Math.max(...members.map((r) => r.priorDeliveries))));
+    const body = JobBatch.encode({
+      jobs: members.map((r) => Job.decode(Buffer.from(r.job, "base64"))),
+    }).finish();
+    // The same batch published again (a crash before its records held the sequence) is deduplicated.
+    const msgID = createHash("sha256")
+      .update(members.map((r) => `${r.nonce}.${r.publications}`).join(","))
+      .digest("hex");
+    const ack = await this.js.publish(subject, body, { headers: h, msgID });
+    for (const i of fresh) {
+      records[i] = { ...records[i]!, seq: ack.seq };
+      await this.save(records[i]!);
+    }
+    return records;
+  }
+
   private async publish(record: DispatchRecord): Promise<DispatchRecord> {
     const h = natsHeaders();
     h.set(NONCE_HEADER, record.nonce);
@@ -170,7 +237,13 @@ export class DispatchLedger {
     const priorDeliveries =
       Number.isInteger(counted) && counted >= record.priorDeliveries ? counted : record.priorDeliveries;
     await this.jsm.streams.deleteMessage(JOBS_STREAM, record.seq).catch(() => false);
-    await this.publish({ ...record, publications: record.publications + 1, priorDeliveries });
+    // A job of a batch comes back alone (its mates hand themselves back on their own).
+    await this.publish({
+      ...record,
+      batch: undefined,
+      publications: record.publications + 1,
+      priorDeliveries,
+    });
     return "requeued";
   }
 
@@ -198,7 +271,7 @@ export class DispatchLedger {
   /** Queues the job's dispatch again (its result was refused: its chains were not what it reported). */
   async requeue(jobId: string): Promise<void> {
     const record = await this.lookup(jobId);
-    if (record) await this.publish({ ...record, publications: record.publications + 1 });
+    if (record) await this.publish({ ...record, batch: undefined, publications: record.publications + 1 });
   }
 
   /** Reads the hand-backs stream for as long as the ledger is open (re-attached after NATS restarts). */
@@ -225,6 +298,16 @@ export class DispatchLedger {
     await this.reader?.close();
   }
 
+  /** Whether another job of the record's JobBatch is still dispatched by that same message. */
+  private async matesWanted(record: DispatchRecord): Promise<boolean> {
+    for (const id of record.batch ?? []) {
+      if (id === record.jobId) continue;
+      const mate = await this.lookup(id);
+      if (mate && mate.seq === record.seq) return true;
+    }
+    return false;
+  }
+
   /** The job's result is stored (or it failed for good): its dispatch is over. */
   async settle(jobId: string): Promise<void> {
     await this.jsm.streams.purge(DISPATCH_STREAM, { filter: dispatchSubject(jobId) });
@@ -235,7 +318,8 @@ export class DispatchLedger {
   async withdraw(jobId: string): Promise<void> {
     const record = await this.lookup(jobId);
     if (!record) return;
-    if (record.seq > 0) await this.jsm.streams.deleteMessage(JOBS_STREAM, record.seq).catch(() => false);
+    if (record.seq > 0 && !(await this.matesWanted(record)))
+      await this.jsm.streams.deleteMessage(JOBS_STREAM, record.seq).catch(() => false);
     this.nc.publish(cancelSubject(jobId));
     await this.settle(jobId);
     this.log(`job ${jobId.slice(0, 12)} withdrawn: no sweep waits for it`);
