@@ -119,13 +119,14 @@ describe.skipIf(engine === null && !process.env.CI)(`webgpu engine (${reason})`,
         }) satisfies BatchJob;
       const jobs: BatchJob[] = [
         job(0, 0.3, 2, 5),
+        job(5, 0.15, 1, 5), // on D like job 0, its neighbour: their replaced-rows products are one
         job(1, 0.1, 3, 3, { replaced: replacedRows(D, c.replaced[0], 9) }),
         job(2, 0.2, 1, 6, { replaced: replacedRows(D, c.replaced[1], 9), start: 4 }),
         job(3, 0, 2, 2, {
           replaced: replacedRows(D, c.replaced[2], 4),
           params: { ...base, eta: 1.1, m: 0.08, clip: 0.5, sigma: 0, chains: 2 },
         }),
-        job(4, 0.25, 2, 4, { replaced: replacedRows(D, c.replaced[1], 9) }), // shares job 2's rows
+        job(4, 0.25, 2, 4, { replaced: replacedRows(D, c.replaced[1], 9) }), // job 2's rows, another copy
       ];
       const widths: number[] = [];
       const fused = await runColumnBatch(engine!, D, jobs, {
@@ -135,7 +136,7 @@ describe.skipIf(engine === null && !process.env.CI)(`webgpu engine (${reason})`,
           return [];
         },
       });
-      expect(fused.fusedColumns[0]).toBe(10 * C);
+      expect(fused.fusedColumns[0]).toBe(11 * C);
       const reference = await runColumnBatch(await createReferenceEngine(), D, jobs);
       let worst = 0;
       for (const [i, j] of jobs.entries()) {

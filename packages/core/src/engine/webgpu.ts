@@ -812,10 +812,17 @@ function tailPlan(
     }
     return { offset: layout.offsets[i], cols: layout.cols[i], source };
   });
+  // Neighbouring blocks that see the same rows (e.g. all the blocks on D) are multiplied as one.
+  const merged: TailPlan["blocks"] = [];
+  for (const blk of tailBlocks) {
+    const last = merged.at(-1);
+    if (last && last.source === blk.source && last.offset + last.cols === blk.offset) last.cols += blk.cols;
+    else merged.push({ ...blk });
+  }
   const Z = own(buffer(device, rows * layout.total * 4, USAGE.STORAGE, "tail Z"));
   const yBuf = own(buffer(device, y.byteLength, USAGE.STORAGE | USAGE.COPY_DST, "tail labels"));
   device.queue.writeBuffer(yBuf, 0, y);
-  return { head, rows, blocks: tailBlocks, Z, y: yBuf };
+  return { head, rows, blocks: merged, Z, y: yBuf };
 }
 
 export async function createWebGpuEngine(
