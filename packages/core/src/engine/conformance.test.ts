@@ -193,14 +193,16 @@ describe.each(ENGINE_NAMES)("engine %s", (name) => {
             steps,
             ...extra,
           }) satisfies BatchJob;
+        const shared = replacedRows(data, 11, 8);
         const jobs: BatchJob[] = [
           job(0, params.sigma, 2, 6),
           job(1, 2 * params.sigma, 3, 4, { replaced: replacedRows(data, 3, 7), start: 2 }),
+          // Jobs 2 and 3 share one D′ (as a sweep's unlearning and retraining jobs do) with their own η, m, M.
           job(2, 0, 1, 2, {
-            replaced: replacedRows(data, 11, 8),
-            params: { ...params, sigma: 0, chains: 1, eta: 1 },
+            replaced: shared,
+            params: { ...params, sigma: 0, chains: 1, eta: 1, m: 2 * params.m, clip: 0.7 * params.clip },
           }),
-          job(3, params.sigma / 2, 2, 5, { replaced: replacedRows(data, 11, 8) }),
+          job(3, params.sigma / 2, 2, 5, { replaced: shared }),
         ];
         const fused = await runColumnBatch(engine!, data, jobs);
         expect(fused.fusedColumns[0]).toBe(8 * C);

@@ -2,7 +2,8 @@
  * The `tfjs` engine: the step of docs/science.md §3 with TensorFlow.js ops, the same two matrix products and
  * elementwise work as the onnx graph. TensorFlow.js is optional and loaded on demand; the backend is
  * chosen at run time: @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node, then the wasm backend,
- * then the plain JavaScript cpu backend, whichever loads first.
+ * then the plain JavaScript cpu backend, whichever loads first. A column batch (job fusion) is one step
+ * program over all jobs' columns (TfjsBatchStepper); its ξ is drawn on the CPU (BatchNoise).
  */
 import type * as TF from "@tensorflow/tfjs-core";
 import {
@@ -276,7 +277,15 @@ class TfjsBatchStepper implements BatchStepper {
   private readonly noise: BatchNoise;
   private readonly head: { X: TF.Tensor2D; targets: TF.Tensor } | null;
   /** Per block: its tail rows (shared by blocks with the same replacement) and their targets. */
-  private readonly tail: { X: TF.Tensor2D; targets: TF.Tensor }[];
+  /** Runs of neighbouring blocks that see the same tail rows: those rows, their columns, their m and M. */
+  private readonly tail: {
+    X: TF.Tensor2D;
+    targets: TF.Tensor;
+    offset: number;
+    cols: number;
+    m: Coef;
+    clip: Coef;
+  }[];
   private readonly owned: TF.Tensor[] = [];
   private readonly perColumn: { etaM: Coef; m: Coef; clip: Coef; decay: Coef; noise: Coef; step: Coef };
   private disposed = false;
@@ -302,20 +311,6 @@ class TfjsBatchStepper implements BatchStepper {
       targets: keep(targetsOf(tf, y, classes)),
     });
     this.head = head > 0 ? rowsOf(data.X.subarray(0, head * d), data.y.subarray(0, head), head) : null;
-    const sources = new Map<ReplacedRows | undefined, { X: TF.Tensor2D; targets: TF.Tensor }>();
-    this.tail =
-      rows === 0
-        ? []
-        : blocks.map((b) => {
-            const key = replacedCount(b) > 0 ? b.replaced : undefined;
-            let source = sources.get(key);
-            if (!source) {
-              const own = materialise(data, key);
-              source = rowsOf(own.X.slice(head * d), own.y.slice(head), rows);
-              sources.set(key, source);
-            }
-            return source;
-          });
     // Binary: per column (= chain). Multiclass: M per chain as 1×T×1 (the clip acts on a row's C values).
     const C = classes === 2 ? 1 : classes;
     const column = (value: (p: StepParams) => number, shape: "cols" | "chains" = "cols"): Coef => {
@@ -339,6 +334,41 @@ class TfjsBatchStepper implements BatchStepper {
       noise: column((p) => Math.sqrt(2 * p.eta * p.sigma * p.sigma)),
       step: column((p) => p.eta / n),
     };
+    // The tail: runs of neighbouring blocks that see the same rows (e.g. all on D) are one product,
+    // with their slice of the per-column constants.
+    const part = (coef: Coef, offset: number, cols: number, per: number): Coef =>
+      typeof coef === "number"
+        ? coef
+        : keep(
+            per === 1
+              ? tf.slice(coef, [0, offset], [1, cols])
+              : tf.slice(coef, [0, offset / per, 0], [1, cols / per, 1]),
+          );
+    const sources = new Map<ReplacedRows | undefined, { X: TF.Tensor2D; targets: TF.Tensor }>();
+    const runs: { key: ReplacedRows | undefined; offset: number; cols: number }[] = [];
+    if (rows > 0)
+      blocks.forEach((b, i) => {
+        const key = replacedCount(b) > 0 ? b.replaced : undefined;
+        const last = runs.at(-1);
+        if (last && last.key === key) last.cols += this.layout.cols[i];
+        else runs.push({ key, offset: this.layout.offsets[i], cols: this.layout.cols[i] });
+      });
+    this.tail = runs.map(({ key, offset, cols }) => {
+      let source = sources.get(key);
+      if (!source) {
+        const own = materialise(data, key);
+        source = rowsOf(own.X.slice(head * d), own.y.slice(head), rows);
+        sources.set(key, source);
+      }
+      const clipPer = classes === 2 ? 1 : C;
+      return {
+        ...source,
+        offset,
+        cols,
+        m: part(this.perColumn.m, offset, cols, 1),
+        clip: part(this.perColumn.clip, offset, cols, clipPer),
+      };
+    });
   }
 
   /**
@@ -383,12 +413,10 @@ class TfjsBatchStepper implements BatchStepper {
         if (sSum) sums.push(sSum);
       }
       if (tail.length > 0) {
-        const parts = this.blocks.map((b, i) => {
-          const Wb = tf.slice(W, [0, layout.offsets[i]], [data.d, layout.cols[i]]);
-          const { X, targets } = tail[i];
-          const own = { m: b.params.m, clip: b.params.clip };
-          const { R, sSum } = this.region(tf.matMul(X, Wb), targets, Wb, own, b.params.chains);
-          return { G: tf.matMul(X, R, true, false), sSum };
+        const parts = tail.map((run) => {
+          const Wr = run.cols === layout.total ? W : tf.slice(W, [0, run.offset], [data.d, run.cols]);
+          const { R, sSum } = this.region(tf.matMul(run.X, Wr), run.targets, Wr, run, run.cols / C);
+          return { G: tf.matMul(run.X, R, true, false), sSum };
         });
         G.push(
           tf.concat(

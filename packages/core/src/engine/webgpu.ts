@@ -11,6 +11,11 @@
  * on the CPU and uploaded every step, as every engine does, so the same seed gives the same trajectory
  * on every engine; that costs the CPU's fill plus a d·cols·4-byte upload per step, overlapped with the
  * GPU's work on the previous step (at most STEPS_IN_FLIGHT steps ahead).
+ *
+ * A column batch (job fusion, createBatchStepper) is one device program, one submission per step: ξ of
+ * every block drawn on the GPU from its own key and step counter (PHILOX_BATCH_NOISE), the rows no block
+ * replaces multiplied once for all columns, each block's replaced rows with its own columns (TailPlan),
+ * and per-chain η, m, M and noise scale in the coefficient and update kernels.
  */
 import { createRequire } from "node:module";
 import { type BatchLayout, batchLayout, checkBlocks, replacedCount } from "./batch.ts";
