@@ -926,6 +926,14 @@ export async function createWebGpuEngine(
           ? planFor(device, { ...data, n: head }, cols, tile, tuning, software)
           : { chunks: [], chunkRows: 0, splits: 1, kSplit: 16, blocks: 0 };
       const sBlocks = head / COEF_ROWS + Math.ceil(rows / COEF_ROWS);
+      // The tail is not cut into chunks: its Z (rows × cols) must fit one storage binding.
+      const tailBytes = rows * cols * 4;
+      if (tailBytes > device.limits.maxStorageBufferBindingSize) {
+        throw new Error(
+          `webgpu engine: the ${rows} replaced rows of this batch × ${cols} columns (${tailBytes} bytes) ` +
+            `exceed one storage binding (${device.limits.maxStorageBufferBindingSize} bytes); use fewer columns per batch`,
+        );
+      }
       const b = createBuffers(device, data, cols, T, plan, sBlocks);
       const own = (buf: GPUBuffer) => {
         b.uniforms.push(buf);
