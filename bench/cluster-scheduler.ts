@@ -11,7 +11,7 @@
  * the README's bytes per job (CIFAR's from its d and classes with MNIST's measured overhead).
  */
 import { openStore, type Store } from "@unlearn/db";
-import { type Job, JobKind, JobResult, JobSpec, jobId, kindName } from "@unlearn/protocol";
+import { type Job, JobKind, JobResult, JobSpec, jobId } from "@unlearn/protocol";
 import {
   commitOutput,
   type Dispatcher,
@@ -19,6 +19,7 @@ import {
   type DispatchRequest,
   jobNames,
   parseConfig,
+  registerSweep,
   runSweep,
   type SweepPlan,
 } from "@unlearn/sweep";
@@ -59,13 +60,22 @@ export function bigPlan(parents: number, children: number): SweepPlan {
   return { sweepId, jobs, links, warnings: [] };
 }
 
-/** 64 workers in memory: a job takes a free worker, reports one progress step, and ends at once. */
+/**
+ * 64 workers in memory: a job takes a free worker, reports one progress step, and ends at once. No
+ * fusion (batchColumns 1): each batch is one job, so the overhead measured is per job.
+ */
 class SimulatedWorkers implements Dispatcher {
   private readonly free: string[];
   constructor(readonly capacity: number) {
     this.free = Array.from({ length: capacity }, (_, i) => `sim-${i}`);
   }
-  async run({ job, parentChains, onProgress }: DispatchRequest): Promise<DispatchOutput> {
+  batchColumns(): number {
+    return 1;
+  }
+  run(batch: readonly DispatchRequest[]): Promise<DispatchOutput>[] {
+    return batch.map((request) => this.one(request));
+  }
+  private async one({ job, parentChains, onProgress }: DispatchRequest): Promise<DispatchOutput> {
     const worker = this.free.pop();
     if (!worker) throw new Error("the scheduler exceeded the dispatcher's capacity");
     const from = await parentChains?.();
@@ -117,16 +127,18 @@ export async function schedulerOverhead(parents = 100, children = 99, workers = 
   const plan = bigPlan(parents, children);
   const real = await openStore("memory://");
   try {
-    await real.createSweep({ id: plan.sweepId, name: "bench", figure: "fig4", config: {}, seed: "1" });
-    await real.upsertJobs(
-      plan.jobs.map((j) => ({
-        id: j.id,
-        kind: kindName(j.spec!.kind),
-        spec: JobSpec.toJSON(j.spec!),
-        parentId: j.spec!.parentId,
-      })),
-    );
-    await real.linkSweepJobs(plan.sweepId, plan.links);
+    // Registered as runSweep registers a plan (the synthetic plan's config only names it).
+    const config = parseConfig({
+      name: "bench",
+      figure: "fig4",
+      dataset: "mnist-3v8",
+      chains: 1,
+      burnIn: 10_000,
+      removals: [1],
+      epsilons: [1],
+      sigma: 0.01,
+    });
+    await registerSweep(real, config, plan);
     const { store, busyMs } = timed(real);
     const windows: number[] = [];
     let done = 0;

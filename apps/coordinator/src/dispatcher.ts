@@ -72,6 +72,10 @@ export class NatsDispatcher implements Dispatcher {
    * its own dispatch in the ledger. One promise per job, resolved as that job's result is stored.
    */
   run(batch: readonly DispatchRequest[]): Promise<DispatchOutput>[] {
+    // Transitional: a scheduler of the one-job seam (run(request) → one promise) still works.
+    // TODO(job fusion): remove once packages/sweep's scheduler calls run(batch) everywhere.
+    if (!Array.isArray(batch))
+      return this.run([batch as unknown as DispatchRequest])[0] as unknown as Promise<DispatchOutput>[];
     const resolvers: ((out: DispatchOutput) => void)[] = [];
     const promises = batch.map((_, i) => new Promise<DispatchOutput>((r) => (resolvers[i] = r)));
     const settled = new Set<number>();

@@ -48,6 +48,12 @@ export class LedgerSide {
     return this.ledger.dispatch(sent, jobSubject(engine, job.sweepId), Job.encode(sent).finish());
   }
 
+  /** Job fusion: the jobs as one JobBatch message, each with its own dispatch. */
+  dispatchBatch(jobs: Job[], engine = jobs[0]!.engine) {
+    const sent = jobs.map((job) => ({ ...job, engine }));
+    return this.ledger.dispatchBatch(sent, jobSubject(engine, jobs[0]!.sweepId));
+  }
+
   private async onResult(msg: JsMsg): Promise<void> {
     const result = decodeResult(msg.subject, msg.data);
     const proof = resultProof(result.jobId, msg.headers);

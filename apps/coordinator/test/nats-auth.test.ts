@@ -5,7 +5,9 @@
  * worker user, same permissions) cannot provision, publish a job, edit the workers' consumer, read the
  * jobs or another user's inbox, or write the sealed chains; the results it forges (no nonce, a wrong
  * one, a job never dispatched) and the uploads it plants are refused, and nothing forged is stored;
- * heartbeats (capacity, stopping) under another user's worker id do not get through.
+ * heartbeats (capacity, stopping) under another user's worker id do not get through. Job fusion: the
+ * worker runs a JobBatch (each job's result with its own nonce, its own chains sealed); a worker user
+ * cannot queue a batch, and a batch mate's nonce does not pass for another job's.
  *
  * The coordinator's side here is @unlearn/cluster's (provision, DispatchLedger) with a results reader
  * that does what the coordinator's intake does with a result (ledger-side.ts).
@@ -16,6 +18,7 @@ import { Base64UrlPaddedCodec, Objm } from "@nats-io/obj";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import * as accountant from "@unlearn/accountant";
 import {
+  BATCH_HEADER,
   CHAINS_BUCKET,
   ChainsRejected,
   connectNats,
@@ -37,7 +40,7 @@ import {
   workerConsumer,
   workerSubject,
 } from "@unlearn/cluster";
-import { Job, JobKind, JobResult, WorkerInfo } from "@unlearn/protocol";
+import { Job, JobBatch, JobKind, JobResult, WorkerInfo } from "@unlearn/protocol";
 import { datasetFacts, executeJob, planSweep } from "@unlearn/sweep";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthedNats } from "./authed-nats.ts";
@@ -254,5 +257,53 @@ describe("the worker user", () => {
     expect((await jsm.streams.getMessage(JOBS_STREAM, { seq: record.seq }))?.header?.get(NONCE_HEADER)).toBe(
       record.nonce,
     );
+  });
+
+  it("runs a JobBatch: each job's result with its own nonce and chains; cannot queue a batch; a mate's nonce is refused", async () => {
+    const config = tinyConfig({ removals: [1, 10], seed: 70, burnIn: 100 });
+    const plan = planSweep(config, await datasetFacts(config), accountant);
+    const roots = plan.jobs.filter((j) => !j.spec!.parentId);
+    expect(roots.length).toBe(3);
+    // A worker user cannot queue a batch.
+    const h = headers();
+    h.set(BATCH_HEADER, String(roots.length));
+    await expect(
+      jetstream(attacker).publish(jobSubject("onnx", "evil"), JobBatch.encode({ jobs: roots }).finish(), {
+        headers: h,
+      }),
+    ).rejects.toThrow(refusedByPermissions);
+    const refusedBefore = side.refused.length;
+    const records = await side.dispatchBatch(roots);
+    expect(new Set(records.map((r) => r.seq)).size).toBe(1);
+    expect(new Set(records.map((r) => r.nonce)).size).toBe(3);
+    const sealed = await new Objm(coordinator).open(CHAINS_BUCKET);
+    for (const job of roots) {
+      const done = await waitFor(
+        `the result of ${job.id.slice(0, 12)}`,
+        () => side.stored.get(job.id),
+        90_000,
+      );
+      expect(done.result.ok).toBe(true);
+      expect(done.result.fusedColumns).toBe(6);
+      expect((await getChains(sealed, job.id))?.W.length).toBe(done.chains!.W.length);
+    }
+    expect(side.refused.slice(refusedBefore)).toEqual([]);
+    side.refused.length = 0;
+    // A batch no worker runs (reference): a result for one job with its mate's nonce is refused.
+    const other = planSweep(
+      tinyConfig({ removals: [1, 10], seed: 71 }),
+      await datasetFacts(config),
+      accountant,
+    );
+    const queued = other.jobs.filter((j) => !j.spec!.parentId);
+    const [x, y] = await side.dispatchBatch(queued, "reference");
+    const forged = JobResult.encode(
+      JobResult.fromPartial({ jobId: x!.jobId, ok: false, error: "forged", engine: "reference" }),
+    ).finish();
+    await jetstream(attacker).publish(resultSubject(x!.jobId), forged, { headers: resultHeaders(y!.nonce) });
+    await waitFor("the forged result to be refused", () => side.refused.length >= 1, 20_000);
+    expect(side.refused).toEqual([`${x!.jobId}: wrong nonce`]);
+    expect(side.stored.has(x!.jobId)).toBe(false);
+    side.refused.length = 0;
   });
 });

@@ -1,6 +1,16 @@
-import { Job, JobKind, JobResult, JobSpec, jobId, WorkerInfo } from "@unlearn/protocol";
+import { headers } from "@nats-io/transport-node";
+import { Job, JobBatch, JobKind, JobResult, JobSpec, jobId, WorkerInfo } from "@unlearn/protocol";
 import { describe, expect, it } from "vitest";
-import { decodeHeartbeat, decodeJob, decodeResult, decodeWorker, MalformedMessage } from "./codec.ts";
+import {
+  decodeHeartbeat,
+  decodeJob,
+  decodeJobBatch,
+  decodeJobs,
+  decodeResult,
+  decodeWorker,
+  MalformedMessage,
+} from "./codec.ts";
+import { BATCH_HEADER, batchDispatchOf, isBatch, NONCE_HEADER, newNonce } from "./dispatch.ts";
 import { workerId, workerSubject } from "./names.ts";
 
 const spec = JobSpec.fromPartial({
@@ -32,6 +42,41 @@ describe("decodeJob", () => {
     expect(() => decodeJob("s", bytes({ ...job, spec: unspecified, id: jobId(unspecified) }))).toThrow(
       MalformedMessage,
     );
+  });
+});
+
+describe("decodeJobBatch (job fusion)", () => {
+  const spec2 = { ...spec, steps: 7 };
+  const job2 = { ...job, id: jobId(spec2), spec: spec2 };
+  const batch = (jobs: Job[]) => JobBatch.encode({ jobs }).finish();
+  it("accepts a batch of valid jobs, in order; decodeJobs reads a batch or one job", () => {
+    expect(decodeJobBatch("s", batch([job, job2]))).toEqual([job, job2]);
+    expect(decodeJobs("s", batch([job2, job]), true)).toEqual([job2, job]);
+    expect(decodeJobs("s", bytes(job), false)).toEqual([job]);
+  });
+  it("rejects an empty batch, a job twice, mixed engines and a tampered job, naming the field", () => {
+    expect(() => decodeJobBatch("s", batch([]))).toThrow(/field jobs is empty/);
+    expect(() => decodeJobBatch("s", batch([job, job]))).toThrow(/names a job twice/);
+    expect(() => decodeJobBatch("s", batch([job, { ...job2, engine: "reference" }]))).toThrow(
+      /mixes engines/,
+    );
+    expect(() => decodeJobBatch("s", batch([job, { ...job2, spec: spec }]))).toThrow(
+      /field id is not the SHA-256/,
+    );
+  });
+  it("reads one nonce per job from a batch's headers, and nothing from malformed ones", () => {
+    const nonces = [newNonce(), newNonce(), newNonce()];
+    const h = headers();
+    h.set(BATCH_HEADER, "3");
+    h.set(NONCE_HEADER, nonces.join(","));
+    expect(isBatch(h)).toBe(true);
+    expect(isBatch(headers())).toBe(false);
+    expect(batchDispatchOf(h, 3)).toEqual({ nonces, priorDeliveries: 0 });
+    expect(batchDispatchOf(h, 2)).toBeNull();
+    h.set(NONCE_HEADER, [nonces[0], nonces[0], nonces[1]].join(","));
+    expect(batchDispatchOf(h, 3)).toBeNull();
+    h.set(NONCE_HEADER, [nonces[0], "x", nonces[1]].join(","));
+    expect(batchDispatchOf(h, 3)).toBeNull();
   });
 });
 
