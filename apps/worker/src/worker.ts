@@ -529,12 +529,12 @@ export class ClusterWorker {
     if (!entry) return;
     entry.withdrawn.add(jobId);
     if (entry.withdrawn.size < entry.jobs.length) {
-      this.log(
-        `job ${jobId.slice(0, 12)} withdrawn by the coordinator: its batch goes on, it is not reported`,
-      );
+      this.log(`job ${jobId.slice(0, 12)} withdrawn by the coordinator: not reported (its batch goes on)`);
       return;
     }
-    this.log(`job ${jobId.slice(0, 12)} withdrawn by the coordinator: stopped`);
+    // The whole message is withdrawn: it stops between steps.
+    for (const { job } of entry.jobs)
+      this.log(`job ${job.id.slice(0, 12)} withdrawn by the coordinator: stopped`);
     entry.abandon("cancelled");
   }
 
@@ -554,9 +554,8 @@ export class ClusterWorker {
         await this.js.publish(handbackSubject(job.id), new Uint8Array(0), { headers: h, timeout: 5000 });
       }
       entry.msg.term("handed back");
-      this.log(
-        `job(s) ${entry.jobs.map((j) => j.job.id.slice(0, 12)).join(", ")} handed back (delivery ${entry.delivery} not counted)`,
-      );
+      for (const { job } of entry.jobs)
+        this.log(`job ${job.id.slice(0, 12)} handed back (delivery ${entry.delivery} not counted)`);
     } catch (error) {
       this.log(
         `job ${entry.job.id.slice(0, 12)}: hand-back failed (${(error as Error).message}); naked instead`,
