@@ -30,6 +30,8 @@ let nats: Nats;
 let db: ReturnType<typeof createDatabase>;
 let store: Store;
 let worker: Proc;
+/** the conformance suite's fused batch runs on the reference engine (bit-identical to each job alone) */
+let referenceWorker: Proc;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let link: ClusterLink;
@@ -46,11 +48,16 @@ beforeAll(async () => {
   link = new ClusterLink(nc, { store, log: (l) => logs.push(l) });
   await link.start();
   worker = spawnWorker({ NATS_URL: nats.url, WORKER_THREADS: "1", WORKER_HEARTBEAT_MS: "500" });
-  await waitFor("the worker to announce itself", () => link.workers.live().length === 1, 60_000);
+  referenceWorker = spawnWorker(
+    { NATS_URL: nats.url, WORKER_THREADS: "1", WORKER_HEARTBEAT_MS: "500", WORKER_ENGINE: "reference" },
+    "reference worker",
+  );
+  await waitFor("the workers to announce themselves", () => link.workers.live().length === 2, 60_000);
 });
 
 afterAll(async () => {
   worker?.kill();
+  referenceWorker?.kill();
   await link?.close();
   await nc?.close();
   await store?.close();
@@ -82,8 +89,9 @@ describe("one dispatch per job, many waiters", () => {
     const b = await registered(tinyConfig({ name: "sweep B", seed: 51, burnIn: 2500 }));
     expect(a.plan.sweepId).not.toBe(b.plan.sweepId);
     expect(b.learn.id).toBe(a.learn.id);
-    const A = new NatsDispatcher(link, a.plan.sweepId, a.d);
-    const B = new NatsDispatcher(link, b.plan.sweepId, b.d);
+    // Their engine's slots (the reference worker's are not theirs).
+    const A = new NatsDispatcher(link, a.plan.sweepId, a.d, { engine: "onnx" });
+    const B = new NatsDispatcher(link, b.plan.sweepId, b.d, { engine: "onnx" });
     // Both sweeps wait for the learn job: it counts as their own, not as a slot the other holds.
     const learnA = A.run([{ job: a.learn }])[0]!;
     const learnB = B.run([{ job: b.learn }])[0]!;
@@ -141,8 +149,8 @@ describe("one dispatch per job, many waiters", () => {
   });
 
   it("withdraws a queued job when the only sweep waiting for it is cancelled", async () => {
-    // No worker serves the reference engine here: the job stays queued until it is withdrawn.
-    const c = await registered(tinyConfig({ name: "sweep C", seed: 52, engine: "reference" }));
+    // No worker serves the tfjs engine here: the job stays queued until it is withdrawn.
+    const c = await registered(tinyConfig({ name: "sweep C", seed: 52, engine: "tfjs" }));
     const C = new NatsDispatcher(link, c.plan.sweepId, c.d);
     const out = C.run([{ job: c.learn }])[0]!;
     await waitFor(
@@ -164,7 +172,7 @@ describe("the results intake", () => {
     });
 
   it("terminates a result with a NaN wall_ms, naming the field, and fails the job waiting for it", async () => {
-    const e = await registered(tinyConfig({ name: "sweep E", seed: 53, engine: "reference" }));
+    const e = await registered(tinyConfig({ name: "sweep E", seed: 53, engine: "tfjs" }));
     const E = new NatsDispatcher(link, e.plan.sweepId, e.d);
     const out = E.run([{ job: e.learn }])[0]!;
     await waitFor("its dispatch", () => link.jobs.get(e.learn.id)?.nonce);
@@ -173,7 +181,7 @@ describe("the results intake", () => {
       accuracies: [0.5, 0.5],
       artifactKey: e.learn.id,
       wallMs: Number.NaN,
-      engine: "reference",
+      engine: "tfjs",
     });
     const failed = await out;
     expect(failed.result.ok).toBe(false);
@@ -187,16 +195,16 @@ describe("the results intake", () => {
   });
 
   it("stores a valid result no sweep waits for now (no buffer), refuses one for no planned job, and leaves nothing pending", async () => {
-    const f = await registered(tinyConfig({ name: "sweep F", seed: 54, engine: "reference" }));
+    const f = await registered(tinyConfig({ name: "sweep F", seed: 54, engine: "tfjs" }));
     // A failed result of a job dispatched, that nobody waits for now (e.g. a restarted coordinator whose
     // sweep has not resumed yet): stored at once.
     const dispatch = await link.ledger.dispatch(
       f.learn,
-      jobSubject("reference", f.plan.sweepId),
+      jobSubject("tfjs", f.plan.sweepId),
       Job.encode(f.learn).finish(),
     );
-    await publish(f.learn.id, { ok: false, error: "worker gave up", engine: "reference" }, dispatch.nonce);
-    await publish("f".repeat(64), { ok: false, error: "no such job", engine: "reference" });
+    await publish(f.learn.id, { ok: false, error: "worker gave up", engine: "tfjs" }, dispatch.nonce);
+    await publish("f".repeat(64), { ok: false, error: "no such job", engine: "tfjs" });
     await waitFor(
       "the intake to store the result",
       async () => (await store.getJob(f.learn.id))?.state === "failed",
