@@ -392,6 +392,8 @@ export interface ResultRecord {
   wallMs: number;
   /** "data", "bound", or empty when the job's spec names none */
   smoothness: string;
+  /** job fusion: its column batch's width, unset when it ran alone */
+  fusedColumns?: number | undefined;
 }
 
 export interface QueryResultsResponse {
@@ -3513,6 +3515,7 @@ function createBaseResultRecord(): ResultRecord {
     engine: "",
     wallMs: 0,
     smoothness: "",
+    fusedColumns: undefined,
   };
 }
 
@@ -3581,6 +3584,9 @@ export const ResultRecord: MessageFns<ResultRecord> = {
     }
     if (message.smoothness !== "") {
       writer.uint32(162).string(message.smoothness);
+    }
+    if (message.fusedColumns !== undefined) {
+      writer.uint32(168).uint32(message.fusedColumns);
     }
     return writer;
   },
@@ -3768,6 +3774,14 @@ export const ResultRecord: MessageFns<ResultRecord> = {
             message.smoothness = reader.string();
             continue;
           }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.fusedColumns = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3816,6 +3830,11 @@ export const ResultRecord: MessageFns<ResultRecord> = {
         ? globalThis.Number(object.wall_ms)
         : 0,
       smoothness: isSet(object.smoothness) ? globalThis.String(object.smoothness) : "",
+      fusedColumns: isSet(object.fusedColumns)
+        ? globalThis.Number(object.fusedColumns)
+        : isSet(object.fused_columns)
+        ? globalThis.Number(object.fused_columns)
+        : undefined,
     };
   },
 
@@ -3881,6 +3900,9 @@ export const ResultRecord: MessageFns<ResultRecord> = {
     if (message.smoothness !== "") {
       obj.smoothness = message.smoothness;
     }
+    if (message.fusedColumns !== undefined) {
+      obj.fusedColumns = Math.round(message.fusedColumns);
+    }
     return obj;
   },
 
@@ -3909,6 +3931,7 @@ export const ResultRecord: MessageFns<ResultRecord> = {
     message.engine = object.engine ?? "";
     message.wallMs = object.wallMs ?? 0;
     message.smoothness = object.smoothness ?? "";
+    message.fusedColumns = object.fusedColumns ?? undefined;
     return message;
   },
 };
