@@ -267,6 +267,7 @@ export function resultRow(r: ResultRecord): ResultRow {
     ...rest,
     kind: r.kind as ResultKind,
     smoothness: smoothnessOf(r),
+    fusedColumns: r.fusedColumns ?? null,
     epsilon: r.epsilon ?? null,
     K: k ?? null,
     alpha: r.alpha ?? null,

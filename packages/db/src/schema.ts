@@ -123,6 +123,9 @@ export const results = pgTable("results", {
   engine: text("engine").notNull(),
   worker: text("worker").notNull(),
   artifactKey: text("artifact_key"),
+  // Job fusion's provenance: the width (columns of W) of the column batch the job ran in, when it had
+  // batch mates; null when it ran alone (or was stored before fusion existed).
+  fusedColumns: integer("fused_columns"),
   createdAt: createdAt(),
 });
 

@@ -148,6 +148,7 @@ export function jobOps({ db, live }: StoreContext): JobOps {
               engine: r.engine,
               worker: r.worker,
               artifactKey: r.artifactKey || null,
+              fusedColumns: r.fusedColumns || null,
             })
             // Redelivered jobs produce duplicates: the first stored result stands.
             .onConflictDoNothing({ target: results.jobId })
@@ -189,6 +190,7 @@ export function jobOps({ db, live }: StoreContext): JobOps {
         msPerStep,
         engine,
         worker,
+        ...(r.fusedColumns !== null ? { fusedColumns: r.fusedColumns } : {}),
       };
     },
   };

@@ -31,6 +31,7 @@ function resultQuery(db: Db) {
       accuracyStd: results.accuracyStd,
       engine: results.engine,
       wallMs: results.wallMs,
+      fusedColumns: results.fusedColumns,
     })
     .from(sweepJobs)
     .innerJoin(jobs, eq(jobs.id, sweepJobs.jobId))
@@ -66,6 +67,7 @@ function resultRow(sweepId: string, r: ResultJoin): ResultRow {
     accuracies: r.accuracies,
     engine: r.engine,
     wallMs: r.wallMs,
+    fusedColumns: r.fusedColumns,
   };
 }
 

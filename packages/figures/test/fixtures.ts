@@ -37,6 +37,7 @@ function row(figure: FigureId | "", fields: RowFields): ResultRow {
     ],
     engine: "onnx",
     wallMs: 12_000,
+    fusedColumns: null,
     ...fields,
   };
   // Jobs are content-addressed: the id hashes what determines the result (here a stand-in for the JobSpec).

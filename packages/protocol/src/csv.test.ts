@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { csvField, toCsv } from "./csv.ts";
+import { csvField, resultsCsv, toCsv } from "./csv.ts";
+import type { ResultRow } from "./rows.ts";
 
 describe("CSV fields", () => {
   it("quotes commas, quotes and line breaks (RFC 4180); null is empty", () => {
@@ -23,5 +24,38 @@ describe("CSV fields", () => {
       "cpu-f64",
       "synthetic?n=1&d=2",
     ]);
+  });
+});
+
+describe("the results CSV", () => {
+  const row = (fusedColumns: number | null): ResultRow => ({
+    sweep: "s",
+    job: "j",
+    figure: "fig5",
+    series: "learning",
+    kind: "learn",
+    dataset: "mnist",
+    smoothness: "data",
+    sigma: 0.03,
+    epsilon: null,
+    removals: 0,
+    K: null,
+    alpha: null,
+    epsilon0: null,
+    batch: null,
+    chains: 2,
+    accuracyMean: 0.5,
+    accuracyStd: 0,
+    accuracies: [0.5, 0.5],
+    engine: "onnx",
+    wallMs: 12,
+    fusedColumns,
+  });
+
+  it("ends with fusedColumns: the fused batch's width, empty for a job that ran alone", () => {
+    const [header, fused, alone] = resultsCsv([row(40), row(null)]).split("\n");
+    expect(header!.split(",").at(-1)).toBe("fusedColumns");
+    expect(fused!.split(",").at(-1)).toBe("40");
+    expect(alone!.endsWith(",12,")).toBe(true);
   });
 });

@@ -26,6 +26,7 @@ export const RESULT_CSV_COLUMNS = [
   "accuracies",
   "engine",
   "wallMs",
+  "fusedColumns",
 ] as const satisfies readonly (keyof ResultRow)[];
 
 export type CsvValue = string | number | null;

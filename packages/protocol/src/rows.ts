@@ -40,4 +40,6 @@ export interface ResultRow {
   accuracies: number[];
   engine: string;
   wallMs: number;
+  /** job fusion: the width (columns of W) of the column batch it ran in; null when it ran alone */
+  fusedColumns: number | null;
 }

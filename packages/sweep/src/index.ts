@@ -2,6 +2,12 @@
  * @unlearn/sweep: sweep configs, the planner (config → job DAG), the job executor, the local worker pool,
  * and the scheduler behind `pnpm sweep` and the cluster's coordinator (runSweep over a Dispatcher).
  */
+
+export {
+  BATCH_COLUMNS_ENV,
+  batchColumnsFromEnv,
+  resolveBatchColumns,
+} from "./batch-columns.ts";
 export {
   ConfigError,
   type ConfigOf,
@@ -55,8 +61,10 @@ export {
 } from "./planner.ts";
 export {
   defaultWorkers,
+  type PoolItem,
   type PoolOptions,
   ThreadDispatcher,
+  type ThreadDispatcherOptions,
   threadsPerWorker,
   WorkerPool,
 } from "./pool.ts";
@@ -73,7 +81,11 @@ export {
 export {
   childrenOf,
   criticalPath,
+  fusionKey,
+  jobColumns,
   type MakespanEstimate,
+  type Packing,
+  packBatch,
   ReadyQueue,
   remainingPaths,
   simulateMakespan,

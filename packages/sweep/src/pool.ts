@@ -1,10 +1,13 @@
 /**
  * The embedded mode's workers: node:worker_threads running ./worker.ts. What crosses the thread
  * boundary is what NATS carries in distributed mode: encoded protobuf `Job`, `JobProgress` and
- * `JobResult` messages, plus the chains as raw float32 bytes (transferred, not copied).
+ * `JobResult` messages, plus the chains as raw float32 bytes (transferred, not copied). A worker runs a
+ * batch of jobs (job fusion) at a time, fused in one column batch (executeJobs), and posts one result
+ * per job.
  *
- * A worker that dies (uncaught error, out of memory, process.exit) fails only its current job: the job
- * is retried once on a fresh worker, and a second crash resolves it as a failed result with the error.
+ * A worker that dies (uncaught error, out of memory, process.exit) fails only its current batch: the
+ * batch's jobs without a result are retried once together on a fresh worker, and a second crash
+ * resolves them as failed results with the error (the scheduler then retries each alone).
  *
  * close() stops workers politely: it raises each worker's cancel flag (shared memory, read between
  * steps even while a synchronous engine keeps the worker's event loop busy), the running job aborts at
@@ -17,6 +20,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Store } from "@unlearn/db";
 import { Job, JobProgress, JobResult } from "@unlearn/protocol";
+import { resolveBatchColumns } from "./batch-columns.ts";
 import type { Dispatcher, DispatchOutput, DispatchRequest } from "./dispatcher.ts";
 import { commitOutput, failedResult } from "./job-result.ts";
 
@@ -30,10 +34,14 @@ export interface WorkerData {
   /** Int32Array[1] over shared memory: set to 1 when the pool closes (the running job aborts) */
   cancel: SharedArrayBuffer;
 }
-export type ToWorker = { type: "job"; job: Uint8Array; parent?: ArrayBuffer } | { type: "stop" };
+/** A batch: encoded jobs, and each job's parent chains (its own copy) or undefined, in the same order. */
+export type ToWorker =
+  | { type: "jobs"; jobs: Uint8Array[]; parents: (ArrayBuffer | undefined)[] }
+  | { type: "stop" };
 export type FromWorker =
   | { type: "ready" }
   | { type: "progress"; bytes: Uint8Array }
+  /** one job's result (its JobResult names the job); a batch gets one per job */
   | { type: "result"; bytes: Uint8Array; artifact?: ArrayBuffer; shape?: [number, number] };
 
 export interface PoolOptions {
@@ -66,11 +74,16 @@ const STOP_GRACE_MS = 20_000;
 const BOOT = new URL("./worker-boot.mjs", import.meta.url);
 const WORKER = new URL("./worker.ts", import.meta.url);
 
-interface Task {
+/** One job of a batch: the chains it starts from and its resolver. */
+export interface PoolItem {
   job: Job;
   parent?: Float32Array;
+}
+
+interface Task {
+  /** the batch's jobs still without a result */
+  items: (PoolItem & { resolve(out: DispatchOutput): void })[];
   crashes: number;
-  resolve(out: DispatchOutput): void;
 }
 
 interface Slot {
@@ -105,11 +118,24 @@ export class WorkerPool {
 
   /** Runs a job; `parent` is the chains it starts from. Resolves (never rejects) with its result. */
   run(job: Job, parent?: Float32Array): Promise<DispatchOutput> {
-    if (this.closed) return Promise.resolve(failed(job, "the worker pool is closed"));
-    return new Promise((resolve) => {
-      this.queue.push({ job, parent, crashes: 0, resolve });
+    return this.runBatch([{ job, parent }])[0]!;
+  }
+
+  /**
+   * Runs a batch of jobs on one worker thread, fused (executeJobs): one promise per job, in order, each
+   * resolving (never rejecting) with that job's result.
+   */
+  runBatch(batch: readonly PoolItem[]): Promise<DispatchOutput>[] {
+    if (this.closed) return batch.map(({ job }) => Promise.resolve(failed(job, "the worker pool is closed")));
+    const task: Task = { items: [], crashes: 0 };
+    const outs = batch.map(
+      (item) => new Promise<DispatchOutput>((resolve) => task.items.push({ ...item, resolve })),
+    );
+    if (task.items.length > 0) {
+      this.queue.push(task);
       this.dispatch();
-    });
+    }
+    return outs;
   }
 
   /**
@@ -119,7 +145,7 @@ export class WorkerPool {
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
-      for (const task of this.queue.splice(0)) task.resolve(failed(task.job, "cancelled"));
+      for (const task of this.queue.splice(0)) cancelTask(task);
       this.closing = Promise.all(this.slots.map((slot) => this.stopSlot(slot))).then(() => {});
     }
     return this.closing;
@@ -129,7 +155,7 @@ export class WorkerPool {
     slot.retired = true;
     const task = slot.task;
     slot.task = null;
-    task?.resolve(failed(task.job, "cancelled"));
+    if (task) cancelTask(task);
     Atomics.store(slot.cancel, 0, 1);
     slot.worker.postMessage({ type: "stop" } satisfies ToWorker);
     let timer: NodeJS.Timeout | undefined;
@@ -175,15 +201,19 @@ export class WorkerPool {
     }
     if (message.type !== "result") return;
     const task = slot.task;
-    slot.task = null;
-    if (task) {
-      const result = JobResult.decode(message.bytes);
+    if (!task) return;
+    const result = JobResult.decode(message.bytes);
+    const i = task.items.findIndex((item) => item.job.id === result.jobId);
+    if (i >= 0) {
+      const [item] = task.items.splice(i, 1);
       const artifact =
         message.artifact && message.shape
           ? { W: new Float32Array(message.artifact), shape: message.shape }
           : undefined;
-      task.resolve({ result, artifact });
+      item!.resolve({ result, artifact });
     }
+    if (task.items.length > 0) return;
+    slot.task = null;
     this.dispatch();
   }
 
@@ -193,13 +223,15 @@ export class WorkerPool {
     if (index >= 0) this.slots[index] = this.spawn();
     const task = slot.task;
     slot.task = null;
-    if (task) {
+    if (task && task.items.length > 0) {
       const reason = `worker crashed (exit code ${code})${crash ? `: ${crash.message}` : ""}`;
       task.crashes++;
       if (task.crashes <= 1) {
-        task.job = { ...task.job, attempt: task.job.attempt + 1 };
+        for (const item of task.items) item.job = { ...item.job, attempt: item.job.attempt + 1 };
         this.queue.unshift(task);
-      } else task.resolve(failed(task.job, `${reason}; it crashed ${task.crashes} times`));
+      } else
+        for (const item of task.items)
+          item.resolve(failed(item.job, `${reason}; it crashed ${task.crashes} times`));
     }
     this.dispatch();
   }
@@ -211,9 +243,16 @@ export class WorkerPool {
       const task = this.queue.shift()!;
       slot.task = task;
       // Each job gets its own copy of the parent's chains: several children may share one parent.
-      const parent = task.parent ? task.parent.slice().buffer : undefined;
-      const message: ToWorker = { type: "job", job: Job.encode(task.job).finish(), parent };
-      slot.worker.postMessage(message, parent ? [parent] : []);
+      const parents = task.items.map((item) => (item.parent ? item.parent.slice().buffer : undefined));
+      const message: ToWorker = {
+        type: "jobs",
+        jobs: task.items.map((item) => Job.encode(item.job).finish()),
+        parents,
+      };
+      slot.worker.postMessage(
+        message,
+        parents.filter((p) => p !== undefined),
+      );
     }
   }
 }
@@ -222,18 +261,35 @@ function failed(job: Job, error: string): DispatchOutput {
   return { result: failedResult(job, error) };
 }
 
+function cancelTask(task: Task): void {
+  for (const item of task.items.splice(0)) item.resolve(failed(item.job, "cancelled"));
+}
+
+export interface ThreadDispatcherOptions extends Omit<PoolOptions, "onProgress"> {
+  /**
+   * Job fusion's width in columns of W for every engine (0 or 1: no fusion). Default: the environment
+   * variable UNLEARN_BATCH_COLUMNS when set, else each engine's own (@unlearn/core's batchColumns).
+   */
+  batchColumns?: number;
+}
+
 /**
- * The embedded mode's Dispatcher: jobs run on a WorkerPool of local threads, parent chains are read
- * (from the scheduler's memory or the store) before the job is posted, and progress is routed to the
- * job's own callback.
+ * The embedded mode's Dispatcher: a batch runs on one thread of a WorkerPool, fused; parent chains are
+ * read (from the scheduler's memory or the store) before the batch is posted, and progress is routed
+ * to each job's own callback.
  */
 export class ThreadDispatcher implements Dispatcher {
   onCapacityChange?: () => void;
   private readonly pool: WorkerPool;
   private readonly listeners = new Map<string, (p: JobProgress) => void>();
+  private readonly width: number | undefined;
 
-  constructor(options: Omit<PoolOptions, "onProgress"> = {}) {
-    this.pool = new WorkerPool({ ...options, onProgress: (p) => this.listeners.get(p.jobId)?.(p) });
+  constructor(options: ThreadDispatcherOptions = {}) {
+    const { batchColumns, ...pool } = options;
+    // Validated now (an invalid UNLEARN_BATCH_COLUMNS stops the run before any job starts).
+    resolveBatchColumns("reference", "cpu", batchColumns);
+    this.width = batchColumns;
+    this.pool = new WorkerPool({ ...pool, onProgress: (p) => this.listeners.get(p.jobId)?.(p) });
   }
 
   get capacity(): number {
@@ -244,22 +300,38 @@ export class ThreadDispatcher implements Dispatcher {
     return this.pool.threads;
   }
 
-  async run({ job, parentChains, onProgress }: DispatchRequest): Promise<DispatchOutput> {
-    let parent: Float32Array | undefined;
-    try {
-      parent = await parentChains?.();
-    } catch (error) {
-      return failed(
-        job,
-        `the chains of parent ${job.spec?.parentId} could not be read: ${(error as Error).message}`,
-      );
+  batchColumns(engine: string, device: string): number {
+    return resolveBatchColumns(engine, device, this.width);
+  }
+
+  run(batch: readonly DispatchRequest[]): Promise<DispatchOutput>[] {
+    const started = this.start(batch);
+    return batch.map((_, i) => started.then((outs) => outs[i]!));
+  }
+
+  private async start(batch: readonly DispatchRequest[]): Promise<Promise<DispatchOutput>[]> {
+    const outs: Promise<DispatchOutput>[] = [];
+    const runnable: { at: number; item: PoolItem }[] = [];
+    for (const [at, { job, parentChains }] of batch.entries()) {
+      try {
+        runnable.push({ at, item: { job, parent: await parentChains?.() } });
+      } catch (error) {
+        outs[at] = Promise.resolve(
+          failed(
+            job,
+            `the chains of parent ${job.spec?.parentId} could not be read: ${(error as Error).message}`,
+          ),
+        );
+      }
     }
-    if (onProgress) this.listeners.set(job.id, onProgress);
-    try {
-      return await this.pool.run(job, parent);
-    } finally {
-      this.listeners.delete(job.id);
+    for (const { at } of runnable) {
+      const { job, onProgress } = batch[at]!;
+      if (onProgress) this.listeners.set(job.id, onProgress);
     }
+    const running = this.pool.runBatch(runnable.map((r) => r.item));
+    for (const [k, { at, item }] of runnable.entries())
+      outs[at] = running[k]!.finally(() => this.listeners.delete(item.job.id));
+    return outs;
   }
 
   /** Nothing to release: a thread's result is in memory only, so storing it is the whole commit. */

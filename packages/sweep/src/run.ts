@@ -51,6 +51,11 @@ export interface RunSweepOptions {
   workers?: number;
   /** engine threads per worker (default: cores / workers) */
   threads?: number;
+  /**
+   * Job fusion's width of the default dispatcher, in columns of W (0 or 1: no fusion). Default:
+   * UNLEARN_BATCH_COLUMNS when set, else each engine's own (@unlearn/core's batchColumns).
+   */
+  batchColumns?: number;
   onEvent?(event: RunEvent): void;
   /** Aborting stops the run: running jobs are abandoned, finished results stay stored. */
   signal?: AbortSignal;
@@ -161,7 +166,12 @@ async function recordEnd(store: Store, sweepId: string, r: SchedulerOutcome, reu
 function threadDispatcher(options: RunSweepOptions, jobs: number): ThreadDispatcher {
   const workers = Math.max(1, Math.min(options.workers ?? defaultWorkers(), jobs));
   const threads = options.threads ?? threadsPerWorker(workers);
-  return new ThreadDispatcher({ workers, threads, entry: options.workerEntry });
+  return new ThreadDispatcher({
+    workers,
+    threads,
+    entry: options.workerEntry,
+    batchColumns: options.batchColumns,
+  });
 }
 
 export async function runSweep(config: SweepConfig, options: RunSweepOptions = {}): Promise<SweepOutcome> {
@@ -211,6 +221,7 @@ export async function runSweep(config: SweepConfig, options: RunSweepOptions = {
       store,
       dispatcher,
       todo,
+      classes: facts.classes,
       names: jobNames(plan.jobs, plan.links),
       reused,
       signal: options.signal,

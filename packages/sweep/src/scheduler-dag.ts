@@ -119,6 +119,55 @@ interface Ready {
   job: Job;
   priority: number;
   order: number;
+  /** false once popped (by the queue or its group): the other heap skips it */
+  live: boolean;
+}
+
+/** What job fusion packs by: jobs with the same key may share a column batch. */
+export interface Packing {
+  /** the batch's width in columns of W; 0 or 1: no fusion */
+  width(job: Job): number;
+  /** a job's columns of W: chains, × classes for multiclass */
+  columns(job: Job): number;
+  /** jobs with equal keys can be fused (same dataset, features, engine and device) */
+  key(job: Job): string;
+}
+
+/** The fusion key: the dataset (and its features), the engine and the device. */
+export const fusionKey = (job: Job): string =>
+  [job.spec?.dataset ?? "", job.spec?.featuresPath ?? "", job.engine, job.device].join("\u0000");
+
+/** A job's columns of W: its chains, times the classes when there are more than two. */
+export const jobColumns = (job: Job, classes: number): number =>
+  (job.spec?.chains ?? 1) * (classes > 2 ? classes : 1);
+
+/**
+ * Job fusion's packing, pure: `ordered` is ready jobs in priority order; the batch is its first job
+ * plus, in that order, each further job with the same key that still fits in the first job's width
+ * (columns summed). A job wider than the width runs alone and never joins; a width of 0 or 1 packs
+ * nothing; jobs in `alone` (a failed batch's jobs, retried unfused) neither lead a batch nor join one.
+ */
+export function packBatch(
+  ordered: readonly Job[],
+  packing: Packing,
+  alone: ReadonlySet<string> = new Set(),
+): Job[] {
+  const head = ordered[0];
+  if (!head) return [];
+  const width = packing.width(head);
+  let used = packing.columns(head);
+  if (width <= 1 || used >= width || alone.has(head.id)) return [head];
+  const key = packing.key(head);
+  const batch = [head];
+  for (let i = 1; i < ordered.length && used < width; i++) {
+    const job = ordered[i]!;
+    if (alone.has(job.id) || packing.key(job) !== key) continue;
+    const cols = packing.columns(job);
+    if (used + cols > width) continue;
+    batch.push(job);
+    used += cols;
+  }
+  return batch;
 }
 
 /**
@@ -132,16 +181,21 @@ export class ReadyQueue {
   );
   private readonly queued = new Set<string>();
   private readonly order: Map<string, number>;
+  private readonly before = (a: Ready, b: Ready) =>
+    a.priority > b.priority || (a.priority === b.priority && a.order < b.order);
+  /** by fusion key, when a Packing is given: the same items, so a batch's mates are found fast */
+  private readonly groups = new Map<string, Heap<Ready>>();
 
   constructor(
     jobs: readonly Job[],
     private priority: ReadonlyMap<string, number>,
+    private readonly packing?: Packing,
   ) {
     this.order = new Map(jobs.map((j, i) => [j.id, i]));
   }
 
   get size(): number {
-    return this.heap.size;
+    return this.queued.size;
   }
 
   /** New priorities (after a failure removed a subtree); queued jobs are re-ranked. */
@@ -149,19 +203,63 @@ export class ReadyQueue {
     this.priority = priority;
     for (const item of this.heap.values()) item.priority = priority.get(item.job.id) ?? stepsOf(item.job);
     this.heap.reorder();
+    for (const group of this.groups.values()) group.reorder();
   }
 
   push(job: Job): void {
     if (this.queued.has(job.id)) return;
     this.queued.add(job.id);
     const priority = this.priority.get(job.id) ?? stepsOf(job);
-    this.heap.push({ job, priority, order: this.order.get(job.id) ?? this.order.size });
+    const item: Ready = { job, priority, order: this.order.get(job.id) ?? this.order.size, live: true };
+    this.heap.push(item);
+    if (!this.packing) return;
+    const key = this.packing.key(job);
+    let group = this.groups.get(key);
+    if (!group) this.groups.set(key, (group = new Heap<Ready>(this.before)));
+    group.push(item);
   }
 
   pop(): Job | undefined {
-    const top = this.heap.pop();
-    if (top) this.queued.delete(top.job.id);
+    const top = popLive(this.heap);
+    if (top) this.take(top);
     return top?.job;
+  }
+
+  /**
+   * The next batch (job fusion): the highest-priority job and its mates by packBatch, each popped;
+   * without a Packing, the highest-priority job alone. `alone`: jobs that must run unfused.
+   */
+  popBatch(alone: ReadonlySet<string> = new Set()): Job[] {
+    const head = this.pop();
+    if (!head) return [];
+    const packing = this.packing;
+    if (!packing) return [head];
+    const width = packing.width(head);
+    if (width <= 1 || alone.has(head.id) || packing.columns(head) >= width) return [head];
+    // Candidates in priority order from the head's group, until they could fill the width (a few
+    // that do not fit are scanned past, at most MAX_SCAN); those not packed go back.
+    const group = this.groups.get(packing.key(head))!;
+    const candidates: Ready[] = [];
+    let columns = packing.columns(head);
+    while (columns < width && candidates.length < MAX_SCAN) {
+      const item = popLive(group);
+      if (!item) break;
+      candidates.push(item);
+      const cols = packing.columns(item.job);
+      if (!alone.has(item.job.id) && columns + cols <= width) columns += cols;
+    }
+    const batch = packBatch([head, ...candidates.map((c) => c.job)], packing, alone);
+    const chosen = new Set(batch.map((j) => j.id));
+    for (const item of candidates) {
+      if (chosen.has(item.job.id)) this.take(item);
+      else group.push(item);
+    }
+    return batch;
+  }
+
+  private take(item: Ready): void {
+    item.live = false;
+    this.queued.delete(item.job.id);
   }
 
   /** Removes and returns every queued job, highest priority first. */
@@ -170,6 +268,15 @@ export class ReadyQueue {
     for (let job = this.pop(); job; job = this.pop()) out.push(job);
     return out;
   }
+}
+
+/** How many of a group's queued jobs one popBatch looks at, at most. */
+const MAX_SCAN = 1024;
+
+/** Pops the first item still live (items popped through the other heap are dropped here). */
+function popLive(heap: Heap<Ready>): Ready | undefined {
+  for (let item = heap.pop(); item; item = heap.pop()) if (item.live) return item;
+  return undefined;
 }
 
 export interface MakespanEstimate {

@@ -36,7 +36,15 @@ const fig5 = (name: string, extra: object = {}) =>
 /** Runs every job at once in memory: 2×2 float32 chains, accuracy 0.5. */
 class MemoryDispatcher implements Dispatcher {
   readonly capacity = 4;
-  async run({ job, parentChains }: DispatchRequest): Promise<DispatchOutput> {
+  /** job fusion's width (0: none) */
+  width = 0;
+  batchColumns(): number {
+    return this.width;
+  }
+  run(batch: readonly DispatchRequest[]): Promise<DispatchOutput>[] {
+    return batch.map((request) => this.runOne(request));
+  }
+  async runOne({ job, parentChains }: DispatchRequest): Promise<DispatchOutput> {
     const parent = await parentChains?.();
     const W = parent ? parent.map((v) => v + 1) : new Float32Array(4);
     const result = JobResult.fromPartial({ jobId: job.id, ok: true, accuracies: [0.5], stepsRun: 1 });

@@ -37,7 +37,15 @@ class RecordingDispatcher implements Dispatcher {
     public capacity: number,
     private readonly delayMs = 5,
   ) {}
-  async run({ job, parentChains }: DispatchRequest): Promise<DispatchOutput> {
+  /** job fusion's width (0: none) */
+  width = 0;
+  batchColumns(): number {
+    return this.width;
+  }
+  run(batch: readonly DispatchRequest[]): Promise<DispatchOutput>[] {
+    return batch.map((request) => this.runOne(request));
+  }
+  async runOne({ job, parentChains }: DispatchRequest): Promise<DispatchOutput> {
     this.started.push(job);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);

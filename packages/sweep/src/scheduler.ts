@@ -3,7 +3,12 @@
  * is the single writer of their outcomes. It owns everything above the transport:
  *   - DAG order: a job becomes ready when its parent's result is stored;
  *   - priority: of the ready jobs, the one heading the longest remaining path starts first, and at most
- *     `dispatcher.capacity` jobs are in flight, so this choice (not a transport's FIFO) decides;
+ *     `dispatcher.capacity` batches are in flight, so this choice (not a transport's FIFO) decides;
+ *   - job fusion: a batch is the highest-priority ready job plus further ready jobs with the same
+ *     dataset, engine and device, in priority order, up to dispatcher.batchColumns(engine, device)
+ *     columns (scheduler-dag.ts's packBatch); each job keeps its own lifecycle (state, progress, result,
+ *     events); a job that fails in a batch of several is queued again once, to run alone, and only
+ *     that alone result counts;
  *   - failure propagation: a failed job's pending descendants are marked failed without running;
  *   - parent chains: a finished job's chains stay in memory until all its pending children have run,
  *     so N children of one parent cost at most one database read (the commit stores a job's chains
@@ -19,7 +24,7 @@ import type { Job, JobProgress, JobResult } from "@unlearn/protocol";
 import type { Dispatcher, DispatchOutput } from "./dispatcher.ts";
 import { failureOf, isSuccess } from "./job-result.ts";
 import type { SweepPlan } from "./planner.ts";
-import { childrenOf, ReadyQueue, remainingPaths } from "./scheduler-dag.ts";
+import { childrenOf, fusionKey, jobColumns, ReadyQueue, remainingPaths } from "./scheduler-dag.ts";
 import { ProgressTracker, type SweepProgress } from "./scheduler-progress.ts";
 
 export type RunEvent =
@@ -42,6 +47,8 @@ export interface SchedulerOptions {
   plan: SweepPlan;
   store: Store;
   dispatcher: Dispatcher;
+  /** the dataset's classes (the planner's facts): a job's columns are chains × classes when > 2 */
+  classes?: number;
   /** the jobs to run; the plan's other jobs have stored results */
   todo: ReadonlySet<string>;
   /** display names by job id (jobNames) */
@@ -85,12 +92,28 @@ function serial() {
 const short = (id: string) => id.slice(0, 12);
 
 export class Scheduler {
-  private readonly write = serial();
+  private readonly serialWrite = serial();
+  /**
+   * A serialised store write; one that fails stops the run before the next queued write starts (those
+   * check `stopped`: a batch's results arrive together, and none is committed after a store error).
+   */
+  private readonly write = <T>(fn: () => Promise<T>): Promise<T> =>
+    this.serialWrite(async () => {
+      try {
+        return await fn();
+      } catch (error) {
+        this.stop({ cancelled: false, error: storeError(error) });
+        throw error;
+      }
+    });
   private readonly todo: Set<string>;
   private readonly children: Map<string, Job[]>;
   private readonly ready: ReadyQueue;
   private readonly tracker: ProgressTracker;
+  /** batches in flight, by their first job's id */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** jobs to run alone: they failed in a batch of several and get one unfused retry */
+  private readonly alone = new Set<string>();
   /** jobs marked running in the store and not finished */
   private readonly touched = new Set<string>();
   /** chains of parents, by parent id, while pending children may still ask for them */
@@ -106,7 +129,12 @@ export class Scheduler {
     const { plan, todo } = options;
     this.todo = new Set(todo);
     this.children = childrenOf(plan.jobs);
-    this.ready = new ReadyQueue(plan.jobs, remainingPaths(plan.jobs, this.todo));
+    const classes = options.classes ?? 2;
+    this.ready = new ReadyQueue(plan.jobs, remainingPaths(plan.jobs, this.todo), {
+      key: fusionKey,
+      columns: (job) => jobColumns(job, classes),
+      width: (job) => options.dispatcher.batchColumns(job.engine, job.device),
+    });
     this.tracker = new ProgressTracker(plan.sweepId, plan.jobs, this.todo, options.names, options.reused);
     for (const job of plan.jobs) {
       if (!this.todo.has(job.id)) continue;
@@ -151,57 +179,104 @@ export class Scheduler {
     void this.options.dispatcher.close().catch(() => {});
   }
 
-  /** Starts ready jobs, highest priority first, while the dispatcher has room. */
+  /** Starts ready batches, highest priority first, while the dispatcher has room. */
   private fill(): void {
     const capacity = Math.max(1, this.options.dispatcher.capacity);
     while (!this.stopped && this.inFlight.size < capacity && this.ready.size > 0)
-      this.start(this.ready.pop()!);
+      this.start(this.ready.popBatch(this.alone));
   }
 
-  private start(job: Job): void {
-    this.tracker.started(job);
-    // Progress first, so that a display printing the start (or the result) has the counts after it.
-    this.emitProgress(true);
-    this.options.onEvent?.({ type: "started", job, name: this.nameOf(job) });
-    const task = this.execute(job)
+  private start(batch: Job[]): void {
+    for (const job of batch) {
+      this.tracker.started(job);
+      // Progress first, so that a display printing the start (or the result) has the counts after it.
+      this.emitProgress(true);
+      this.options.onEvent?.({ type: "started", job, name: this.nameOf(job) });
+    }
+    const key = batch[0]!.id;
+    const task = this.execute(batch)
       .catch((error: unknown) => this.stop({ cancelled: false, error: storeError(error) }))
       .finally(() => {
-        this.inFlight.delete(job.id);
-        this.childEnded(job);
+        this.inFlight.delete(key);
         this.fill();
       });
-    this.inFlight.set(job.id, task);
+    this.inFlight.set(key, task);
   }
 
-  private async execute(job: Job): Promise<void> {
-    this.touched.add(job.id);
-    await this.write(() => this.options.store.setJobState(job.id, "running"));
-    const out = this.stopped
-      ? undefined
-      : await this.options.dispatcher.run({
-          job,
-          parentChains: job.spec!.parentId ? () => this.chainsOf(job.spec!.parentId) : undefined,
-          onProgress: (p: JobProgress) => {
-            this.tracker.progress(p.jobId, p.stepsDone);
-            this.emitProgress(false);
-          },
-        });
+  private async execute(batch: Job[]): Promise<void> {
+    for (const job of batch) {
+      this.touched.add(job.id);
+      await this.write(() => this.options.store.setJobState(job.id, "running"));
+    }
+    const outs: (Promise<DispatchOutput> | undefined)[] = this.stopped
+      ? batch.map(() => undefined)
+      : this.options.dispatcher.run(
+          batch.map((job) => ({
+            job,
+            parentChains: job.spec!.parentId ? () => this.chainsOf(job.spec!.parentId) : undefined,
+            onProgress: (p: JobProgress) => {
+              this.tracker.progress(p.jobId, p.stepsDone);
+              this.emitProgress(false);
+            },
+          })),
+        );
+    // Each job ends on its own, as soon as its result is known; a store error in one stops the run
+    // but the others are still awaited (their results are abandoned).
+    const ended = await Promise.allSettled(
+      batch.map(async (job, i) => {
+        try {
+          await this.finish(job, await outs[i], batch.length);
+        } finally {
+          this.childEnded(job);
+        }
+      }),
+    );
+    for (const e of ended) if (e.status === "rejected") throw e.reason;
+  }
+
+  private async finish(job: Job, out: DispatchOutput | undefined, mates: number): Promise<void> {
     if (!out || this.stopped) {
       // Abandoned: its result (if any) is not wanted; the job stays pending for a rerun.
       this.tracker.abandoned(job.id);
       return;
     }
-    if (isSuccess(out)) await this.succeeded(job, out);
-    else await this.failedJob(job, out);
+    if (!isSuccess(out) && mates > 1 && !this.alone.has(job.id)) {
+      // Failed in a batch of several: retried once alone; this result is not kept (nor committed).
+      this.alone.add(job.id);
+      this.tracker.abandoned(job.id);
+      // Its dispatch ends below (childEnded) and starts again: its parent's chains stay held.
+      const parent = job.spec!.parentId;
+      if (parent) this.need.set(parent, (this.need.get(parent) ?? 0) + 1);
+      this.ready.push(job);
+      await this.write(() =>
+        this.options.store.appendEvent({
+          sweepId: this.options.plan.sweepId,
+          jobId: job.id,
+          type: "retry",
+          payload: { error: failureOf(out), fusedWith: mates - 1, alone: true },
+        }),
+      );
+      return;
+    }
+    const kept = isSuccess(out) ? await this.succeeded(job, out) : await this.failedJob(job, out);
+    if (!kept) {
+      // The run stopped while its commit waited behind other writes: abandoned, left pending.
+      this.tracker.abandoned(job.id);
+      return;
+    }
     this.emitProgress(true);
     this.options.onEvent?.({ type: "result", job, result: out.result, name: this.nameOf(job) });
   }
 
-  private async succeeded(job: Job, out: DispatchOutput): Promise<void> {
+  /** Commits a success; false when the run stopped before its turn to write came (nothing written). */
+  private async succeeded(job: Job, out: DispatchOutput): Promise<boolean> {
     const { store, dispatcher } = this.options;
     const { result } = out;
     const W = out.artifact!.W;
+    let kept = false;
     await this.write(async () => {
+      if (this.stopped) return;
+      kept = true;
       // The dispatcher's commit step: stored (chains, then result), then released by the transport.
       await dispatcher.commit(out, store);
       await store.appendEvent({
@@ -210,6 +285,7 @@ export class Scheduler {
         type: "result",
         payload: { ok: true, wallMs: result.wallMs, msPerStep: result.msPerStep, worker: result.worker },
       });
+      if (!kept) return false;
     });
     this.todo.delete(job.id);
     this.touched.delete(job.id);
@@ -219,11 +295,15 @@ export class Scheduler {
     if ((this.need.get(job.id) ?? 0) > 0) this.chains.set(job.id, Promise.resolve(W));
     else this.options.onChainsFreed?.(job.id);
     for (const child of this.children.get(job.id) ?? []) if (this.todo.has(child.id)) this.ready.push(child);
+    return true;
   }
 
-  private async failedJob(job: Job, out: DispatchOutput): Promise<void> {
+  private async failedJob(job: Job, out: DispatchOutput): Promise<boolean> {
     const error = failureOf(out);
+    let kept = false;
     await this.write(async () => {
+      if (this.stopped) return;
+      kept = true;
       await this.options.dispatcher.commit(out, this.options.store);
       await this.options.store.appendEvent({
         sweepId: this.options.plan.sweepId,
@@ -231,12 +311,14 @@ export class Scheduler {
         type: "failed",
         payload: { error },
       });
+      if (!kept) return false;
     });
     this.todo.delete(job.id);
     this.touched.delete(job.id);
     this.failed++;
     this.tracker.finished(job, false);
     await this.skipSubtree(job, `parent ${short(job.id)} failed: ${error}`);
+    return true;
   }
 
   /** Marks the pending descendants of a failed job failed, without running them. */

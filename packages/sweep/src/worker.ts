@@ -1,6 +1,7 @@
 /**
- * A pool worker thread: decodes `Job` messages, runs them with executeJob, and posts back encoded
- * `JobProgress` / `JobResult` messages and the final chains (transferred, not copied).
+ * A pool worker thread: decodes a batch of `Job` messages, runs them fused with executeJobs, and posts
+ * back encoded `JobProgress` / `JobResult` messages (one result per job) and each job's final chains
+ * (transferred, not copied).
  *
  * Stopping (pool.close): the pool raises the shared cancel flag, read at each progress point, which
  * aborts the running job between two steps; the "stop" message then releases the engines and closes
@@ -8,7 +9,7 @@
  */
 import { parentPort, threadId, workerData } from "node:worker_threads";
 import { Job, JobProgress, JobResult } from "@unlearn/protocol";
-import { disposeEngines, executeJob } from "./execute.ts";
+import { disposeEngines, executeJobs } from "./execute.ts";
 import type { FromWorker, ToWorker, WorkerData } from "./pool.ts";
 
 const port = parentPort;
@@ -32,42 +33,61 @@ port.on("message", async (message: ToWorker) => {
     port.close();
     return;
   }
-  const job = Job.decode(message.job);
-  const run = runJob(job, message.parent);
+  const jobs = message.jobs.map((bytes) => Job.decode(bytes));
+  const run = runJobs(jobs, message.parents);
   running = run;
   await run;
   if (running === run) running = null;
 });
 
-async function runJob(job: Job, parent: ArrayBuffer | undefined): Promise<void> {
+/** Runs a batch fused (executeJobs) and posts one result per job. */
+async function runJobs(jobs: Job[], parents: (ArrayBuffer | undefined)[]): Promise<void> {
   const abort = new AbortController();
   if (Atomics.load(cancelled, 0) !== 0) abort.abort("the worker pool is closing");
-  let lastProgress = 0;
-  const { result, artifact } = await executeJob(job, {
+  const lastProgress = jobs.map(() => 0);
+  // The chains each job starts from, by parent id: each job has its own copy, handed out in order.
+  const byParent = new Map<string, ArrayBuffer[]>();
+  for (const [i, job] of jobs.entries()) {
+    const parent = parents[i];
+    const key = job.spec?.parentId;
+    if (!parent || !key) continue;
+    const list = byParent.get(key);
+    if (list) list.push(parent);
+    else byParent.set(key, [parent]);
+  }
+  const outputs = await executeJobs(jobs, {
     threads,
     worker,
     signal: abort.signal,
-    loadArtifact: async (key) => (key === job.spec?.parentId && parent ? new Float32Array(parent) : null),
-    onProgress: (stepsDone, stepsTotal) => {
+    loadArtifact: async (key) => {
+      const parent = byParent.get(key)?.shift();
+      return parent ? new Float32Array(parent) : null;
+    },
+    onJobProgress: (i, stepsDone, stepsTotal) => {
       if (Atomics.load(cancelled, 0) !== 0) abort.abort("the worker pool is closing");
       const now = performance.now();
-      if (now - lastProgress < PROGRESS_MS && stepsDone < stepsTotal) return;
-      lastProgress = now;
+      if (now - lastProgress[i]! < PROGRESS_MS && stepsDone < stepsTotal) return;
+      lastProgress[i] = now;
       post({
         type: "progress",
-        bytes: JobProgress.encode({ jobId: job.id, stepsDone, stepsTotal, worker }).finish(),
+        bytes: JobProgress.encode({ jobId: jobs[i]!.id, stepsDone, stepsTotal, worker }).finish(),
       });
     },
   });
-  const bytes = JobResult.encode(result).finish();
-  if (!artifact) return post({ type: "result", bytes });
-  // Copy into a buffer of its own when W is a view into a larger one, so the transfer moves only W.
-  const W =
-    artifact.W.byteOffset === 0 && artifact.W.byteLength === artifact.W.buffer.byteLength
-      ? artifact.W
-      : artifact.W.slice();
-  post({ type: "result", bytes, artifact: W.buffer as ArrayBuffer, shape: artifact.shape }, [
-    W.buffer as ArrayBuffer,
-  ]);
+  for (const { result, artifact } of outputs) {
+    const bytes = JobResult.encode(result).finish();
+    if (!artifact) {
+      post({ type: "result", bytes });
+      continue;
+    }
+    // Copy into a buffer of its own when W is a view into a larger one, so the transfer moves only W.
+    const W =
+      artifact.W.byteOffset === 0 && artifact.W.byteLength === artifact.W.buffer.byteLength
+        ? artifact.W
+        : artifact.W.slice();
+    post({ type: "result", bytes, artifact: W.buffer as ArrayBuffer, shape: artifact.shape }, [
+      W.buffer as ArrayBuffer,
+    ]);
+  }
 }
 post({ type: "ready" });
