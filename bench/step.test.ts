@@ -2,6 +2,7 @@
  * The python references of bench/step.ts compute docs/science.md §3's step: their one noiseless step equals the
  * float64 reference engine's on a small synthetic task. Skipped where python3/numpy/torch are missing.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -55,5 +56,32 @@ describe("python references of the step benchmark", () => {
     const w = await readOutput(dir, "check_torch.npy");
     expect(w.length).toBe(12);
     expect(worst(w, params.chains, 0, 12)).toBeLessThan(1e-5);
+  });
+});
+
+describe("bench:step's command line", () => {
+  it("--chains takes a list of widths and names a bad one (exit 2, before any data is loaded)", () => {
+    const run = (chains: string) =>
+      spawnSync(
+        process.execPath,
+        ["--import", "tsx", path.join(import.meta.dirname, "step.ts"), "--chains", chains],
+        {
+          encoding: "utf8",
+        },
+      );
+    for (const bad of ["10,0", "10,x", ""]) {
+      const out = run(bad);
+      expect(out.status, out.stderr).toBe(2);
+      expect(out.stderr).toMatch(/--chains: expected an integer ≥ 1/);
+    }
+    const help = spawnSync(
+      process.execPath,
+      ["--import", "tsx", path.join(import.meta.dirname, "step.ts"), "--help"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("--chains LIST");
   });
 });

@@ -10,10 +10,15 @@
  *    is the overhead `vsGemm` = step time / GEMM time measures.
  * The step draws its noise as every job does (philox-v1, engine/philox.ts).
  *
+ * With --chains 10,30,100,… it also times the step at each width T (job fusion: the widest batch worth
+ * giving a CPU engine is where ms per column stops falling), after the comparison at T = 100.
+ *
  * Usage: pnpm bench:step [--json] [--engine onnx|tfjs|reference|webgpu|auto] [--steps N] [--threads K]
+ *        [--chains LIST]
  * With --json, stdout is one JSON object: msPerStep, gflops, rssMb, vsNumpy, vsOriginal (ratios of
  * the reference's time to the engine's; null when that reference was skipped), vsGemm (step / its
- * two GEMMs; null for engines other than onnx), plus details.
+ * two GEMMs; null for engines other than onnx), plus details; with --chains, `widths`: one entry per
+ * width {chains, msPerStep, msPerColumn, gemmMsPerStep, rssMb}.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -42,8 +47,10 @@ const ORIGINAL_STEPS = 5;
 const ROUNDS = 2;
 /** Steps per timed run call (and GEMM pairs per timed batch, in turn with them). */
 const STEPS_PER_RUN = 5;
+/** Fewest timed steps at one width of --chains. */
+const MIN_WIDTH_STEPS = 3;
 
-const USAGE = `usage: pnpm bench:step [--json] [--engine NAME] [--steps N] [--warmup N] [--threads K]
+const USAGE = `usage: pnpm bench:step [--json] [--engine NAME] [--steps N] [--warmup N] [--threads K] [--chains LIST]
 
 Times one noisy clipped gradient step on MNIST 3v8 with 100 chains, against numpy and the original
 research code's way (PyTorch, one chain at a time) when python3 has them.
@@ -53,6 +60,8 @@ options:
   --steps N       timed steps per round (default 40)
   --warmup N      untimed steps first (default 5)
   --threads K     engine threads (default: the engine's)
+  --chains LIST   also time the step at these widths T (comma-separated, e.g. 10,30,100,300,1000,3000):
+                  ms per step and per column; width T runs max(${MIN_WIDTH_STEPS}, ⌈N·100/T⌉) timed steps
   --json          print one JSON object on stdout (the readable report goes to stderr)
   --help          show this help`;
 
@@ -65,6 +74,7 @@ function commandLine(argv: string[]) {
       steps: { type: "string", default: "40" },
       warmup: { type: "string", default: "5" },
       threads: { type: "string" },
+      chains: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     });
     if (values.help) {
@@ -82,17 +92,24 @@ function commandLine(argv: string[]) {
       steps: integerFlag("--steps", values.steps, 1)!,
       warmup: integerFlag("--warmup", values.warmup, 0)!,
       threads: integerFlag("--threads", values.threads, 1),
+      chains: widthList(values.chains),
     };
   } catch (error) {
     return usageFailure("pnpm bench:step", error);
   }
 }
 
+/** --chains: a comma-separated list of positive integers. */
+function widthList(value: string | undefined): number[] {
+  if (value === undefined) return [];
+  return value.split(",").map((part) => integerFlag("--chains", part.trim(), 1)!);
+}
+
 const parsed = commandLine(process.argv.slice(2));
 if (typeof parsed === "number") process.exit(parsed);
 const args = parsed;
 const engineName = args.engine;
-const { steps, warmup, threads } = args;
+const { steps, warmup, threads, chains: widths } = args;
 /** Human-readable lines go to stderr under --json so that stdout is the JSON object alone. */
 const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
 
@@ -240,6 +257,11 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
     await stepper.dispose();
     await gemm?.dispose();
+  }
+  let widthRows: WidthRow[] = [];
+  try {
+    if (widths.length > 0) widthRows = await timeWidths(engine, data, params, c.m);
+  } finally {
     await engine.dispose();
   }
   const gemmMs = gemm ? median(gemmTimes) : null;
@@ -281,6 +303,22 @@ async function main(): Promise<void> {
     `targets: step ≤ 1.15× its GEMMs (${vsGemm === null ? "not measured for this engine" : vsGemm <= 1.15 ? "met" : "NOT met"}), ≥ 200 GFLOP/s (${gflops >= 200 ? "met" : "NOT met"}), ≥ 1.3× numpy (${vsNumpy === null ? "skipped" : vsNumpy >= 1.3 ? "met" : "NOT met"}), ≥ 30× original (${vsOriginal === null ? "skipped" : vsOriginal >= 30 ? "met" : "NOT met"})`,
   );
 
+  if (widthRows.length > 0) {
+    log("");
+    log(
+      `step by width (job fusion): ${engine.name}, median of runs, step and its GEMMs in turn, widths in turn over ${ROUNDS} rounds`,
+    );
+    log(
+      `${pad("T (columns)", 12)} ${pad("steps", 6)} ${pad("ms/step", 10)} ${pad("ms/column", 10)} ${pad("GFLOP/s", 8)} ${pad("GEMMs ms", 9)} ${pad("vsGemm", 7)} RSS MB`,
+    );
+    for (const w of widthRows) {
+      const g = (4 * data.n * data.d * w.chains) / 1e9 / (w.msPerStep / 1000);
+      log(
+        `${pad(String(w.chains), 12)} ${pad(String(w.steps), 6)} ${pad(w.msPerStep.toFixed(2), 10)} ${pad(w.msPerColumn.toFixed(4), 10)} ${pad(g.toFixed(0), 8)} ${pad(w.gemmMsPerStep === null ? "-" : w.gemmMsPerStep.toFixed(2), 9)} ${pad(w.gemmMsPerStep === null ? "-" : (w.msPerStep / w.gemmMsPerStep).toFixed(3), 7)} ${w.rssMb.toFixed(0)}`,
+      );
+    }
+  }
+
   if (args.json) {
     process.stdout.write(
       `${JSON.stringify({
@@ -296,9 +334,84 @@ async function main(): Promise<void> {
         numpyMsPerStep: numpyMs,
         originalMsPerStep: originalMs,
         steps,
+        ...(widthRows.length > 0 ? { widths: widthRows } : {}),
       })}\n`,
     );
   }
+}
+
+interface WidthRow {
+  chains: number;
+  /** Timed steps at this width (per round). */
+  steps: number;
+  msPerStep: number;
+  msPerColumn: number;
+  /** The same width's two GEMMs alone (onnx only). */
+  gemmMsPerStep: number | null;
+  /** Resident memory of this process while the width's stepper is alive (after its steps). */
+  rssMb: number;
+}
+
+/**
+ * The step at every width of --chains (one job of T chains: the same graph as a fused batch of T columns
+ * without replaced rows), each width's steps timed in runs and in turn with its GEMMs; widths in turn
+ * over ROUNDS rounds. A stepper is compiled per width and round and disposed after it (untimed).
+ */
+async function timeWidths(
+  engine: Awaited<ReturnType<typeof createEngine>>,
+  data: Awaited<ReturnType<typeof loadDataset>>["train"],
+  params: { eta: number; m: number; clip: number; sigma: number },
+  m: number,
+): Promise<WidthRow[]> {
+  const times = widths.map(() => [] as number[]);
+  const gemmTimes = widths.map(() => [] as number[]);
+  const rss = widths.map(() => 0);
+  const counts = widths.map((T) => Math.max(MIN_WIDTH_STEPS, Math.ceil((steps * CHAINS) / T)));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, T] of widths.entries()) {
+      const stepper = await engine.createStepper(data, { ...params, chains: T });
+      const gemm = engine.name === "onnx" ? await createGemmProbe(data, T, { threads }) : null;
+      try {
+        const noise = new PhiloxNoise(deriveSeed(SEED, `bench-width-${T}`));
+        let W = initialChains({
+          init: "langevin",
+          d: data.d,
+          classes: 2,
+          chains: T,
+          sigma: SIGMA,
+          m,
+          seed: SEED,
+        });
+        W = await stepper.run(W, Math.min(warmup, 2), noise);
+        await gemm?.run();
+        const perRun = Math.min(STEPS_PER_RUN, counts[i]);
+        for (let done = 0; done < counts[i]; done += perRun) {
+          const t0 = performance.now();
+          W = await stepper.run(W, perRun, noise);
+          times[i].push((performance.now() - t0) / perRun);
+          if (!gemm) continue;
+          const t1 = performance.now();
+          for (let r = 0; r < perRun; r++) await gemm.run();
+          gemmTimes[i].push((performance.now() - t1) / perRun);
+        }
+        rss[i] = Math.max(rss[i], process.memoryUsage().rss / 2 ** 20);
+      } finally {
+        await stepper.dispose();
+        await gemm?.dispose();
+      }
+    }
+  }
+  return widths.map((T, i) => {
+    const ms = median(times[i]);
+    return {
+      chains: T,
+      steps: counts[i],
+      msPerStep: ms,
+      msPerColumn: ms / T,
+      gemmMsPerStep: gemmTimes[i].length > 0 ? median(gemmTimes[i]) : null,
+      rssMb: rss[i],
+    };
+  });
 }
 
 await main();

@@ -7,15 +7,25 @@
  * never depends on its batch mates, on the batch width, or on where it started.
  */
 import { PhiloxNoise, philoxKey, philoxNormals } from "./philox.ts";
+import { type LoopSpec, runLoop } from "./run-loop.ts";
 import type {
   BatchStepper,
   ColumnBlock,
   Engine,
+  NoiseSource,
   ReplacedRows,
   StepRunOptions,
   TrainMatrix,
 } from "./types.ts";
-import { checkStepParams, checkTrainRows, EngineInputError, weightColumns } from "./validate.ts";
+import {
+  checkStarts,
+  checkStepParams,
+  checkSteps,
+  checkTrainRows,
+  checkWeights,
+  EngineInputError,
+  weightColumns,
+} from "./validate.ts";
 
 /** Where each block's columns lie in the batch's W. */
 export interface BatchLayout {
@@ -122,6 +132,69 @@ export class BatchNoise {
       for (let j = 0; j < d; j++) xi.set(own.subarray(j * c, j * c + c), j * total + offsets[b]);
     }
   }
+}
+
+/** A step of a whole batch: W (d×total) and ξ (null when no block draws noise) to the next W. */
+export type BatchAdvance = (W: Float32Array, xi: Float32Array | null) => Float32Array | Promise<Float32Array>;
+
+/**
+ * What every engine's batch stepper shares: the layout, the batch's ξ (each block at its own step), the
+ * checks at the start of a run, and the run loop. An engine supplies one step (`advance`, which must
+ * not modify its input W) and may reschedule the noise draws (`schedule`).
+ */
+export abstract class BatchStepperBase implements BatchStepper {
+  /** d × total: the length of W and of ξ. */
+  protected readonly length: number;
+  protected readonly noise: BatchNoise;
+
+  constructor(
+    protected readonly data: TrainMatrix,
+    protected readonly blocks: readonly ColumnBlock[],
+  ) {
+    const layout = batchLayout(data, blocks);
+    this.length = data.d * layout.total;
+    this.noise = new BatchNoise(data, blocks, layout);
+  }
+
+  protected abstract advance(W: Float32Array, xi: Float32Array | null): Float32Array | Promise<Float32Array>;
+
+  /** The noise source and step the run loop gets; by default as they are. */
+  protected schedule(
+    noise: NoiseSource,
+    advance: BatchAdvance,
+  ): Pick<LoopSpec<Float32Array>, "noise" | "advance"> {
+    return { noise, advance };
+  }
+
+  async run(
+    W: Float32Array,
+    steps: number,
+    start: readonly number[],
+    options?: StepRunOptions,
+  ): Promise<Float32Array> {
+    checkWeights("W", W, this.length);
+    checkSteps(steps);
+    checkStarts(start, this.blocks.length);
+    const at = [...start];
+    const source: NoiseSource = {
+      fill: (xi) => {
+        this.noise.fill(xi, at);
+        for (let b = 0; b < at.length; b++) at[b]++;
+      },
+    };
+    const final = await runLoop<Float32Array>({
+      state: W,
+      steps,
+      ...this.schedule(source, (state, xi) => this.advance(state, xi)),
+      noiseLength: this.length,
+      sigma: this.noise.any ? 1 : 0,
+      options,
+    });
+    // With 0 steps the state is the caller's array: return a copy, as promised.
+    return final === W ? W.slice() : final;
+  }
+
+  abstract dispose(): Promise<void>;
 }
 
 /** One job of a batch run: its block, its starting chains, and how many steps it runs. */

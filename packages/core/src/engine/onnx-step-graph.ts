@@ -37,7 +37,16 @@ export interface OnnxEngineTuning {
    * copy of X. CUDA default "gemm-transA": cuBLAS takes the transpose for free, no second copy on the GPU.
    */
   backward?: BackwardProduct;
+  /**
+   * When ξ of a step is drawn on the main thread: "overlapped" (default; the run loop draws step k + 1's
+   * while onnxruntime runs step k) or "before-step" (just before the step that reads it; see onnx.ts's
+   * drawBeforeStep). The graph is the same; only the engine reads this.
+   */
+  noise?: "overlapped" | "before-step";
 }
+
+/** What the graph depends on. */
+export type GraphTuning = Required<Pick<OnnxEngineTuning, "xAs" | "backward">>;
 
 export interface OnnxStepGraph {
   bytes: Uint8Array;
@@ -48,11 +57,7 @@ export interface OnnxStepGraph {
 }
 
 /** The single-job graph: a batch of one block. Inputs X (n×d), Xt (d×n, matmul-xt), W, ξ. */
-export function buildStepGraph(
-  data: TrainMatrix,
-  params: StepParams,
-  tuning: Required<OnnxEngineTuning>,
-): OnnxStepGraph {
+export function buildStepGraph(data: TrainMatrix, params: StepParams, tuning: GraphTuning): OnnxStepGraph {
   return buildBatchGraph(data, [{ params, noiseKey: 0n }], tuning);
 }
 
@@ -63,7 +68,7 @@ export function buildStepGraph(
 export function buildBatchGraph(
   data: TrainMatrix,
   blocks: readonly ColumnBlock[],
-  tuning: Required<OnnxEngineTuning>,
+  tuning: GraphTuning,
 ): OnnxStepGraph {
   const { n, d, classes } = data;
   const cols = blocks.map((b) => weightColumns(data, b.params));

@@ -2,8 +2,14 @@ import { existsSync } from "node:fs";
 import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { replacedRows } from "../removal.ts";
-import { referenceStep } from "./index.ts";
-import { buildBatchGraph, buildStepGraph, createOnnxEngine, cudaProviderPath } from "./onnx.ts";
+import { PhiloxNoise, philoxKey, philoxNormals, referenceStep } from "./index.ts";
+import {
+  buildBatchGraph,
+  buildStepGraph,
+  createOnnxEngine,
+  cudaProviderPath,
+  drawBeforeStep,
+} from "./onnx.ts";
 import { tailSources } from "./onnx-step-graph.ts";
 import { fixedNoise, makeData, weights } from "./test-fixtures.ts";
 import type { StepParams } from "./types.ts";
@@ -74,6 +80,54 @@ describe("onnx batch graph", () => {
     expect(t.sources).toBe(3); // D's own rows, seed 1's (3 and 7 rows), seed 5's
     // Every (row, column) sees exactly one version of the row.
     for (let i = 0; i < 7 * 12; i++) expect(t.mask[i] + t.mask[84 + i] + t.mask[168 + i]).toBe(1);
+  });
+});
+
+describe("onnx noise draws", () => {
+  it("ξ overlapped with the step or drawn just before it: the same draws, in order, as step by step", async () => {
+    for (const noise of ["overlapped", "before-step"] as const) {
+      const engine = await createOnnxEngine({}, { noise });
+      expect(engine.backend).toContain(`ξ ${noise}`);
+      const stepper = await engine.createStepper(data, params);
+      const W0 = weights(45, 15, 1.5);
+      const run = await stepper.run(W0, 3, new PhiloxNoise(99n, 4));
+      let W = W0;
+      const xi = new Float32Array(15);
+      for (let k = 4; k < 7; k++) {
+        philoxNormals(philoxKey(99n), k, xi);
+        W = await stepper.step(W, xi);
+      }
+      expect(run).toEqual(W);
+      await engine.dispose();
+    }
+  });
+
+  it("drawBeforeStep fills each buffer right before the step that reads it, in the order asked", async () => {
+    const events: string[] = [];
+    let n = 0;
+    const { noise, advance } = drawBeforeStep<number>(
+      { fill: (out) => void events.push(`fill ${(out[0] = n++)}`) },
+      (state, xi) => {
+        events.push(`step ${state} reads ${xi?.[0]}`);
+        return state + 1;
+      },
+    );
+    const [a, b] = [new Float32Array(1), new Float32Array(1)];
+    noise.fill(a);
+    expect(events).toEqual([]); // deferred
+    await advance(0, a);
+    noise.fill(b);
+    await advance(1, b);
+    noise.fill(a);
+    await advance(2, a);
+    expect(events).toEqual([
+      "fill 0",
+      "step 0 reads 0",
+      "fill 1",
+      "step 1 reads 1",
+      "fill 2",
+      "step 2 reads 2",
+    ]);
   });
 });
 

@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { BatchNoise, batchLayout, checkBlocks } from "./batch.ts";
+import { type BatchAdvance, BatchStepperBase, batchLayout, checkBlocks } from "./batch.ts";
 import { GraphBuilder } from "./onnx-graph.ts";
 import { buildBatchGraph, graphRows, type OnnxEngineTuning, transposeRows } from "./onnx-step-graph.ts";
 import { runLoop } from "./run-loop.ts";
@@ -26,7 +26,6 @@ import type {
   TrainMatrix,
 } from "./types.ts";
 import {
-  checkStarts,
   checkStepParams,
   checkSteps,
   checkTrainMatrix,
@@ -71,7 +70,17 @@ class StepSession {
     private readonly dims: number[],
     private readonly dataFeeds: Record<string, ort.Tensor>,
     private readonly hasNoise: boolean,
+    /** Whether ξ of the next step is drawn while this one runs (see drawBeforeStep). */
+    private readonly overlap: boolean,
   ) {}
+
+  /** The run loop's noise source and step: as they are, or with each draw just before its step. */
+  schedule(
+    noise: NoiseSource,
+    advance: (W: Float32Array, xi: Float32Array | null) => Float32Array | Promise<Float32Array>,
+  ) {
+    return this.overlap ? { noise, advance } : drawBeforeStep(noise, advance);
+  }
 
   async step(W: Float32Array, xi: Float32Array | null): Promise<Float32Array> {
     if (this.released) throw new Error("onnx engine: this stepper has been disposed");
@@ -116,10 +125,9 @@ class OnnxStepper implements Stepper {
     const final = await runLoop<Float32Array>({
       state: W,
       steps,
-      noise,
+      ...this.session.schedule(noise, (state, xi) => this.session.step(state, xi)),
       noiseLength: this.length,
       sigma: this.params.sigma,
-      advance: (state, xi) => this.session.step(state, xi),
       options,
     });
     // With 0 steps the state is the caller's array: return a copy, as promised.
@@ -137,51 +145,54 @@ class OnnxStepper implements Stepper {
   }
 }
 
-class OnnxBatchStepper implements BatchStepper {
-  private readonly length: number;
-  private readonly noise: BatchNoise;
-
+class OnnxBatchStepper extends BatchStepperBase {
   constructor(
     private readonly session: StepSession,
     data: TrainMatrix,
-    private readonly blocks: readonly ColumnBlock[],
+    blocks: readonly ColumnBlock[],
     private readonly onDispose: () => void,
   ) {
-    const layout = batchLayout(data, blocks);
-    this.length = data.d * layout.total;
-    this.noise = new BatchNoise(data, blocks, layout);
+    super(data, blocks);
   }
 
-  async run(
-    W: Float32Array,
-    steps: number,
-    start: readonly number[],
-    options?: StepRunOptions,
-  ): Promise<Float32Array> {
-    checkWeights("W", W, this.length);
-    checkSteps(steps);
-    checkStarts(start, this.blocks.length);
-    const at = [...start];
-    const final = await runLoop<Float32Array>({
-      state: W,
-      steps,
-      noise: {
-        fill: (xi) => {
-          this.noise.fill(xi, at);
-          for (let b = 0; b < at.length; b++) at[b]++;
-        },
-      },
-      noiseLength: this.length,
-      sigma: this.noise.any ? 1 : 0,
-      advance: (state, xi) => this.session.step(state, xi),
-      options,
-    });
-    return final === W ? W.slice() : final;
+  protected advance(W: Float32Array, xi: Float32Array | null): Promise<Float32Array> {
+    return this.session.step(W, xi);
+  }
+
+  protected override schedule(noise: NoiseSource, advance: BatchAdvance) {
+    return this.session.schedule(noise, advance);
   }
 
   async dispose(): Promise<void> {
     if (await this.session.release()) this.onDispose();
   }
+}
+
+/**
+ * tuning.noise "before-step": the run loop draws ξ of step k + 1 while step k runs; when onnxruntime's
+ * threads take every core that draw preempts one of them. This defers each fill to just before the step
+ * that reads it (the same draws, in the same order). Measured in turn in one process on the shared 2-core
+ * machine, MNIST T = 100: with the old all-JavaScript Philox fill (3.4 ms) at load ≈ 1, 28.5 ms deferred
+ * against 33 ms overlapped; with the WebAssembly fill (1.7 ms) only under load 3–6, where overlapped was
+ * 1–3% faster. So "overlapped" stays the default; measure again on a quiet machine.
+ */
+export function drawBeforeStep<S>(
+  noise: NoiseSource,
+  advance: (state: S, xi: Float32Array | null) => S | Promise<S>,
+): { noise: NoiseSource; advance: (state: S, xi: Float32Array | null) => S | Promise<S> } {
+  const pending: Float32Array[] = [];
+  return {
+    noise: { fill: (out) => void pending.push(out) },
+    advance: (state, xi) => {
+      // Fills in the order the loop asked for them, up to the one this step reads.
+      while (pending.length > 0) {
+        const out = pending.shift()!;
+        noise.fill(out);
+        if (out === xi) break;
+      }
+      return advance(state, xi);
+    },
+  };
 }
 
 interface OnnxSetup {
@@ -211,6 +222,7 @@ function onnxSetup(options: EngineOptions, tuning: OnnxEngineTuning): OnnxSetup 
   const tune: Required<OnnxEngineTuning> = {
     xAs: tuning.xAs ?? (device === "cuda" ? "initializer" : "input"),
     backward: tuning.backward ?? (device === "cuda" ? "gemm-transA" : "matmul-xt"),
+    noise: tuning.noise ?? "overlapped",
   };
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: [device],
@@ -286,12 +298,16 @@ export async function createOnnxEngine(
       if (rows.Xt) feeds.Xt = new ort.Tensor("float32", rows.Xt, [data.d, head]);
     }
     const cols = batchLayout(data, blocks).total;
-    return new StepSession(session, [data.d, cols], feeds, graph.hasNoise);
+    // On a CPU, overlap the draw only when onnxruntime leaves a core free for it.
+    const overlap = process.env.OVERLAP
+      ? process.env.OVERLAP === "1"
+      : device !== "cpu" || threads < os.availableParallelism();
+    return new StepSession(session, [data.d, cols], feeds, graph.hasNoise, overlap);
   };
   return {
     name: "onnx",
     device,
-    backend: `onnxruntime-node ${ort.env.versions.node ?? "?"} ${device} (${threads} threads, X as ${tune.xAs}, ${tune.backward})`,
+    backend: `onnxruntime-node ${ort.env.versions.node ?? "?"} ${device} (${threads} threads, X as ${tune.xAs}, ${tune.backward}, ξ ${tune.noise})`,
     async createStepper(data: TrainMatrix, params: StepParams): Promise<Stepper> {
       checkTrainMatrix(data);
       checkStepParams(params);

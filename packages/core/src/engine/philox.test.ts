@@ -24,6 +24,14 @@ describe("philox-v1", () => {
     for (let e = 0; e < out.length; e++) expect(out[e], `element ${e}`).toBe(definition(key, 77, e));
   });
 
+  it("the WebAssembly rounds equal philox4x32 at large counters and steps (blocks around 2³¹, step 2³²−1)", () => {
+    const first = 4 * (2 ** 31 - 3);
+    const out = new Float32Array(4 * 4100 + 2); // more blocks than one call of the core takes
+    philoxNormals(key, 0xffffffff, out, 0, out.length, first);
+    for (const e of [0, 1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 4 * 4096, 4 * 4096 + 3, out.length - 1])
+      expect(out[e], `element ${e}`).toBe(definition(key, 0xffffffff, first + e));
+  });
+
   it("any slice, any step, any start: the same values", () => {
     const whole = new Float32Array(400);
     philoxNormals(key, 5, whole);

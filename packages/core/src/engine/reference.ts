@@ -7,7 +7,7 @@
  * engine: so `run` is `step` repeated, and a job's chains are the same whether it runs alone or in a
  * column batch whose composition changes between steps (bit for bit, see referenceBatchStep).
  */
-import { BatchNoise, batchLayout, checkBlocks } from "./batch.ts";
+import { BatchStepperBase, batchLayout, checkBlocks } from "./batch.ts";
 import { runLoop } from "./run-loop.ts";
 import type {
   BatchStepper,
@@ -22,7 +22,6 @@ import type {
   TrainMatrix,
 } from "./types.ts";
 import {
-  checkStarts,
   checkStepParams,
   checkSteps,
   checkTrainMatrix,
@@ -252,43 +251,9 @@ class ReferenceStepper implements Stepper {
   async dispose(): Promise<void> {}
 }
 
-class ReferenceBatchStepper implements BatchStepper {
-  private readonly length: number;
-  private readonly noise: BatchNoise;
-
-  constructor(
-    private readonly data: TrainMatrix,
-    private readonly blocks: readonly ColumnBlock[],
-  ) {
-    const layout = batchLayout(data, blocks);
-    this.length = data.d * layout.total;
-    this.noise = new BatchNoise(data, blocks, layout);
-  }
-
-  async run(
-    W: Float32Array,
-    steps: number,
-    start: readonly number[],
-    options?: StepRunOptions,
-  ): Promise<Float32Array> {
-    checkWeights("W", W, this.length);
-    checkSteps(steps);
-    checkStarts(start, this.blocks.length);
-    const at = [...start];
-    return runLoop<Float32Array>({
-      state: W.slice(),
-      steps,
-      noise: {
-        fill: (xi) => {
-          this.noise.fill(xi, at);
-          for (let b = 0; b < at.length; b++) at[b]++;
-        },
-      },
-      noiseLength: this.length,
-      sigma: this.noise.any ? 1 : 0,
-      advance: (state, xi) => Float32Array.from(referenceBatchStep(this.data, this.blocks, state, xi)),
-      options,
-    });
+class ReferenceBatchStepper extends BatchStepperBase {
+  protected advance(W: Float32Array, xi: Float32Array | null): Float32Array {
+    return Float32Array.from(referenceBatchStep(this.data, this.blocks, W, xi));
   }
 
   async dispose(): Promise<void> {}
