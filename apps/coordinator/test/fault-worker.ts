@@ -1,6 +1,7 @@
 /**
  * A real cluster worker whose job FAIL_JOB fails on every delivery (an injected fault, as a job that
- * always throws would) and whose job CRASH_JOB kills it; every other job runs as in `pnpm worker`.
+ * always throws would) and whose job CRASH_JOB kills it, alone or in a fused batch; every other job
+ * runs as in `pnpm worker`.
  * Used by the fault tests only.
  */
 import { connectNats, natsSettings } from "@unlearn/cluster";
@@ -15,6 +16,18 @@ class FaultyWorker extends ClusterWorker {
     if (job.id === process.env.CRASH_JOB) process.kill(process.pid, "SIGKILL");
     if (job.id !== process.env.FAIL_JOB) return super.execute(job);
     return { result: failedResult(job, "injected fault: this job fails every time", this.id, 1) };
+  }
+
+  /** The same faults in a fused batch (a JobBatch message): the crash kills the worker, the failure fails its job. */
+  protected override async executeBatch(jobs: Job[], signal: AbortSignal): Promise<DispatchOutput[]> {
+    if (jobs.some((j) => j.id === process.env.CRASH_JOB)) process.kill(process.pid, "SIGKILL");
+    const rest = jobs.filter((j) => j.id !== process.env.FAIL_JOB);
+    const outs = rest.length > 0 ? await super.executeBatch(rest, signal) : [];
+    return jobs.map((job) =>
+      job.id === process.env.FAIL_JOB
+        ? { result: failedResult(job, "injected fault: this job fails every time", this.id, 1) }
+        : outs[rest.indexOf(job)]!,
+    );
   }
 }
 
