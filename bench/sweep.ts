@@ -1,9 +1,10 @@
 /**
  * Sweep benchmark (not a test): the wall time of a figure's whole plan, run unfused (each job alone, in
- * plan order, as the scheduler runs them today) and fused (each level of the job DAG in one column
- * batch: the jobs from scratch together, then every job that starts from their chains), on the same
- * engine, in one process. The store, the scheduler and worker threads are left out of both: what is
- * timed is the computation. Both modes give each job the same chains (tests: execute-fused.test.ts);
+ * plan order) and fused (batches packed as the scheduler packs them on one worker: ReadyQueue.popBatch
+ * with the scheduler's priorities, fusion key and the engine's width, resolveBatchColumns: the
+ * highest-priority ready job plus ready mates up to the width, a child ready once its parent ran), on
+ * the same engine, in one process. The store and worker threads are left out of both: what is timed
+ * is the computation. Both modes give each job the same chains (tests: execute-fused.test.ts);
  * the largest difference between the two modes' accuracy means is printed as a check.
  *
  * Usage: pnpm bench:sweep [--json] [--figures fig3a,fig5] [--chains N] [--burn-in N] [--engine NAME] [--threads K] [--dataset SPEC]
@@ -14,22 +15,28 @@ import os from "node:os";
 import * as accountant from "@unlearn/accountant";
 import { EXIT, integerFlag, parseFlags, UsageError, usageFailure } from "@unlearn/cli/usage";
 import { ENGINE_NAMES } from "@unlearn/core";
-import type { Job } from "@unlearn/protocol";
 import {
+  childrenOf,
   datasetFacts,
   disposeEngines,
   type ExecuteOutput,
   executeJob,
   executeJobs,
+  fusionKey,
+  jobColumns,
   loadConfig,
   planSweep,
+  ReadyQueue,
+  remainingPaths,
+  resolveBatchColumns,
 } from "@unlearn/sweep";
 
 const DEFAULT_CHAINS: Record<string, number> = { fig3a: 10, fig5: 30 };
 
 const USAGE = `usage: pnpm bench:sweep [--json] [--figures LIST] [--chains N] [--burn-in N] [--engine NAME] [--threads K] [--dataset SPEC]
 
-Times a figure's plan run job by job and fused (each level of the job DAG in one column batch).
+Times a figure's plan run job by job and fused (batches packed as the scheduler packs them, up to the
+engine's width: UNLEARN_BATCH_COLUMNS when set, else @unlearn/core's batchColumns).
 
 options:
   --figures LIST  comma-separated presets of sweeps/ (default fig3a,fig5)
@@ -78,19 +85,6 @@ if (typeof parsed === "number") process.exit(parsed);
 const args = parsed;
 const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
 
-/** The plan's jobs by depth in the DAG: jobs from scratch, then those starting from them, … */
-function levels(jobs: readonly Job[]): Job[][] {
-  const depth = new Map<string, number>();
-  const out: Job[][] = [];
-  for (const job of jobs) {
-    // Plans list a parent before its children.
-    const d = job.spec!.parentId ? depth.get(job.spec!.parentId)! + 1 : 0;
-    depth.set(job.id, d);
-    (out[d] ??= []).push(job);
-  }
-  return out;
-}
-
 function failures(outputs: Iterable<ExecuteOutput>): string[] {
   return [...outputs].filter((o) => !o.result.ok).map((o) => `${o.result.jobId}: ${o.result.error}`);
 }
@@ -101,7 +95,8 @@ async function timeFigure(figure: string) {
   const chains = args.chains ?? DEFAULT_CHAINS[figure] ?? 10;
   const overrides = { chains, burnIn: args.burnIn, engine: args.engine };
   const { config } = loadConfig(figure, args.dataset ? { ...overrides, dataset: args.dataset } : overrides);
-  const plan = planSweep(config, await datasetFacts(config), accountant);
+  const facts = await datasetFacts(config);
+  const plan = planSweep(config, facts, accountant);
   const options = { threads: args.threads };
 
   const alone = new Map<string, ExecuteOutput>();
@@ -116,17 +111,32 @@ async function timeFigure(figure: string) {
   const fused = new Map<string, ExecuteOutput>();
   const loadFused = async (key: string) => fused.get(key)?.artifact?.W ?? null;
   const widths: number[] = [];
+  // The scheduler's packing on one worker: priorities (longest remaining path), key and width as its.
+  const width = resolveBatchColumns(args.engine, "cpu");
+  const all = new Set(plan.jobs.map((j) => j.id));
+  const ready = new ReadyQueue(plan.jobs, remainingPaths(plan.jobs, all), {
+    key: fusionKey,
+    columns: (job) => jobColumns(job, facts.classes),
+    width: () => width,
+  });
+  const children = childrenOf(plan.jobs);
+  for (const job of plan.jobs) if (!job.spec!.parentId) ready.push(job);
   t0 = performance.now();
-  for (const level of levels(plan.jobs)) {
-    const outputs = await executeJobs(level, { ...options, loadArtifact: loadFused });
-    for (const [i, job] of level.entries()) fused.set(job.id, outputs[i]);
-    widths.push(level.length * chains);
+  for (let batch = ready.popBatch(); batch.length > 0; batch = ready.popBatch()) {
+    const outputs = await executeJobs(batch, { ...options, loadArtifact: loadFused });
+    for (const [i, job] of batch.entries()) {
+      fused.set(job.id, outputs[i]);
+      if (outputs[i].result.ok) for (const child of children.get(job.id) ?? []) ready.push(child);
+    }
+    widths.push(batch.reduce((sum, job) => sum + jobColumns(job, facts.classes), 0));
   }
   const fusedMs = performance.now() - t0;
 
   const failed = [...failures(alone.values()), ...failures(fused.values())];
   if (failed.length > 0) throw new Error(`${figure}: jobs failed: ${failed.slice(0, 3).join("; ")}`);
   let worst = 0;
+  const missing = plan.jobs.filter((job) => !fused.has(job.id));
+  if (missing.length > 0) throw new Error(`${figure}: ${missing.length} jobs were not run fused`);
   for (const job of plan.jobs)
     worst = Math.max(
       worst,
@@ -135,7 +145,7 @@ async function timeFigure(figure: string) {
   log(
     `${figure}: ${plan.jobs.length} jobs, ${chains} chains, burn-in ${args.burnIn}, ${args.engine}: ` +
       `unfused ${(unfusedMs / 1000).toFixed(1)} s, fused ${(fusedMs / 1000).toFixed(1)} s ` +
-      `(${(unfusedMs / fusedMs).toFixed(2)}× faster; batches of ${widths.join(", ")} columns); ` +
+      `(${(unfusedMs / fusedMs).toFixed(2)}× faster; width ${width}, ${widths.length} batches of ${widths.join(", ")} columns); ` +
       `largest difference of a job's mean accuracy between the modes: ${worst.toExponential(1)}`,
   );
   return { figure, chains, burnIn: args.burnIn, fusedMs, unfusedMs, engine: args.engine };

@@ -255,7 +255,8 @@ for (const backend of await backends()) {
       const { sweep, learnId, unlearnId } = await sweepWithJobs();
       expect(await store.sweepResults(sweep)).toEqual([]);
       await store.saveResult(result(learnId, [0.5, 0.75, 1]));
-      await store.saveResult(result(unlearnId, [0.875, 0.875, 0.875, 0.875]));
+      // The unlearning ran fused in a column batch of 40 columns (job fusion's provenance); the learn alone.
+      await store.saveResult(result(unlearnId, [0.875, 0.875, 0.875, 0.875], { fusedColumns: 40 }));
       // The same job drawn in a second series of the same sweep gives a second row.
       await store.linkSweepJobs(sweep, [
         { jobId: unlearnId, figure: "fig4", series: "S=100 again", labels: { K: 7 } },
@@ -288,7 +289,11 @@ for (const backend of await backends()) {
         accuracies: [0.5, 0.75, 1],
         engine: "onnx",
         wallMs: 1234.5,
+        fusedColumns: null,
       });
+      expect(rows[1]!.fusedColumns).toBe(40);
+      expect((await store.getResult(unlearnId))!.fusedColumns).toBe(40);
+      expect((await store.getResult(learnId))!.fusedColumns).toBeUndefined();
       // K falls back to the unlearning job's step count; a K label overrides it.
       expect(rows[1]).toMatchObject({
         epsilon: 1,

@@ -4,17 +4,16 @@
  * (A machine crash cannot be staged here; what can be checked is that every commit is fsynced before
  * it is acknowledged.)
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { JobResult } from "@unlearn/protocol";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { durableSyncCount } from "../src/durable.ts";
 import { openStore } from "../src/index.ts";
 import { shareClientOptions } from "../src/share.ts";
+import { killWriter } from "./processes.ts";
 
 const root = mkdtempSync(join(tmpdir(), "unlearn-db-durable-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -48,7 +47,7 @@ describe("a PGlite directory's durability", () => {
     // Seeded delays after the writer's first ack: each kill lands somewhere else in a commit (the
     // insert, the WAL write, the fsync, the reply, the ack).
     const delays = [0, 11, 37];
-    for (const delay of delays) acked.push(...(await killAfter(dir, delay)));
+    for (const delay of delays) acked.push(...(await killWriter(dir, { delayMs: delay })));
     const store = await openStore(dir);
     try {
       const done = await store.doneJobIds(acked);
@@ -59,30 +58,3 @@ describe("a PGlite directory's durability", () => {
     }
   }, 120_000);
 });
-
-/** Starts kill-writer.ts on `dir`, SIGKILLs it `delayMs` after its first ack; the ids it acknowledged. */
-function killAfter(dir: string, delayMs: number): Promise<string[]> {
-  const writer = fileURLToPath(new URL("./kill-writer.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", writer, dir], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const acked: string[] = [];
-  let buffered = "";
-  let stderr = "";
-  return new Promise((resolve, reject) => {
-    child.stderr.on("data", (d) => (stderr += d));
-    child.stdout.on("data", (d) => {
-      buffered += d;
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith("ack ")) continue;
-        acked.push(line.slice(4));
-        if (acked.length === 1) setTimeout(() => child.kill("SIGKILL"), delayMs);
-      }
-    });
-    child.on("exit", (code, signal) =>
-      signal === "SIGKILL" ? resolve(acked) : reject(new Error(`writer exited (${code}): ${stderr}`)),
-    );
-  });
-}

@@ -55,3 +55,41 @@ export function startChild(script: string, args: string[]): Child {
     },
   };
 }
+
+/**
+ * Runs kill-writer.ts on the PGlite directory `dir` and SIGKILLs it mid-loop: once it has acknowledged
+ * `afterAcks` writes (kill.test.ts), or `delayMs` after its first ack (durable.test.ts: each kill lands
+ * somewhere else in a commit). Resolves with the job ids it acknowledged; rejects if it exits otherwise.
+ */
+export function killWriter(
+  dir: string,
+  when: { afterAcks: number } | { delayMs: number },
+): Promise<string[]> {
+  const writer = fileURLToPath(new URL("./kill-writer.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", writer, dir], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const acked: string[] = [];
+  let buffered = "";
+  let stderr = "";
+  return new Promise((resolve, reject) => {
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.on("data", (d) => {
+      buffered += d;
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith("ack ")) continue;
+        acked.push(line.slice(4));
+        if ("delayMs" in when && acked.length === 1) setTimeout(() => child.kill("SIGKILL"), when.delayMs);
+      }
+      if ("afterAcks" in when && acked.length >= when.afterAcks && child.exitCode === null && !child.killed)
+        child.kill("SIGKILL");
+    });
+    child.on("exit", (code, signal) =>
+      signal === "SIGKILL"
+        ? resolve(acked)
+        : reject(new Error(`writer exited with code ${code} before it was killed: ${stderr}`)),
+    );
+  });
+}

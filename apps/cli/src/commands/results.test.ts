@@ -43,8 +43,9 @@ beforeAll(async () => {
         labels: { epsilon: 1, K: 1485 },
       },
     ]);
-    const result = (id: string, accuracies: number[]) =>
+    const result = (id: string, accuracies: number[], fusedColumns?: number) =>
       JobResult.fromPartial({
+        fusedColumns,
         jobId: id,
         ok: true,
         accuracies,
@@ -54,7 +55,8 @@ beforeAll(async () => {
         worker: "w",
       });
     await store.saveResult(result(jobId(learn), [0.5, 0.75, 1]));
-    await store.saveResult(result(jobId(unlearn), [0.875, 0.875, 0.875]));
+    // The unlearning ran fused in a column batch of 6 columns; the learn alone.
+    await store.saveResult(result(jobId(unlearn), [0.875, 0.875, 0.875], 6));
     await store.setSweepState(SWEEP, "done");
   } finally {
     await store.close();
@@ -107,7 +109,9 @@ describe("pnpm results", () => {
       accuracyMean: 0.875,
       accuracyStd: 0,
       accuracies: [0.875, 0.875, 0.875],
+      fusedColumns: 6,
     });
+    expect(rows.find((r) => r.kind === "learn")!.fusedColumns).toBeNull();
   }, 30_000);
 
   it("--csv prints a header and one quoted-as-needed line per row, accuracies joined with ';'", async () => {
@@ -115,14 +119,14 @@ describe("pnpm results", () => {
     expect(code).toBe(0);
     const lines = out.split("\n");
     expect(lines[0]).toBe(
-      "sweep,job,figure,series,kind,dataset,smoothness,sigma,epsilon,removals,K,alpha,epsilon0,batch,chains,accuracyMean,accuracyStd,accuracies,engine,wallMs",
+      "sweep,job,figure,series,kind,dataset,smoothness,sigma,epsilon,removals,K,alpha,epsilon0,batch,chains,accuracyMean,accuracyStd,accuracies,engine,wallMs,fusedColumns",
     );
     expect(lines).toHaveLength(3);
     expect(lines).toContain(
-      `${SWEEP},${jobId(learn)},fig5,learning,learn,mnist-3v8,data,0.03,,0,,,,,3,0.75,0.2041241452319315,0.5;0.75;1,onnx,40`,
+      `${SWEEP},${jobId(learn)},fig5,learning,learn,mnist-3v8,data,0.03,,0,,,,,3,0.75,0.2041241452319315,0.5;0.75;1,onnx,40,`,
     );
     expect(lines).toContain(
-      `${SWEEP},${jobId(unlearn)},fig5,"unlearning ε=1, ""S""",unlearn,mnist-3v8,data,0.03,1,100,1485,,,,3,0.875,0,0.875;0.875;0.875,onnx,40`,
+      `${SWEEP},${jobId(unlearn)},fig5,"unlearning ε=1, ""S""",unlearn,mnist-3v8,data,0.03,1,100,1485,,,,3,0.875,0,0.875;0.875;0.875,onnx,40,6`,
     );
   }, 30_000);
 
