@@ -4,7 +4,7 @@
  * job already in flight waits for the same result (registry.ts). Results are committed (stored, then
  * acked) by the link's intake as they arrive, so commit() has left only the failures made here.
  */
-import { batchColumnsFromEnv, getChains, jobSubject, putChains } from "@unlearn/cluster";
+import { getChains, jobSubject, putChains } from "@unlearn/cluster";
 import { batchColumns as coreBatchColumns } from "@unlearn/core";
 import type { Store } from "@unlearn/db";
 import { Job } from "@unlearn/protocol";
@@ -14,6 +14,7 @@ import {
   type DispatchOutput,
   type DispatchRequest,
   failedResult,
+  batchColumnsFromEnv as unlearnBatchColumns,
 } from "@unlearn/sweep";
 import type { ClusterLink } from "./link.ts";
 import type { InFlightJob } from "./registry.ts";
@@ -62,7 +63,7 @@ export class NatsDispatcher implements Dispatcher {
    */
   batchColumns(engine: string, device: string): number {
     const advertised = this.link.workers.batchColumns(engine, device) ?? coreBatchColumns(engine, device);
-    const cap = batchColumnsFromEnv("UNLEARN_BATCH_COLUMNS");
+    const cap = unlearnBatchColumns();
     return cap === undefined ? advertised : Math.min(advertised, cap);
   }
 
@@ -72,10 +73,6 @@ export class NatsDispatcher implements Dispatcher {
    * its own dispatch in the ledger. One promise per job, resolved as that job's result is stored.
    */
   run(batch: readonly DispatchRequest[]): Promise<DispatchOutput>[] {
-    // Transitional: a scheduler of the one-job seam (run(request) → one promise) still works.
-    // TODO(job fusion): remove once packages/sweep's scheduler calls run(batch) everywhere.
-    if (!Array.isArray(batch))
-      return this.run([batch as unknown as DispatchRequest])[0] as unknown as Promise<DispatchOutput>[];
     const resolvers: ((out: DispatchOutput) => void)[] = [];
     const promises = batch.map((_, i) => new Promise<DispatchOutput>((r) => (resolvers[i] = r)));
     const settled = new Set<number>();

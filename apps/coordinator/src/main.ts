@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { ClusterConfigError, connectNats, exitWithParent, natsSettings } from "@unlearn/cluster";
 import { isPostgresUrl, openStore, type Store } from "@unlearn/db";
+import { batchColumnsFromEnv } from "@unlearn/sweep";
 import { Lease } from "./lease.ts";
 import { ClusterLink } from "./link.ts";
 import { natsConfigCommand } from "./nats-config.ts";
@@ -69,6 +70,12 @@ export function coordinatorEnv(env: NodeJS.ProcessEnv = process.env): Coordinato
   if (readToken) tokenLongEnough("COORDINATOR_READ_TOKEN", readToken);
   if (readToken === token)
     throw new ClusterConfigError("COORDINATOR_READ_TOKEN must differ from COORDINATOR_TOKEN");
+  // Job fusion's cap on the batch width (0 or 1: no fusion): a bad value is refused at start, not mid-sweep.
+  try {
+    batchColumnsFromEnv(env);
+  } catch (error) {
+    throw new ClusterConfigError((error as Error).message);
+  }
   return { databaseUrl, grpcAddr, token, readToken, credentials, tls: Boolean(cert) };
 }
 

@@ -26,6 +26,7 @@ export function resultRecord(row: ResultRow): ResultRecord {
     epsilon0: row.epsilon0 ?? undefined,
     batch: row.batch ?? undefined,
     smoothness: row.smoothness ?? "",
+    fusedColumns: row.fusedColumns ?? undefined,
   };
 }
 
