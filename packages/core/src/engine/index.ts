@@ -57,11 +57,15 @@ export async function createGemmProbe(...args: Parameters<typeof GemmProbe>): Re
 
 /**
  * Job fusion: the widest column batch (columns of W) an engine is given by the scheduler. A CPU
- * engine's width is where a wider batch stops lowering the time per column (measured with
- * `pnpm bench:step --chains`, see the README); a GPU's is large, since one MNIST step at 100 columns is
- * mostly launch overhead there. Memory bounds it too: a step holds a few n × width float32 matrices.
+ * engine's width is where a wider batch stops lowering the time per column, measured with
+ * `pnpm bench:step --chains 10,30,100,300,1000` (onnx, MNIST 3v8, 2 threads, shared 2-core Xeon VM,
+ * 2026-12-05 03:39 UTC, load 3.5–5 from other work): ms per column 2.17 (T = 10), 1.14 (30), 0.42 (100),
+ * 0.37 (300), 0.355 (1000): −12% from 100 to 300, −4% (within the noise) from 300 to 1000, while the
+ * process grew from 460 to 561 to 899 MB (a step holds X and Xᵀ, 75 MB, plus a few n × T float32
+ * matrices: 14 MB each at T = 300, 48 MB at 1000). So 300 for CPU engines. A GPU's width is large,
+ * since one MNIST step at 100 columns is mostly launch overhead there.
  */
 export function batchColumns(engine: string, device = "cpu"): number {
   if (engine === "webgpu" || device !== "cpu") return 10_000;
-  return 1_000;
+  return 300;
 }
