@@ -179,7 +179,9 @@ export class NatsDispatcher implements Dispatcher {
           if (!wanted(item.entry)) continue;
           const { job } = item.request;
           const parentId = job.spec?.parentId;
-          if (parentId && !(await this.link.objects.info(parentId))) {
+          // A dropped object's info is still there, marked deleted (sweeps.ts drops chains no sweep needs).
+          const held = parentId ? await this.link.objects.info(parentId) : null;
+          if (parentId && (!held || held.deleted)) {
             const W = await item.request.parentChains?.();
             if (!W) {
               const error = `the chains of parent ${parentId} are stored nowhere`;

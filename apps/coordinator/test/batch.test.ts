@@ -193,6 +193,22 @@ describe("job fusion on the wire", () => {
     await dispatcher.close();
   });
 
+  it("uploads a parent's chains again when the bucket dropped them (the object's info stays, marked deleted)", async () => {
+    const p = await registered(tinyConfig({ name: "dropped", seed: 65, burnIn: 100 }));
+    const dispatcher = new NatsDispatcher(link, p.plan.sweepId, p.d);
+    const [learn] = dispatcher.run([{ job: p.learn }]);
+    const W = (await learn!).artifact!.W;
+    // As the coordinator drops chains no sweep needs any more (sweeps.ts, dropChains).
+    await link.objects.delete(p.learn.id);
+    expect((await link.objects.info(p.learn.id))?.deleted).toBe(true);
+    const children = p.rest.filter((j) => j.spec!.parentId === p.learn.id);
+    const outs = await Promise.all(
+      dispatcher.run(children.map((job) => ({ job, parentChains: async () => W }))),
+    );
+    for (const out of outs) expect(out.result.ok, out.result.error).toBe(true);
+    await dispatcher.close();
+  });
+
   it("dispatches a job again alone after its batch failed", async () => {
     // A parent whose chains are nowhere: its children fail in the batch, then each runs again alone.
     const r = await registered(tinyConfig({ name: "retry", seed: 64, burnIn: 100 }));
