@@ -33,7 +33,10 @@ beforeAll(async () => {
   cluster = await Cluster.start({
     workers: 2,
     faultWorkers: true,
-    workerEnv: { FAIL_JOB: failingLearn, CRASH_JOB: crashingLearn },
+    // These tests are about one job per worker (which worker runs what, what a fault does to one job):
+    // workers advertising width 1 keep the coordinator from fusing. Fused batches, their faults and
+    // their unfused retries are test/batch.test.ts's.
+    workerEnv: { FAIL_JOB: failingLearn, CRASH_JOB: crashingLearn, WORKER_BATCH_COLUMNS: "1" },
   });
 });
 
@@ -117,7 +120,9 @@ describe("a sweep through the CLI", () => {
     const rowsOf = async (args: string[]) => {
       const out = await cli(["results", ...args, "--sweep", want.sweep, "--json"]);
       expect(out.code, out.stderr).toBe(0);
-      return (JSON.parse(out.stdout) as ResultRow[]).map(({ wallMs: _w, ...r }) => r);
+      // How a result was computed (its wall time, the width it was fused at: the embedded run fuses,
+      // this file's workers do not) is provenance; every number of the result must be the same.
+      return (JSON.parse(out.stdout) as ResultRow[]).map(({ wallMs: _w, fusedColumns: _f, ...r }) => r);
     };
     expect(await rowsOf(remote)).toEqual(await rowsOf(["--db", join(dir, "embedded")]));
   });

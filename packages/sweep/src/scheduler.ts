@@ -110,8 +110,11 @@ export class Scheduler {
   private readonly children: Map<string, Job[]>;
   private readonly ready: ReadyQueue;
   private readonly tracker: ProgressTracker;
-  /** batches in flight, by their first job's id */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /**
+   * Batches in flight. Each is its own entry: a job that failed in a batch may be retried alone while
+   * that batch's other jobs are still running, so no job id can key a batch.
+   */
+  private readonly inFlight = new Set<Promise<void>>();
   /** jobs to run alone: they failed in a batch of several and get one unfused retry */
   private readonly alone = new Set<string>();
   /** jobs marked running in the store and not finished */
@@ -156,7 +159,7 @@ export class Scheduler {
     };
     try {
       this.fill();
-      while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
+      while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     } finally {
       signal?.removeEventListener("abort", onAbort);
       dispatcher.onCapacityChange = previous;
@@ -193,14 +196,13 @@ export class Scheduler {
       this.emitProgress(true);
       this.options.onEvent?.({ type: "started", job, name: this.nameOf(job) });
     }
-    const key = batch[0]!.id;
-    const task = this.execute(batch)
+    const task: Promise<void> = this.execute(batch)
       .catch((error: unknown) => this.stop({ cancelled: false, error: storeError(error) }))
       .finally(() => {
-        this.inFlight.delete(key);
+        this.inFlight.delete(task);
         this.fill();
       });
-    this.inFlight.set(key, task);
+    this.inFlight.add(task);
   }
 
   private async execute(batch: Job[]): Promise<void> {
