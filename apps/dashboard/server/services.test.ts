@@ -97,7 +97,7 @@ describe("dashboard services over a real store", () => {
     expect(rows.filter((r) => r.sweep === "a1b2c3d4e5f60000")).toHaveLength(1);
     const csv = services.resultsCsv(rows.slice(0, 2));
     expect(csv.split("\n")[0]).toBe(
-      "sweep,job,figure,series,kind,dataset,smoothness,sigma,epsilon,removals,K,alpha,epsilon0,batch,chains,accuracyMean,accuracyStd,accuracies,engine,wallMs",
+      "sweep,job,figure,series,kind,dataset,smoothness,sigma,epsilon,removals,K,alpha,epsilon0,batch,chains,accuracyMean,accuracyStd,accuracies,engine,wallMs,fusedColumns",
     );
   });
 });
