@@ -18,11 +18,9 @@ import type {
   TrainMatrix,
 } from "./types.ts";
 import {
-  checkStarts,
+  checkBatchRun,
   checkStepParams,
-  checkSteps,
   checkTrainRows,
-  checkWeights,
   EngineInputError,
   weightColumns,
 } from "./validate.ts";
@@ -172,9 +170,7 @@ export abstract class BatchStepperBase implements BatchStepper {
     start: readonly number[],
     options?: StepRunOptions,
   ): Promise<Float32Array> {
-    checkWeights("W", W, this.length);
-    checkSteps(steps);
-    checkStarts(start, this.blocks.length);
+    checkBatchRun(W, this.length, steps, start, this.blocks.length);
     const at = [...start];
     const source: NoiseSource = {
       fill: (xi) => {

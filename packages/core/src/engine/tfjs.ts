@@ -29,7 +29,7 @@ import type {
   TrainMatrix,
 } from "./types.ts";
 import {
-  checkStarts,
+  checkBatchRun,
   checkStepParams,
   checkSteps,
   checkTrainMatrix,
@@ -448,9 +448,7 @@ class TfjsBatchStepper implements BatchStepper {
     options?: StepRunOptions,
   ): Promise<Float32Array> {
     if (this.disposed) throw new Error("tfjs engine: this stepper has been disposed");
-    checkWeights("W", W, this.length);
-    checkSteps(steps);
-    checkStarts(start, this.blocks.length);
+    checkBatchRun(W, this.length, steps, start, this.blocks.length);
     const { tf } = this;
     const at = [...start];
     let current = tf.tensor2d(W, this.shape, "float32");

@@ -106,3 +106,16 @@ export function checkStarts(start: readonly number[], blocks: number): void {
       throw new EngineInputError(`start[${b}] must be an integer step in 0…2³²−1, got ${s}`);
   });
 }
+
+/** The arguments of every BatchStepper.run: W of `length` values, a step count, one start per block. */
+export function checkBatchRun(
+  W: Float32Array,
+  length: number,
+  steps: number,
+  start: readonly number[],
+  blocks: number,
+): void {
+  checkWeights("W", W, length);
+  checkSteps(steps);
+  checkStarts(start, blocks);
+}

@@ -34,7 +34,7 @@ import type {
   TrainMatrix,
 } from "./types.ts";
 import {
-  checkStarts,
+  checkBatchRun,
   checkStepParams,
   checkSteps,
   checkTrainMatrix,
@@ -689,9 +689,7 @@ class WebGpuBatchStepper implements BatchStepper {
     start: readonly number[],
     options?: StepRunOptions,
   ): Promise<Float32Array> {
-    checkWeights("W", W, this.length);
-    checkSteps(steps);
-    checkStarts(start, this.blocks.length);
+    checkBatchRun(W, this.length, steps, start, this.blocks.length);
     const result = this.queue.then(async () => {
       if (this.disposed) throw new Error("webgpu engine: this stepper has been disposed");
       const { device, buffers: b } = this;
