@@ -72,8 +72,8 @@ export async function waitFor<T>(
 }
 
 /** `pnpm sweep …` (the CLI entry run by tsx, as pnpm runs it). */
-export function startSweep(args: string[]): Running {
-  return start([CLI, "sweep", ...args]);
+export function startSweep(args: string[], env: Record<string, string> = {}): Running {
+  return start([CLI, "sweep", ...args], env);
 }
 
 /** The dashboard on a free port; resolves once it prints its address. */
