@@ -9,7 +9,10 @@
  *
  * Usage: pnpm bench:sweep [--json] [--figures fig3a,fig5] [--chains N] [--burn-in N] [--engine NAME] [--threads K] [--dataset SPEC]
  * Defaults: Figure 3a at 10 chains and Figure 5 at 30 chains (--chains sets both), burn-in 2000.
- * With --json, stdout is one object: {"runs": [{"figure", "chains", "burnIn", "fusedMs", "unfusedMs", "engine"}, …]}.
+ * With --json, stdout is one object: {"runs": [{"figure", "chains", "burnIn", "fusedMs", "unfusedMs", "engine",
+ * "columnSteps"}, …]}. columnSteps (Σ over jobs of steps × columns) is the same work in both modes: fusion
+ * cannot lower it, only the time per column-step, so each mode's ms per column-step is printed beside
+ * the engine's step at the batch width (bench:step --chains) to show how far from that floor it ran.
  */
 import os from "node:os";
 import * as accountant from "@unlearn/accountant";
@@ -132,6 +135,11 @@ async function timeFigure(figure: string) {
   }
   const fusedMs = performance.now() - t0;
 
+  const columnSteps = plan.jobs.reduce(
+    (sum, job) => sum + job.spec!.steps * jobColumns(job, facts.classes),
+    0,
+  );
+  const perColumnStep = (ms: number) => `${(ms / columnSteps).toFixed(3)} ms`;
   const failed = [...failures(alone.values()), ...failures(fused.values())];
   if (failed.length > 0) throw new Error(`${figure}: jobs failed: ${failed.slice(0, 3).join("; ")}`);
   let worst = 0;
@@ -146,9 +154,10 @@ async function timeFigure(figure: string) {
     `${figure}: ${plan.jobs.length} jobs, ${chains} chains, burn-in ${args.burnIn}, ${args.engine}: ` +
       `unfused ${(unfusedMs / 1000).toFixed(1)} s, fused ${(fusedMs / 1000).toFixed(1)} s ` +
       `(${(unfusedMs / fusedMs).toFixed(2)}× faster; width ${width}, ${widths.length} batches of ${widths.join(", ")} columns); ` +
+      `${columnSteps} column-steps: ${perColumnStep(unfusedMs)} unfused and ${perColumnStep(fusedMs)} fused per column-step; ` +
       `largest difference of a job's mean accuracy between the modes: ${worst.toExponential(1)}`,
   );
-  return { figure, chains, burnIn: args.burnIn, fusedMs, unfusedMs, engine: args.engine };
+  return { figure, chains, burnIn: args.burnIn, fusedMs, unfusedMs, engine: args.engine, columnSteps };
 }
 
 log(`Sweep benchmark on ${os.availableParallelism()} cores, shared with other processes (one run per mode)`);

@@ -177,6 +177,28 @@ describe("parent chains", () => {
 });
 
 describe("a store error", () => {
+  it("abandons a result whose commit was still waiting its turn: not counted as run, left pending", async () => {
+    store = await openStore("memory://");
+    const real = store;
+    let saves = 0;
+    const flaky: Store = {
+      ...real,
+      // The first result's write is slow and fails; the second job's result is ready meanwhile and waits.
+      saveResult: async (result) => {
+        if (++saves > 1) return real.saveResult(result);
+        await new Promise((r) => setTimeout(r, 300));
+        throw new Error("disk full (injected)");
+      },
+    };
+    const dispatcher = new RecordingDispatcher(2, 5);
+    const out = await runSweep(fig5("synthetic?waiting-commit"), { db: flaky, facts, dispatcher });
+    expect(dispatcher.started).toHaveLength(2);
+    expect(saves).toBe(1);
+    expect(out).toMatchObject({ state: "interrupted", ran: 0, failed: 0 });
+    const states = await Promise.all(out.plan.jobs.map(async (j) => (await real.getJob(j.id))!.state));
+    expect(states.every((s) => s === "pending")).toBe(true);
+  });
+
   it("stops the run cleanly: untouched jobs stay pending, the sweep reads interrupted, no write after return, a rerun completes", async () => {
     store = await openStore("memory://");
     const config = fig5("synthetic?slow");

@@ -287,8 +287,8 @@ export class Scheduler {
         type: "result",
         payload: { ok: true, wallMs: result.wallMs, msPerStep: result.msPerStep, worker: result.worker },
       });
-      if (!kept) return false;
     });
+    if (!kept) return false;
     this.todo.delete(job.id);
     this.touched.delete(job.id);
     this.ran++;
@@ -313,8 +313,8 @@ export class Scheduler {
         type: "failed",
         payload: { error },
       });
-      if (!kept) return false;
     });
+    if (!kept) return false;
     this.todo.delete(job.id);
     this.touched.delete(job.id);
     this.failed++;
