@@ -66,6 +66,28 @@ export interface DispatchRecord extends Inflight {
   batch?: string[];
 }
 
+/**
+ * The record a job is queued with on `subject`: a new dispatch, or its known one queued again, alone
+ * (a message that held it as part of a batch is gone or no longer counts).
+ */
+function queuedRecord(
+  known: DispatchRecord | null,
+  jobId: string,
+  subject: string,
+  encoded: Uint8Array,
+): DispatchRecord {
+  if (known) return { ...known, subject, batch: undefined };
+  return {
+    jobId,
+    nonce: newNonce(),
+    subject,
+    seq: 0,
+    publications: 1,
+    priorDeliveries: 0,
+    job: Buffer.from(encoded).toString("base64"),
+  };
+}
+
 const notFound = (error: unknown) => /not found|no message/i.test(String(error));
 
 export class DispatchLedger {
@@ -123,17 +145,7 @@ export class DispatchLedger {
   async dispatch(job: Job, subject: string, encoded: Uint8Array): Promise<DispatchRecord> {
     const known = await this.lookup(job.id);
     if (known && (await this.underWay(known))) return known;
-    const record: DispatchRecord = known
-      ? { ...known, subject }
-      : {
-          jobId: job.id,
-          nonce: newNonce(),
-          subject,
-          seq: 0,
-          publications: 1,
-          priorDeliveries: 0,
-          job: Buffer.from(encoded).toString("base64"),
-        };
+    const record = queuedRecord(known, job.id, subject, encoded);
     await this.save(record);
     return this.publish(record);
   }
@@ -152,17 +164,7 @@ export class DispatchLedger {
         records[i] = known;
         continue;
       }
-      records[i] = known
-        ? { ...known, subject, batch: undefined }
-        : {
-            jobId: job.id,
-            nonce: newNonce(),
-            subject,
-            seq: 0,
-            publications: 1,
-            priorDeliveries: 0,
-            job: Buffer.from(Job.encode(job).finish()).toString("base64"),
-          };
+      records[i] = queuedRecord(known, job.id, subject, Job.encode(job).finish());
       fresh.push(i);
     }
     if (fresh.length === 1) {

@@ -14,7 +14,7 @@ import {
   materialise,
   replacedCount,
 } from "./batch.ts";
-import { runLoop } from "./run-loop.ts";
+import { type LoopSpec, runLoop } from "./run-loop.ts";
 import type {
   BatchStepper,
   ColumnBlock,
@@ -215,29 +215,13 @@ class TfjsStepper implements Stepper {
     this.checkLive();
     checkWeights("W", W, this.length);
     checkSteps(steps);
-    const { tf } = this;
-    let current = tf.tensor2d(W, this.shape, "float32");
-    try {
-      current = await runLoop<TF.Tensor2D>({
-        state: current,
-        steps,
-        noise,
-        noiseLength: this.length,
-        sigma: this.params.sigma,
-        advance: (state, xi) => {
-          const xiT = xi ? tf.tensor2d(xi, this.shape, "float32") : null;
-          const next = this.stepTensors(state, xiT);
-          xiT?.dispose();
-          state.dispose();
-          current = next;
-          return next;
-        },
-        options,
-      });
-      return Float32Array.from(await current.data());
-    } finally {
-      current.dispose();
-    }
+    return runOnTensors(
+      this.tf,
+      W,
+      this.shape,
+      { steps, noise, noiseLength: this.length, sigma: this.params.sigma, options },
+      (state, xi) => this.stepTensors(state, xi),
+    );
   }
 
   async step(W: Float32Array, xi: Float32Array): Promise<Float32Array> {
@@ -449,41 +433,57 @@ class TfjsBatchStepper implements BatchStepper {
   ): Promise<Float32Array> {
     if (this.disposed) throw new Error("tfjs engine: this stepper has been disposed");
     checkBatchRun(W, this.length, steps, start, this.blocks.length);
-    const { tf } = this;
     const at = [...start];
-    let current = tf.tensor2d(W, this.shape, "float32");
-    try {
-      current = await runLoop<TF.Tensor2D>({
-        state: current,
-        steps,
-        noise: {
-          fill: (xi) => {
-            this.noise.fill(xi, at);
-            for (let b = 0; b < at.length; b++) at[b]++;
-          },
-        },
-        noiseLength: this.length,
-        sigma: this.noise.any ? 1 : 0,
-        advance: (state, xi) => {
-          const xiT = xi ? tf.tensor2d(xi, this.shape, "float32") : null;
-          const next = this.stepTensors(state, xiT);
-          xiT?.dispose();
-          state.dispose();
-          current = next;
-          return next;
-        },
-        options,
-      });
-      return Float32Array.from(await current.data());
-    } finally {
-      current.dispose();
-    }
+    const noise: NoiseSource = {
+      fill: (xi) => {
+        this.noise.fill(xi, at);
+        for (let b = 0; b < at.length; b++) at[b]++;
+      },
+    };
+    return runOnTensors(
+      this.tf,
+      W,
+      this.shape,
+      { steps, noise, noiseLength: this.length, sigma: this.noise.any ? 1 : 0, options },
+      (state, xi) => this.stepTensors(state, xi),
+    );
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of this.owned) t.dispose();
+  }
+}
+
+/**
+ * The run loop on a tensor state: W in, the final W out. Each step's input state and ξ tensor are freed
+ * as soon as the next state exists, so a run holds one state at a time.
+ */
+async function runOnTensors(
+  tf: Tf,
+  W: Float32Array,
+  shape: [number, number],
+  loop: Omit<LoopSpec<TF.Tensor2D>, "state" | "advance">,
+  step: (state: TF.Tensor2D, xi: TF.Tensor2D | null) => TF.Tensor2D,
+): Promise<Float32Array> {
+  let current = tf.tensor2d(W, shape, "float32");
+  try {
+    current = await runLoop<TF.Tensor2D>({
+      ...loop,
+      state: current,
+      advance: (state, xi) => {
+        const xiT = xi ? tf.tensor2d(xi, shape, "float32") : null;
+        const next = step(state, xiT);
+        xiT?.dispose();
+        state.dispose();
+        current = next;
+        return next;
+      },
+    });
+    return Float32Array.from(await current.data());
+  } finally {
+    current.dispose();
   }
 }
 

@@ -316,15 +316,19 @@ const both = (g: GPUBindGroup): [GPUBindGroup, GPUBindGroup] => [g, g];
 /** Matmul dims: M, N, K, kSplit, accumulate, ldb, bOff, ldc, cOff. */
 type Dims = [number, number, number, number, number, number, number, number, number];
 
-/** X·W, the clip coefficients and Xᵀ·R for each row chunk of the shared rows. */
-function chunkOps({ device, data, T, cols, plan, tile, p, b }: ProgramInput): Op[] {
-  const { d } = data;
-  const t = matmulTile(tile);
+/** What the op builders share: d, the matmul tile, whether rows are binary, and `keep` (a uniform buffer freed with the program). */
+function opTools({ data, tile, b }: ProgramInput) {
   const keep = (u: GPUBuffer) => {
     b.uniforms.push(u);
     return u;
   };
-  const binary = data.classes === 2;
+  return { d: data.d, t: matmulTile(tile), keep, binary: data.classes === 2 };
+}
+
+/** X·W, the clip coefficients and Xᵀ·R for each row chunk of the shared rows. */
+function chunkOps(input: ProgramInput): Op[] {
+  const { device, data, T, cols, plan, p, b } = input;
+  const { d, t, keep, binary } = opTools(input);
   return plan.chunks.flatMap((c, index): Op[] => {
     const x = { buffer: b.X, offset: c.start * d * 4, size: c.rows * d * 4 };
     const fwd: Dims = [c.rows, cols, d, d, 0, cols, 0, cols, 0];
@@ -367,15 +371,10 @@ function chunkOps({ device, data, T, cols, plan, tile, p, b }: ProgramInput): Op
  * tail's Z); the clip coefficients of the whole tail at once; per block, its rows transposed times its
  * columns of R, added to its columns of G (partial 0), or written when there are no head rows.
  */
-function tailOps({ device, data, T, cols, tile, p, b, tail }: ProgramInput): Op[] {
+function tailOps(input: ProgramInput): Op[] {
+  const { device, data, T, cols, p, b, tail } = input;
   if (!tail) return [];
-  const { d } = data;
-  const t = matmulTile(tile);
-  const keep = (u: GPUBuffer) => {
-    b.uniforms.push(u);
-    return u;
-  };
-  const binary = data.classes === 2;
+  const { d, t, keep, binary } = opTools(input);
   const R = tail.rows;
   const kSplit = Math.ceil(R / 16) * 16;
   const forwards: Op[] = [];
