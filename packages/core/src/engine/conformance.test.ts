@@ -138,6 +138,9 @@ describe.each(ENGINE_NAMES)("engine %s", (name) => {
         await stepper.dispose();
         await noiseless.dispose();
       },
+      // The first step of each case compiles the engine's step (webgpu: its shaders, on Mesa's software
+      // adapter under CI's load this took over 5 s once).
+      30_000,
     );
 
     it.skipIf(!engine)("a 50-step trajectory under the same injected noise stays close", async () => {
