@@ -11,8 +11,8 @@
  * Defaults: Figure 3a at 10 chains and Figure 5 at 30 chains (--chains sets both), burn-in 2000.
  * With --json, stdout is one object: {"runs": [{"figure", "chains", "burnIn", "fusedMs", "unfusedMs", "engine",
  * "columnSteps"}, …]}. columnSteps (Σ over jobs of steps × columns) is the same work in both modes: fusion
- * cannot lower it, only the time per column-step, so each mode's ms per column-step is printed beside
- * the engine's step at the batch width (bench:step --chains) to show how far from that floor it ran.
+ * cannot lower it, only the time per column-step. Each mode's ms per column-step is printed; compare it
+ * with the engine's step per column at the batch width (bench:step --chains), the floor fusion can reach.
  */
 import os from "node:os";
 import * as accountant from "@unlearn/accountant";

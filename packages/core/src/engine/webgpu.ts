@@ -316,7 +316,10 @@ const both = (g: GPUBindGroup): [GPUBindGroup, GPUBindGroup] => [g, g];
 /** Matmul dims: M, N, K, kSplit, accumulate, ldb, bOff, ldc, cOff. */
 type Dims = [number, number, number, number, number, number, number, number, number];
 
-/** What the op builders share: d, the matmul tile, whether rows are binary, and `keep` (a uniform buffer freed with the program). */
+/**
+ * What the op builders share: d, the matmul tile, whether rows are binary, and `keep` (registers a
+ * uniform buffer to be freed with the program).
+ */
 function opTools({ data, tile, b }: ProgramInput) {
   const keep = (u: GPUBuffer) => {
     b.uniforms.push(u);
